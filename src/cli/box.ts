@@ -1,0 +1,122 @@
+// The CLI's view of a local box: is a supervisor running, where is the bus, and what do the
+// components say about themselves. `devbox status` finds components the way Cloud Foundry's
+// collector did: `vcap.component.discover` on the bus, then each one's /varz.
+import { RequestStrategy } from 'nats';
+import { connectBus, decodeJson, embeddedBusUrl } from '../runtime/common/bus.js';
+import { readPorts, type PortsFile } from '../runtime/common/component.js';
+import { loadConfig, statePaths, type DevboxConfig, type StatePaths } from '../runtime/common/config.js';
+import { sleep } from '../runtime/common/net.js';
+import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
+import { CliError } from './base-command.js';
+
+export interface ComponentStatus {
+  name: string;
+  type: string;
+  index: number;
+  pid?: number;
+  status_port: number;
+  healthy: boolean;
+  uptime?: string;
+  uptime_seconds?: number;
+  rss_bytes?: number;
+}
+
+export interface BoxStatus {
+  home: string;
+  supervisor_pid: number;
+  nats_url: string;
+  router_port: number;
+  components: ComponentStatus[];
+}
+
+interface Announcement {
+  type: string;
+  index: number;
+  host: string;
+  credentials: [string, string];
+}
+
+export class LocalBox {
+  readonly paths: StatePaths;
+
+  constructor(readonly home: string) {
+    this.paths = statePaths(home);
+  }
+
+  supervisor(): SupervisorRecord | undefined {
+    return runningSupervisor(this.paths.pidFile);
+  }
+
+  /** The running box's ports and config, or a CliError saying how to start one. */
+  requireRunning(): { supervisor: SupervisorRecord; ports: PortsFile; config: DevboxConfig } {
+    const supervisor = this.supervisor();
+    const ports = supervisor && readPorts(this.paths);
+    if (!supervisor || !ports) throw new CliError(`devbox is not running (state in ${this.home}). Start it with 'devbox up'.`);
+    return { supervisor, ports, config: loadConfig(this.paths) };
+  }
+
+  natsUrl(ports: PortsFile, config: DevboxConfig): string {
+    return ports.external_bus || !ports.bus_port ? ports.nats_url : embeddedBusUrl(ports.bus_port, config.bus.token);
+  }
+
+  async status({ timeoutMs = 1_000 } = {}): Promise<BoxStatus> {
+    const { supervisor, ports, config } = this.requireRunning();
+    const natsUrl = this.natsUrl(ports, config);
+    const expected = Object.keys(ports.components).length;
+    const nc = await connectBus(natsUrl, { name: 'devbox-cli' }).catch((error: Error) => {
+      throw new CliError(`cannot reach the bus at ${ports.nats_url}: ${error.message}`);
+    });
+    const found: Announcement[] = [];
+    try {
+      const replies = await nc.requestMany('vcap.component.discover', undefined, {
+        strategy: RequestStrategy.Timer,
+        maxWait: timeoutMs,
+        maxMessages: expected,
+      });
+      for await (const msg of replies) {
+        const announcement = decodeJson<Announcement>(msg.data);
+        if (announcement?.host) found.push(announcement);
+        if (found.length >= expected) break;
+      }
+    } catch {
+      // no responders: nothing announced; the table shows what ports.json expects as unhealthy
+    } finally {
+      await nc.close();
+    }
+    const byPort = new Map(found.map((a) => [Number(a.host.split(':').pop()), a]));
+    const components = await Promise.all(
+      Object.entries(ports.components).map(([name, { status_port }]) => componentStatus(name, status_port, byPort.get(status_port), config)),
+    );
+    return { home: this.home, supervisor_pid: supervisor.pid, nats_url: natsUrl, router_port: ports.router_port, components };
+  }
+
+  /** Asks the supervisor to stop the box and waits until it has. */
+  async down({ timeoutMs = 30_000 } = {}): Promise<SupervisorRecord | undefined> {
+    const supervisor = this.supervisor();
+    if (!supervisor) return undefined;
+    process.kill(supervisor.pid, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(supervisor.pid)) {
+      if (Date.now() > deadline) throw new CliError(`devbox (pid ${supervisor.pid}) did not stop within ${timeoutMs / 1000} s; see ${this.paths.logs}/supervisor.log`);
+      await sleep(25);
+    }
+    return supervisor;
+  }
+}
+
+async function componentStatus(name: string, statusPort: number, announcement: Announcement | undefined, config: DevboxConfig): Promise<ComponentStatus> {
+  const [user, password] = announcement?.credentials ?? [config.status.user, config.status.password];
+  const auth = { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+  const base: ComponentStatus = { name, type: announcement?.type ?? '?', index: announcement?.index ?? 0, status_port: statusPort, healthy: false };
+  try {
+    const [health, varz] = await Promise.all([
+      fetch(`http://127.0.0.1:${statusPort}/healthz`, { headers: auth, signal: AbortSignal.timeout(1_000) }),
+      fetch(`http://127.0.0.1:${statusPort}/varz`, { headers: auth, signal: AbortSignal.timeout(1_000) }),
+    ]);
+    await health.arrayBuffer();
+    const v = (await varz.json()) as { pid?: number; uptime?: string; uptime_seconds?: number; mem_bytes?: number; type?: string };
+    return { ...base, type: v.type ?? base.type, pid: v.pid, healthy: health.status === 200 && !!announcement, uptime: v.uptime, uptime_seconds: v.uptime_seconds, rss_bytes: v.mem_bytes };
+  } catch {
+    return base;
+  }
+}

@@ -1,0 +1,115 @@
+// HTTP to devbox's endpoints through the router. `api.localhost` and friends resolve to loopback in
+// browsers and curl, but not in Node's resolver, so requests go to 127.0.0.1:<router port> with the
+// endpoint's Host header.
+import http from 'node:http';
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+export interface RouterRequest {
+  /** A full URL such as http://api.localhost:8080/v3/apps; its host becomes the Host header. */
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs?: number;
+  /** Connect here instead of resolving the URL's host (default 127.0.0.1 for *.localhost). */
+  connectTo?: string;
+  /**
+   * When the router answers 404 `X-Cf-RouterError: unknown_route` (the component has not registered
+   * its route yet, e.g. just after `devbox up` or a component restart), ask again for up to this long.
+   * Safe for any method: the router forwarded nothing.
+   */
+  routeWaitMs?: number;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+export function isLoopbackName(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+export async function request(req: RouterRequest): Promise<HttpResponse> {
+  const deadline = Date.now() + (req.routeWaitMs ?? 0);
+  for (;;) {
+    const res = await requestOnce(req);
+    const unknownRoute = res.status === 404 && res.headers['x-cf-routererror'] === 'unknown_route';
+    if (!unknownRoute || Date.now() >= deadline) return res;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function requestOnce({ url, method = 'GET', headers = {}, body, timeoutMs = 30_000, connectTo }: RouterRequest): Promise<HttpResponse> {
+  const target = new URL(url);
+  const hostname = connectTo ?? (isLoopbackName(target.hostname) ? '127.0.0.1' : target.hostname);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        hostname,
+        port: target.port || 80,
+        method,
+        path: `${target.pathname}${target.search}`,
+        headers: { host: target.host, ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs / 1000} s`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') reject(new Error(`cannot connect to ${target.host} (${hostname}:${target.port || 80}); is devbox running? Start it with 'devbox up'`));
+      else reject(error);
+    });
+    req.end(body);
+  });
+}
+
+export interface StreamRequest extends Omit<RouterRequest, 'body' | 'routeWaitMs'> {
+  /** The body, sent as it is produced (chunked transfer encoding). */
+  body: AsyncIterable<Buffer>;
+}
+
+/**
+ * A request whose body is streamed (package uploads), never repeated: the body is read once. An
+ * error while producing the body abandons the request and rejects with that error.
+ */
+export function streamRequest({ url, method = 'POST', headers = {}, body, timeoutMs = 10 * 60_000, connectTo }: StreamRequest): Promise<HttpResponse> {
+  const target = new URL(url);
+  const hostname = connectTo ?? (isLoopbackName(target.hostname) ? '127.0.0.1' : target.hostname);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, hostname, port: target.port || 80, method, path: `${target.pathname}${target.search}`, headers: { host: target.host, ...headers, 'transfer-encoding': 'chunked' }, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs / 1000} s`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') reject(new Error(`cannot connect to ${target.host} (${hostname}:${target.port || 80}); is devbox running? Start it with 'devbox up'`));
+      else reject(error);
+    });
+    void (async () => {
+      try {
+        for await (const chunk of body) {
+          if (!req.write(chunk)) await new Promise<void>((resume) => req.once('drain', resume));
+          if (req.destroyed) return;
+        }
+        req.end();
+      } catch (error) {
+        // The body could not be produced (a file vanished, ...): abandon the request with that reason.
+        req.destroy(error as Error);
+      }
+    })();
+  });
+}

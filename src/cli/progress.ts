@@ -1,0 +1,29 @@
+// Progress of `devbox up` with listr2: one line per component, ticked when it answers /healthz. The
+// events come from the supervisor in this process (foreground) or over IPC from a detached one.
+import { Listr } from 'listr2';
+import type { SupervisorEvent } from '../runtime/supervisor/supervisor.js';
+
+export type EventSource = (listener: (event: SupervisorEvent) => void) => void;
+
+export async function showStartProgress(components: string[], onEvent: EventSource): Promise<void> {
+  const waiting = new Map<string, { resolve: (title: string) => void; reject: (error: Error) => void }>();
+  const results = new Map<string, Promise<string>>();
+  for (const name of components) {
+    results.set(name, new Promise<string>((resolve, reject) => waiting.set(name, { resolve, reject })));
+    results.get(name)!.catch(() => undefined);
+  }
+  onEvent((event) => {
+    if (event.type === 'healthy') waiting.get(event.component)?.resolve(`${event.component} (pid ${event.pid}, ${event.ms} ms)`);
+    if (event.type === 'failed') for (const w of waiting.values()) w.reject(new Error(event.message.split('\n')[0]));
+  });
+  const tasks = new Listr(
+    components.map((name) => ({
+      title: `starting ${name}`,
+      task: async (_ctx: unknown, task: { title: string }) => {
+        task.title = await results.get(name)!;
+      },
+    })),
+    { concurrent: true, exitOnError: true, rendererOptions: { collapseErrors: true }, fallbackRendererOptions: {} },
+  );
+  await tasks.run();
+}

@@ -1,0 +1,240 @@
+// `devbox push` (docs/push.md): which apps to push with which settings (manifest, then flags), and the
+// push of one app: settings, routes, files (only those the API lacks), staging, start, and the wait
+// for its instances.
+import { randomInt } from 'node:crypto';
+import type { ApiClient, App, Domain, Process, Route } from './api-client.js';
+import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
+import { CliError } from './base-command.js';
+import { stagePackage, startAndWait, type Ui } from './lifecycle.js';
+import type { AppManifest, Manifest } from './manifest.js';
+import type { Named } from './session.js';
+import type { Steps } from './steps.js';
+import { byteSize } from './units.js';
+
+/** One app to push: a name, a directory, and whatever settings the manifest and flags give. */
+export interface PushPlan extends AppManifest {
+  name: string;
+  path: string;
+}
+
+export const MULTIPLE_APPS_WITH_FLAGS = 'Incorrect Usage: Command line flags (except -f and --no-start) cannot be applied when pushing multiple apps from a manifest file.';
+
+/**
+ * The apps a push pushes: the named one (from the manifest when it lists it, else from the flags
+ * alone), or every app of the manifest. Flags override the manifest's settings of a single app;
+ * with several apps only -f and --no-start may be given (cf's rule). Usage errors have exit code 2.
+ */
+export function planPush({ manifest, name, overrides, cwd }: { manifest?: Manifest; name?: string; overrides: AppManifest; cwd: string }): PushPlan[] {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as AppManifest;
+  if (given.noRoute && given.randomRoute) throw new CliError('Incorrect Usage: The following arguments cannot be used together: --no-route, --random-route', 2);
+  if (given.healthCheckEndpoint !== undefined && given.healthCheckType !== undefined && given.healthCheckType !== 'http') {
+    throw new CliError(`Incorrect Usage: --endpoint needs the http health check (-u http), not ${given.healthCheckType}`, 2);
+  }
+  let apps: AppManifest[];
+  const where = manifest?.file ? `the manifest ${manifest.file}` : 'the manifest';
+  if (!manifest) {
+    if (!name) throw new CliError('Incorrect Usage: the required argument APP_NAME was not provided, and there is no manifest.yml to read it from.', 2);
+    apps = [{ name }];
+  } else if (name) {
+    const found = manifest.apps.find((a) => a.name === name);
+    if (found) apps = [found];
+    else if (manifest.apps.length === 1 && manifest.apps[0].name === undefined) apps = [{ ...manifest.apps[0], name }];
+    else {
+      const names = manifest.apps.map((a) => a.name).filter(Boolean);
+      throw new CliError(`App '${name}' is not in ${where} (it lists ${names.join(', ') || 'no named app'}). Push one of those, or push without the manifest: '--no-manifest'.`);
+    }
+  } else {
+    apps = manifest.apps;
+    const unnamed = apps.findIndex((a) => !a.name);
+    if (unnamed >= 0) throw new CliError(`Incorrect Usage: applications[${unnamed}] in ${where} has no name. Give it one, or give the app's name: push NAME.`, 2);
+  }
+  if (apps.length > 1 && Object.keys(given).length > 0) throw new CliError(MULTIPLE_APPS_WITH_FLAGS, 2);
+  return apps.map((app) => {
+    const merged: AppManifest = { ...app, ...given };
+    // Route flags replace the manifest's route choices as a whole.
+    if (given.noRoute) merged.randomRoute = undefined;
+    if (given.noRoute || given.randomRoute) merged.routes = undefined;
+    if (given.randomRoute) merged.noRoute = undefined;
+    // -u port|process drops the manifest's http endpoint.
+    if (given.healthCheckType !== undefined && given.healthCheckType !== 'http' && given.healthCheckEndpoint === undefined) merged.healthCheckEndpoint = undefined;
+    if (merged.healthCheckEndpoint !== undefined && merged.healthCheckType !== undefined && merged.healthCheckType !== 'http') {
+      throw new CliError(`Incorrect Usage: the health check endpoint ${merged.healthCheckEndpoint} needs the http health check, not ${merged.healthCheckType}`, 2);
+    }
+    return { ...merged, name: merged.name as string, path: merged.path ?? cwd };
+  });
+}
+
+/**
+ * What `PATCH /v3/processes/:guid` must change for the plan (`change` undefined when nothing), and
+ * whether that change restarts running instances (a new command, health check type or endpoint).
+ */
+export function processUpdate(web: Process, plan: AppManifest): { change?: { command?: string | null; health_check?: { type: string; data: Record<string, unknown> } }; restarts: boolean } {
+  const change: { command?: string | null; health_check?: { type: string; data: Record<string, unknown> } } = {};
+  let restarts = false;
+  if (plan.command !== undefined && plan.command !== web.command) {
+    change.command = plan.command;
+    restarts = true;
+  }
+  const current = web.health_check;
+  if (plan.healthCheckType !== undefined || plan.healthCheckEndpoint !== undefined || plan.timeout !== undefined || plan.healthCheckInvocationTimeout !== undefined) {
+    const type = plan.healthCheckType ?? current.type;
+    const data: Record<string, unknown> = {};
+    if (plan.timeout !== undefined) data.timeout = plan.timeout;
+    if (plan.healthCheckInvocationTimeout !== undefined) data.invocation_timeout = plan.healthCheckInvocationTimeout;
+    if (plan.healthCheckEndpoint !== undefined) data.endpoint = plan.healthCheckEndpoint;
+    const newType = type !== current.type;
+    const newEndpoint = plan.healthCheckEndpoint !== undefined && plan.healthCheckEndpoint !== (current.data.endpoint ?? (current.type === 'http' ? '/' : undefined));
+    const newTimeouts = (plan.timeout !== undefined && plan.timeout !== current.data.timeout) || (plan.healthCheckInvocationTimeout !== undefined && plan.healthCheckInvocationTimeout !== current.data.invocation_timeout);
+    if (newType || newEndpoint || newTimeouts) change.health_check = { type, data };
+    if (newType || newEndpoint) restarts = true;
+  }
+  return { change: Object.keys(change).length > 0 ? change : undefined, restarts };
+}
+
+/** What the process's scale must change for the plan (instances, memory, disk); undefined when nothing. */
+export function scaleUpdate(web: Process, plan: AppManifest): { instances?: number; memory_in_mb?: number; disk_in_mb?: number } | undefined {
+  const change: { instances?: number; memory_in_mb?: number; disk_in_mb?: number } = {};
+  if (plan.instances !== undefined && plan.instances !== web.instances) change.instances = plan.instances;
+  if (plan.memory !== undefined && plan.memory !== web.memory_in_mb) change.memory_in_mb = plan.memory;
+  if (plan.disk !== undefined && plan.disk !== web.disk_in_mb) change.disk_in_mb = plan.disk;
+  return Object.keys(change).length > 0 ? change : undefined;
+}
+
+/** A host name made of an app name, as cf makes its default route: `My_App` → `my-app`. */
+export function hostFromName(name: string): string {
+  const host = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 63)
+    .replace(/-$/, '');
+  return host || 'app';
+}
+
+const ADJECTIVES = ['agile', 'bold', 'brave', 'bright', 'calm', 'clever', 'cosmic', 'daring', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lively', 'lucky', 'merry', 'nimble', 'proud', 'quick', 'quiet', 'shiny', 'silly', 'sunny', 'swift', 'tidy', 'vivid', 'witty', 'zany', 'zesty'];
+const NOUNS = ['badger', 'bear', 'beaver', 'bison', 'camel', 'cheetah', 'crane', 'dolphin', 'eagle', 'ferret', 'gecko', 'heron', 'ibex', 'impala', 'koala', 'lemur', 'lynx', 'marmot', 'moose', 'otter', 'panda', 'puffin', 'quokka', 'raven', 'seal', 'tapir', 'walrus', 'wombat', 'yak', 'zebra'];
+
+/** cf's random route: `myapp-brave-otter-qz`. */
+export function randomHost(name: string, pick: (n: number) => number = randomInt): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return `${hostFromName(name)}-${ADJECTIVES[pick(ADJECTIVES.length)]}-${NOUNS[pick(NOUNS.length)]}-${letters[pick(26)]}${letters[pick(26)]}`;
+}
+
+/**
+ * A manifest route (`host.domain[/path]`, or `domain[/path]`) split on the longest domain it ends
+ * with; a CliError when it is on no known domain.
+ */
+export function resolveRoute(text: string, domains: Domain[]): { host: string; domain: Domain; path: string } {
+  const slash = text.indexOf('/');
+  const hostPart = (slash === -1 ? text : text.slice(0, slash)).toLowerCase();
+  const routePath = slash === -1 ? '' : text.slice(slash).replace(/\/+$/, '');
+  const exact = domains.find((d) => d.name.toLowerCase() === hostPart);
+  if (exact) return { host: '', domain: exact, path: routePath };
+  const domain = domains.filter((d) => hostPart.endsWith(`.${d.name.toLowerCase()}`)).sort((a, b) => b.name.length - a.name.length)[0];
+  if (!domain) {
+    const names = domains.map((d) => d.name);
+    throw new CliError(`The route ${text} is not on a domain of this devbox (${names.join(', ') || 'none'}). Use a route like myapp.${names[0] ?? 'localhost'}.`);
+  }
+  return { host: hostPart.slice(0, -(domain.name.length + 1)), domain, path: routePath };
+}
+
+export interface PushOptions {
+  noStart: boolean;
+  space: Named;
+  ui: Ui;
+}
+
+/** Pushes one app: see docs/push.md for the order of things and why. */
+export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, space, ui }: PushOptions): Promise<App> {
+  const { steps } = ui;
+  const files = await steps.step('Packaging files to upload', () => collectAppFiles(plan.path), (f) => {
+    const list = f.entries.filter((e) => e.type === 'file');
+    return `${list.length} file${list.length === 1 ? '' : 's'}, ${byteSize(list.reduce((sum, e) => sum + e.size, 0))}`;
+  });
+  if (files.skipped.length > 0) steps.warn(`Not pushed (neither files, directories nor links): ${files.skipped.join(', ')}`);
+  if (files.entries.length === 0) throw new CliError(`No app files found in '${files.root}' (after .cfignore). Push the app's directory with -p.`);
+
+  let app = await client.findApp(plan.name);
+  const created = !app;
+  if (!app) {
+    app = await client.createApp(space.guid, plan.name, { buildpacks: plan.buildpacks, env: plan.env });
+  } else {
+    if (plan.buildpacks && !sameList(app.lifecycle.data.buildpacks, plan.buildpacks)) app = await client.setAppBuildpacks(app.guid, plan.buildpacks);
+    if (plan.env) {
+      const current = await client.environmentVariables(app.guid);
+      const changed = Object.entries(plan.env).filter(([key, value]) => current[key] !== value);
+      if (changed.length > 0) await client.updateEnvironmentVariables(app.guid, Object.fromEntries(changed));
+    }
+  }
+
+  const web = await client.appProcess(app.guid);
+  if (plan.healthCheckEndpoint !== undefined && (plan.healthCheckType ?? web.health_check.type) !== 'http') {
+    throw new CliError(`The health check endpoint ${plan.healthCheckEndpoint} needs the http health check, and app ${app.name} has the ${web.health_check.type} one: add -u http (or health-check-type: http in the manifest).`);
+  }
+  const processChange = processUpdate(web, plan);
+  const scale = scaleUpdate(web, plan);
+  const restarts = processChange.restarts || scale?.memory_in_mb !== undefined || scale?.disk_in_mb !== undefined;
+  // New settings would restart the old droplet's instances now and again after staging: stop first.
+  // --no-start leaves the app stopped, as cf does.
+  if (app.state === 'STARTED' && (noStart || restarts)) {
+    steps.line(`Stopping app ${app.name}...`);
+    app = await client.stopApp(app.guid);
+  }
+  if (processChange.change) await client.updateProcess(web.guid, processChange.change);
+  if (scale) await client.scale(app.guid, 'web', scale);
+
+  await applyRoutes(client, app, plan, created, space, steps);
+
+  // Only what the API does not have yet goes up.
+  const resources = fileResources(files);
+  const matched = await client.resourceMatches(resources);
+  const have = new Set(matched.map((r) => r.path));
+  const send: AppFile[] = files.entries.filter((e) => e.type === 'symlink' || (e.type === 'directory' && e.empty) || (e.type === 'file' && !have.has(e.path)));
+  const newFiles = send.filter((e) => e.type === 'file');
+  const newBytes = newFiles.reduce((sum, e) => sum + e.size, 0);
+  const matchedBytes = matched.reduce((sum, r) => sum + r.size_in_bytes, 0);
+  const pkg = await client.createPackage(app.guid);
+  await steps.step(
+    'Uploading files',
+    (update) => client.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
+    () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
+  );
+  if (noStart) return app;
+
+  const staged = await stagePackage(client, app, pkg.guid, ui);
+  await client.setCurrentDroplet(app.guid, staged.droplet.guid);
+  await startAndWait(client, app, { restart: app.state === 'STARTED' }, ui);
+  return app;
+}
+
+/** Routes as cf pushes them: no-route unmaps all; listed routes are mapped; else a default (or random) route when the app has none. */
+async function applyRoutes(client: ApiClient, app: App, plan: PushPlan, created: boolean, space: Named, steps: Steps): Promise<void> {
+  const current = created ? [] : await client.appRoutes(app.guid);
+  if (plan.noRoute) {
+    if (current.length === 0) return;
+    steps.line('Unmapping routes...');
+    for (const route of current) for (const destination of route.destinations.filter((d) => d.app.guid === app.guid)) await client.unmapRoute(route, destination);
+    return;
+  }
+  let wanted: { host: string; domain: Domain; path: string }[];
+  if (plan.routes) {
+    const domains = await client.domains();
+    wanted = plan.routes.map((text) => resolveRoute(text, domains));
+  } else if (current.length === 0) {
+    const domain = await client.defaultDomain();
+    wanted = [{ host: plan.randomRoute ? randomHost(plan.name) : hostFromName(plan.name), domain, path: '' }];
+  } else {
+    return;
+  }
+  const missing = wanted.filter((w) => !current.some((r) => r.host === w.host && r.path === w.path && r.relationships.domain.data.guid === w.domain.guid));
+  if (missing.length === 0) return;
+  steps.line('Mapping routes...');
+  for (const w of missing) {
+    let route: Route | undefined = await client.findRoute(w.domain, w.host, w.path);
+    route ??= await client.createRoute(space, w.domain, w.host, w.path);
+    if (!route.destinations.some((d) => d.app.guid === app.guid)) await client.mapRoute(route, app);
+  }
+}
+
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);

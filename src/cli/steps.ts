@@ -1,0 +1,95 @@
+// The progress of long work (push, restage, start): at a terminal each step is a listr2 task whose
+// title follows the work (bytes uploaded, instances running) and ends ticked with its outcome; in a
+// pipe or CI the same steps are plain lines in cf's words (`Uploading files...`), the outcome
+// indented beneath.
+import { Listr } from 'listr2';
+
+export interface Steps {
+  /** A plain line of progress (stdout). */
+  line(text: string): void;
+  /** A warning (stderr). */
+  warn(text: string): void;
+  /**
+   * Runs one step. `update` may be called with the state of the work (shown at a terminal only),
+   * `output` with lines the step prints beneath its title (the buildpack's, while staging); `done`
+   * turns the result into the line shown once the step has finished.
+   */
+  step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T>;
+}
+
+/** A person watches: stdout is a terminal and this is not CI. */
+export function liveProgress(): boolean {
+  return !!process.stdout.isTTY && !process.env.CI;
+}
+
+type Print = (text: string) => void;
+export type StepRun<T> = (update: (detail: string) => void, output: (line: string) => void) => Promise<T>;
+
+export function createSteps(log: Print, warn: Print, live = liveProgress()): Steps {
+  return live ? new ListrSteps(log, warn) : new PlainSteps(log, warn);
+}
+
+class PlainSteps implements Steps {
+  constructor(
+    private readonly log: Print,
+    readonly warn: Print,
+  ) {}
+
+  line(text: string): void {
+    this.log(text);
+  }
+
+  async step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T> {
+    this.log(`${title}...`);
+    const result = await run(
+      () => undefined,
+      (line) => this.log(`   ${line}`),
+    );
+    const outcome = done?.(result);
+    if (outcome) this.log(`   ${outcome}`);
+    return result;
+  }
+}
+
+class ListrSteps implements Steps {
+  constructor(
+    private readonly log: Print,
+    readonly warn: Print,
+  ) {}
+
+  line(text: string): void {
+    this.log(text);
+  }
+
+  async step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T> {
+    let result!: T;
+    const tasks = new Listr(
+      [
+        {
+          title,
+          // Output lines (staging) stay beneath the task, all of them, as cf prints them.
+          rendererOptions: { outputBar: Infinity, persistentOutput: true },
+          task: async (_ctx: unknown, task: { title: string | undefined; output: string | undefined }) => {
+            let last = 0;
+            result = await run(
+              (detail) => {
+                // A title change redraws the line: at most ten a second.
+                const now = Date.now();
+                if (now - last < 100) return;
+                last = now;
+                task.title = `${title} (${detail})`;
+              },
+              (line) => (task.output = line),
+            );
+            const outcome = done?.(result);
+            task.title = outcome ? `${title}: ${outcome}` : title;
+          },
+        },
+      ],
+      // The error itself is printed once, by the command (FAILED and the reason): the task only shows ✖.
+      { exitOnError: true, rendererOptions: { showErrorMessage: false, collapseErrors: false } },
+    );
+    await tasks.run();
+    return result;
+  }
+}

@@ -1,0 +1,32 @@
+import { Flags } from '@oclif/core';
+import { DevboxCommand } from '../cli/base-command.js';
+import { LocalBox } from '../cli/box.js';
+import { formatBytes, table } from '../cli/output.js';
+import { redactUrl } from '../runtime/common/log.js';
+
+export default class Status extends DevboxCommand {
+  static override description = 'Show the components of the running box: pid, status port, health, uptime and memory';
+
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
+
+  static override flags = {
+    json: Flags.boolean({ description: 'print JSON, including nats_url with its credentials, for scripts' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Status);
+    const status = await new LocalBox(this.home).status();
+    if (flags.json) {
+      this.log(JSON.stringify(status, null, 2));
+      return;
+    }
+    this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})\n`);
+    this.log(
+      table(
+        ['component', 'pid', 'status port', 'healthy', 'uptime', 'memory'],
+        status.components.map((c) => [c.name, c.pid ?? '-', c.status_port, c.healthy ? 'yes' : 'no', c.uptime ?? '-', c.rss_bytes ? formatBytes(c.rss_bytes) : '-']),
+      ),
+    );
+    if (status.components.some((c) => !c.healthy)) process.exitCode = 1;
+  }
+}

@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { execa } from 'execa';
+import { redactUrl } from '../runtime/common/log.js';
+import { ensureStateDirs, statePaths } from '../runtime/common/config.js';
+import { boxPlan } from '../runtime/supervisor/plan.js';
+import { AlreadyRunningError, runningSupervisor } from '../runtime/supervisor/lock.js';
+import { DETACHED_SUPERVISOR, detachedSupervisorEnv } from '../runtime/supervisor/detached.js';
+import { openLogFd, Supervisor, type SupervisorEvent, type SupervisorOptions } from '../runtime/supervisor/supervisor.js';
+import { CliError, DevboxCommand } from '../cli/base-command.js';
+import { showStartProgress, type EventSource } from '../cli/progress.js';
+import { bold } from '../cli/output.js';
+import { componentKey } from '../runtime/common/component.js';
+
+export default class Up extends DevboxCommand {
+  static override description = 'Start devbox: the bus and every Cloud Foundry component, as child processes of one supervisor';
+
+  static override examples = [
+    { description: 'Start in the foreground (Ctrl-C stops it)', command: '<%= config.bin %> <%= command.id %>' },
+    { description: 'Start in the background, return once healthy', command: '<%= config.bin %> <%= command.id %> -d' },
+    { description: 'Use an existing NATS server as the bus', command: '<%= config.bin %> <%= command.id %> -d --nats-url nats://token@127.0.0.1:4222' },
+  ];
+
+  static override flags = {
+    detach: Flags.boolean({ char: 'd', description: 'run in the background and return once every component is healthy' }),
+    'nats-url': Flags.string({ description: 'use this NATS server (nats://[token@]host:port, comma-separated for a cluster) instead of starting the embedded bus', env: 'DEVBOX_NATS_URL' }),
+    deas: Flags.integer({ description: 'how many DEAs to run (each stages and runs app instances)', default: 1, min: 1, max: 16 }),
+    port: Flags.integer({ description: "the router's port (default: router_port in config.json, 8080)", min: 0, max: 65535 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Up);
+    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, deas: flags.deas };
+    const components = boxPlan({ externalBus: !!options.natsUrl, deas: options.deas }).map((s) => componentKey(s.name, s.index));
+
+    const running = runningSupervisor(statePaths(this.home).pidFile);
+    if (running) throw new CliError(new AlreadyRunningError(running).message);
+    this.log(`Starting devbox in ${this.home}...`);
+
+    if (flags.detach) {
+      const ready = await this.startDetached(options, components);
+      this.printSummary(ready);
+      this.log(`devbox runs in the background (supervisor pid ${ready.pid}). Stop it with 'devbox down'.`);
+      return;
+    }
+
+    const supervisor = new Supervisor(options);
+    let ready: Extract<SupervisorEvent, { type: 'ready' }> | undefined;
+    supervisor.on('event', (e) => e.type === 'ready' && (ready = e));
+    const stop = async () => {
+      this.log('\nStopping devbox...');
+      await supervisor.stop();
+      this.log('devbox stopped.');
+      process.exit(0);
+    };
+    const progress = showStartProgress(components, (listener) => supervisor.on('event', listener));
+    await Promise.all([supervisor.start(), progress]);
+    this.printSummary({ ...ready!, pid: process.pid });
+    this.log("Press Ctrl-C to stop devbox (or run 'devbox down').");
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+    await new Promise(() => undefined); // stay in the foreground until a signal
+  }
+
+  /** Spawns the supervisor detached (its own process group), relays its progress over IPC, returns once it is ready. */
+  private async startDetached(options: SupervisorOptions, components: string[]) {
+    const paths = statePaths(options.home);
+    ensureStateDirs(paths);
+    const out = openLogFd(path.join(paths.logs, 'supervisor.out'));
+    const env = detachedSupervisorEnv(options);
+    const child = execa(process.execPath, [DETACHED_SUPERVISOR], { env, detached: true, ipc: true, stdin: 'ignore', stdout: out, stderr: out, reject: false, cleanup: false });
+    fs.closeSync(out);
+    const listeners: ((e: SupervisorEvent) => void)[] = [];
+    const onEvent: EventSource = (listener) => listeners.push(listener);
+    const ready = new Promise<Extract<SupervisorEvent, { type: 'ready' }>>((resolve, reject) => {
+      child.on('message', (message: SupervisorEvent) => {
+        for (const l of listeners) l(message);
+        if (message.type === 'ready') resolve(message);
+        if (message.type === 'failed') reject(new CliError(`devbox did not start: ${message.message}`));
+      });
+      void child.then((result) => reject(new CliError(`devbox did not start: the supervisor exited (${result.exitCode ?? result.signal}); see ${paths.logs}/supervisor.log`)));
+    });
+    ready.catch(() => undefined);
+    await Promise.all([showStartProgress(components, onEvent).catch(() => undefined), ready]);
+    const event = await ready;
+    child.disconnect();
+    child.unref();
+    return { ...event, pid: child.pid! };
+  }
+
+  private printSummary(ready: { ms: number; routerPort: number; natsUrl: string; pid: number }) {
+    this.log('');
+    this.log(`${bold('devbox is up')} in ${(ready.ms / 1000).toFixed(2)} s`);
+    const port = ready.routerPort === 80 ? '' : `:${ready.routerPort}`;
+    this.log(`  api:     http://api.localhost${port}   (the CLI is logged in as admin, org devbox / space dev)`);
+    this.log(`  apps:    http://<app>.localhost${port}`);
+    this.log(`  bus:     ${redactUrl(ready.natsUrl)}`);
+    this.log(`  state:   ${this.home}`);
+    this.log('');
+  }
+}

@@ -1,0 +1,183 @@
+// The lifecycle every component shares: status server (/healthz, /varz), bus connection,
+// vcap.component.announce / .discover, graceful stop on SIGTERM, and exit when the supervisor that
+// started it goes away. A component module only says what it does between start and stop.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { connectBus, embeddedBusUrl, publishJson, type NatsConnection } from './bus.js';
+import { loadConfig, readJson, statePaths, type DevboxConfig, type StatePaths } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { sleep } from './net.js';
+import { startStatusServer, type StatusServer } from './status.js';
+
+/** run/ports.json: where the supervisor put everything. */
+export interface PortsFile {
+  /** The bus URL without credentials (the embedded bus's token is in config.json). */
+  nats_url: string;
+  /** True when `--nats-url` pointed devbox at a NATS server it does not run. */
+  external_bus: boolean;
+  bus_port?: number;
+  router_port: number;
+  components: Record<string, { status_port: number }>;
+}
+
+export interface ComponentContext {
+  name: string;
+  index: number;
+  /** Unique per process start, as Cloud Foundry components had. */
+  uuid: string;
+  home: string;
+  paths: StatePaths;
+  config: DevboxConfig;
+  ports?: PortsFile;
+  /** The component's own service port where it has one (the bus's client port, the router's). */
+  port?: number;
+  log: Logger;
+}
+
+export interface Component {
+  /** Work that must happen before the bus connection exists (only the bus itself needs this). */
+  listen?(): Promise<void>;
+  start(bus: NatsConnection): Promise<void>;
+  varz(): Record<string, unknown>;
+  healthy(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface ComponentModule {
+  /** Cloud Foundry's name for the component type in discovery and /varz (e.g. "Router", "NATS"). */
+  type: string;
+  create(ctx: ComponentContext): Component;
+}
+
+export interface ComponentOptions {
+  name: string;
+  index?: number;
+  home: string;
+  natsUrl?: string;
+  statusPort?: number;
+  port?: number;
+}
+
+export const componentKey = (name: string, index = 0) => (index === 0 ? name : `${name}-${index}`);
+
+export function formatUptime(seconds: number): string {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 86400)}d:${Math.floor((s % 86400) / 3600)}h:${Math.floor((s % 3600) / 60)}m:${s % 60}s`;
+}
+
+export function readPorts(paths: StatePaths): PortsFile | undefined {
+  return fs.existsSync(paths.portsFile) ? readJson<PortsFile>(paths.portsFile) : undefined;
+}
+
+/** Where this component finds the bus: the flag, then DEVBOX_NATS_URL, then the box's own bus. */
+export function resolveNatsUrl(options: { natsUrl?: string }, config: DevboxConfig, ports?: PortsFile): string {
+  if (options.natsUrl) return options.natsUrl;
+  if (process.env.DEVBOX_NATS_URL) return process.env.DEVBOX_NATS_URL;
+  if (ports && !ports.external_bus && ports.bus_port) return embeddedBusUrl(ports.bus_port, config.bus.token);
+  throw new Error('no bus to connect to: pass --nats-url nats://[token@]host:port, or start the box with `devbox up`');
+}
+
+/** Runs one component in this process until SIGTERM/SIGINT (or the supervisor's exit). */
+export async function runComponent(module: ComponentModule, options: ComponentOptions): Promise<void> {
+  const index = options.index ?? 0;
+  const key = componentKey(options.name, index);
+  const paths = statePaths(options.home);
+  const config = loadConfig(paths);
+  const ports = readPorts(paths);
+  const log = createLogger(key);
+  const startedAt = Date.now();
+  const ctx: ComponentContext = {
+    name: options.name,
+    index,
+    uuid: randomUUID(),
+    home: options.home,
+    paths,
+    config,
+    ports,
+    port: options.port,
+    log,
+  };
+  const component = module.create(ctx);
+  let bus: NatsConnection | undefined;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+
+  const identity = (status: StatusServer) => ({
+    type: module.type,
+    index,
+    uuid: ctx.uuid,
+    host: `127.0.0.1:${status.port}`,
+    credentials: [config.status.user, config.status.password],
+    start: new Date(startedAt).toISOString(),
+    uptime: formatUptime((Date.now() - startedAt) / 1000),
+    pid: process.pid,
+  });
+
+  const statusPort = options.statusPort ?? ports?.components[key]?.status_port ?? 0;
+  const status = await startStatusServer({
+    port: statusPort,
+    user: config.status.user,
+    password: config.status.password,
+    healthy: () => started && !stopping && !!bus && !bus.isClosed() && component.healthy(),
+    varz: () => {
+      const usage = process.memoryUsage();
+      const { credentials: _credentials, ...id } = identity(status);
+      return {
+        ...id,
+        name: key,
+        uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+        mem: Math.round(usage.rss / 1024),
+        mem_bytes: usage.rss,
+        cpu_seconds: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+        ...component.varz(),
+      };
+    },
+  });
+
+  const stop = (reason: string, code = 0) => {
+    stopping ??= (async () => {
+      log.info('stopping', { reason });
+      const guard = setTimeout(() => {
+        log.error('stop took too long; exiting');
+        process.exit(1);
+      }, 15_000);
+      guard.unref();
+      try {
+        await component.stop();
+        // Bounded: the bus component has just closed the server this client is connected to.
+        if (bus && !bus.isClosed()) await Promise.race([bus.drain().catch(() => undefined), sleep(1_000)]);
+        await bus?.close();
+        await status.close();
+      } catch (error) {
+        log.error('error while stopping', { error: (error as Error).message });
+        code = 1;
+      }
+      log.info('stopped');
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  // Started by a supervisor with an IPC channel: when the supervisor dies (even by kill -9), the
+  // channel closes and the component goes too, so no orphan keeps a port after the box is gone.
+  if (process.connected) process.once('disconnect', () => void stop('supervisor went away'));
+  process.on('unhandledRejection', (error) => log.error('unhandled rejection', { error: String(error) }));
+  process.on('uncaughtException', (error) => {
+    log.error('uncaught exception; exiting so the supervisor restarts this component', { error: error.stack ?? String(error) });
+    process.exit(1);
+  });
+
+  await component.listen?.();
+  const natsUrl = resolveNatsUrl(options, config, ports);
+  bus = await connectBus(natsUrl, { name: key, log });
+  await component.start(bus);
+  bus.subscribe('vcap.component.discover', {
+    callback: (_err, msg) => {
+      if (msg.reply) publishJson(bus!, msg.reply, identity(status));
+    },
+  });
+  publishJson(bus, 'vcap.component.announce', identity(status));
+  started = true;
+  log.info('started', { status_port: status.port, pid: process.pid });
+}

@@ -1,0 +1,151 @@
+// The state directory ($DEVBOX_HOME) and config.json: settings chosen at the first `devbox up`.
+// config.json holds secrets, so it is written with mode 0600 and never logged.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface DevboxConfig {
+  version: 1;
+  /** Shared and system domain: apps get `<name>.<domain>`, the API is `api.<domain>`. */
+  domain: string;
+  /** The router's user-facing port. */
+  router_port: number;
+  bus: { token: string };
+  /** Basic-auth credentials of every component's /healthz and /varz. */
+  status: { user: string; password: string };
+  uaa: UaaConfig;
+}
+
+export interface UaaConfig {
+  /** The user the CLI logs in as after `devbox up`. */
+  admin: { username: string; password: string };
+  /** The CLI's OAuth client: public (empty secret) like Cloud Foundry's `cf` client. */
+  cli_client: { id: string; secret: string };
+  /** The components' own client (client_credentials), e.g. for the health manager to call the API. */
+  components_client: { id: string; secret: string };
+  access_token_validity_seconds: number;
+  refresh_token_validity_seconds: number;
+  /** RS256 key pair that signs tokens (PEM), generated at the first `up`. */
+  signing_key: { kid: string; private_pem: string; public_pem: string };
+}
+
+export interface StatePaths {
+  home: string;
+  config: string;
+  run: string;
+  pidFile: string;
+  portsFile: string;
+  lockFile: string;
+  db: string;
+  blobs: string;
+  dea: string;
+  mysql: string;
+  logs: string;
+}
+
+export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DEVBOX_HOME || path.join(os.homedir(), '.devbox'));
+}
+
+export function statePaths(home: string): StatePaths {
+  const run = path.join(home, 'run');
+  return {
+    home,
+    config: path.join(home, 'config.json'),
+    run,
+    pidFile: path.join(run, 'supervisor.pid'),
+    portsFile: path.join(run, 'ports.json'),
+    lockFile: path.join(run, 'lock'),
+    db: path.join(home, 'db'),
+    blobs: path.join(home, 'blobs'),
+    dea: path.join(home, 'dea'),
+    mysql: path.join(home, 'mysql'),
+    logs: path.join(home, 'logs'),
+  };
+}
+
+/** Creates the state directory layout of DESIGN.md §2 (owner-only: it holds secrets and app files). */
+export function ensureStateDirs(paths: StatePaths): void {
+  for (const dir of [paths.home, paths.run, paths.db, paths.blobs, paths.dea, paths.mysql, paths.logs]) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+export const secret = (bytes = 24) => randomBytes(bytes).toString('base64url');
+
+function defaults(): DevboxConfig {
+  return {
+    version: 1,
+    domain: 'localhost',
+    router_port: 8080,
+    bus: { token: secret() },
+    status: { user: 'devbox', password: secret() },
+    uaa: {
+      admin: { username: 'admin', password: secret(12) },
+      cli_client: { id: 'cf', secret: '' },
+      components_client: { id: 'devbox_components', secret: secret() },
+      access_token_validity_seconds: 1200,
+      refresh_token_validity_seconds: 7 * 24 * 3600,
+      // Filled by ensureConfig only when missing: generating a key takes a while.
+      signing_key: undefined as unknown as UaaConfig['signing_key'],
+    },
+  };
+}
+
+function signingKey(): UaaConfig['signing_key'] {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    kid: `key-${secret(6)}`,
+    private_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    public_pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/** Writes a JSON file only the owner can read, atomically (write then rename). */
+export function writeSecretJson(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+export function readJson<T>(file: string): T {
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`, { cause: error });
+  }
+}
+
+/**
+ * Loads config.json, generating it on first use. Settings added by later devbox versions are filled
+ * in (and saved) without touching the ones already chosen, so existing boxes keep their secrets.
+ */
+export function ensureConfig(paths: StatePaths): DevboxConfig {
+  const exists = fs.existsSync(paths.config);
+  const current = exists ? readJson<Partial<DevboxConfig>>(paths.config) : {};
+  const merged = mergeMissing(defaults(), current) as DevboxConfig;
+  merged.uaa.signing_key ??= signingKey();
+  if (!exists || JSON.stringify(merged) !== JSON.stringify(current)) writeSecretJson(paths.config, merged);
+  fs.chmodSync(paths.config, 0o600);
+  return merged;
+}
+
+export function loadConfig(paths: StatePaths): DevboxConfig {
+  if (!fs.existsSync(paths.config)) {
+    throw new Error(`no devbox configuration in ${paths.home}; run 'devbox up' first (or set DEVBOX_HOME)`);
+  }
+  return readJson<DevboxConfig>(paths.config);
+}
+
+function mergeMissing(base: unknown, over: unknown): unknown {
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Record<string, unknown> = { ...over };
+    for (const [key, value] of Object.entries(base)) out[key] = key in over ? mergeMissing(value, over[key]) : value;
+    return out;
+  }
+  return over === undefined ? base : over;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

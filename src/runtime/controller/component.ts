@@ -1,0 +1,88 @@
+// The `controller` component (DESIGN.md §5): the desired state of the cloud behind a v3-shaped API,
+// served at api.<domain> through the router. SQLite in the state directory by default;
+// DEVBOX_CONTROLLER_DB=mysql://… shares a MySQL database between controllers.
+import type http from 'node:http';
+import path from 'node:path';
+import type { NatsConnection } from '../common/bus.js';
+import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { RouteRegistrar } from '../common/route-registrar.js';
+import { createTokenVerifier, uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
+import { redactUrl } from '../common/log.js';
+import { Blobstore } from './blobstore.js';
+import type { ControllerContext, Urls } from './context.js';
+import { openDatabase, type ControllerDatabase } from './db/index.js';
+import { Runner } from './runner/runner.js';
+import { seed } from './seed.js';
+import { createApiServer, type ApiStats } from './server.js';
+
+/** DESIGN.md: devbox's default memory is smaller than Cloud Foundry's 1G; said in docs/controller.md. */
+export const DEFAULT_MEMORY_MB = 256;
+export const DEFAULT_DISK_MB = 1024;
+/** The largest app package (unpacked); DEVBOX_MAX_PACKAGE_BYTES overrides it. */
+export const MAX_PACKAGE_BYTES = 1024 * 1024 * 1024;
+
+export function publicUrls(domain: string, routerPort: number): Urls {
+  const url = (host: string) => new URL(`http://${host}.${domain}:${routerPort}`).origin;
+  return { api: url('api'), uaa: uaaBaseUrl(domain, routerPort), logs: url('logs') };
+}
+
+const controller: ComponentModule = {
+  type: 'CloudController',
+  create(ctx: ComponentContext) {
+    const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
+    const urls = publicUrls(ctx.config.domain, routerPort);
+    const dbUrl = process.env.DEVBOX_CONTROLLER_DB || path.join(ctx.paths.db, 'controller.sqlite');
+    const stats: ApiStats = { requests: 0, responses: {}, errors: 0 };
+    let database: ControllerDatabase | undefined;
+    let server: http.Server | undefined;
+    let registrar: RouteRegistrar | undefined;
+    let runner: Runner | undefined;
+    let port = 0;
+
+    return {
+      async start(bus: NatsConnection) {
+        database = await openDatabase(dbUrl);
+        await seed(database.db, ctx.config.domain);
+        const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
+        runner = new Runner(database.db, bus, urls, ctx.log);
+        runner.start();
+        const context: ControllerContext = {
+          db: database.db,
+          urls,
+          log: ctx.log,
+          bus,
+          runner,
+          blobstore: new Blobstore(ctx.paths.blobs),
+          limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
+          defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
+        };
+        server = createApiServer(context, verifier, stats);
+        server.keepAliveTimeout = 65_000;
+        const wanted = Number(process.env.DEVBOX_CONTROLLER_PORT ?? 0);
+        await new Promise<void>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen({ host: '127.0.0.1', port: wanted }, () => resolve());
+        });
+        const address = server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+        registrar = new RouteRegistrar(bus, ctx.log);
+        registrar.add({ host: '127.0.0.1', port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
+        await registrar.start();
+        ctx.log.info('api listening', { port, api: urls.api, db: database.location });
+      },
+      healthy: () => !!server?.listening,
+      varz: () => ({ port, api: urls.api, db: database?.location ?? redactUrl(dbUrl), db_dialect: database?.dialect, deas: runner?.pool.size() ?? 0, ...runner?.counters, ...stats }),
+      async stop() {
+        await registrar?.stop();
+        await new Promise<void>((resolve) => {
+          if (!server) return resolve();
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await database?.close();
+      },
+    };
+  },
+};
+
+export default controller;

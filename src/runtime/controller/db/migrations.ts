@@ -1,0 +1,199 @@
+// Schema migrations, run in order at every controller start (Kysely's Migrator records what ran).
+// Never edit a migration that has shipped: add a new one.
+import { sql, type Kysely, type Migration } from 'kysely';
+
+// Column helpers that mean the same on SQLite and MySQL.
+const guid = 'varchar(36)';
+const name = 'varchar(255)';
+const time = 'varchar(32)';
+
+export const migrations: Record<string, Migration> = {
+  '0001_core': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('organizations')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull().unique())
+        .addColumn('suspended', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('spaces')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('organization_guid', guid, (c) => c.notNull().references('organizations.guid'))
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('spaces_org_name', ['organization_guid', 'name'])
+        .execute();
+      await db.schema
+        .createTable('domains')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull().unique())
+        .addColumn('internal', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('organization_guid', guid)
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('apps')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('space_guid', guid, (c) => c.notNull().references('spaces.guid'))
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('lifecycle_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('buildpacks', 'text', (c) => c.notNull())
+        .addColumn('stack', name, (c) => c.notNull())
+        .addColumn('environment_variables', 'text', (c) => c.notNull())
+        .addColumn('droplet_guid', guid)
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('apps_space_name', ['space_guid', 'name'])
+        .execute();
+      await db.schema
+        .createTable('processes')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('type', name, (c) => c.notNull())
+        .addColumn('command', 'text')
+        .addColumn('instances', 'integer', (c) => c.notNull())
+        .addColumn('memory_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('disk_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('log_rate_limit_in_bytes_per_second', 'integer', (c) => c.notNull())
+        .addColumn('health_check_type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('health_check_endpoint', 'text')
+        .addColumn('health_check_timeout', 'integer')
+        .addColumn('health_check_invocation_timeout', 'integer')
+        .addColumn('version', guid, (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('processes_app_type', ['app_guid', 'type'])
+        .execute();
+      await db.schema
+        .createTable('routes')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('host', name, (c) => c.notNull())
+        .addColumn('path', name, (c) => c.notNull())
+        .addColumn('domain_guid', guid, (c) => c.notNull().references('domains.guid'))
+        .addColumn('space_guid', guid, (c) => c.notNull().references('spaces.guid'))
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('routes_host_domain_path', ['host', 'domain_guid', 'path'])
+        .execute();
+      await db.schema
+        .createTable('route_destinations')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('route_guid', guid, (c) => c.notNull().references('routes.guid').onDelete('cascade'))
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('process_type', name, (c) => c.notNull())
+        .addColumn('port', 'integer')
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('route_destinations_unique', ['route_guid', 'app_guid', 'process_type'])
+        .execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('guid', guid, (c) => c.notNull().unique())
+        .addColumn('type', name, (c) => c.notNull())
+        .addColumn('actor_guid', name, (c) => c.notNull())
+        .addColumn('actor_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('actor_name', name, (c) => c.notNull())
+        .addColumn('target_guid', guid, (c) => c.notNull())
+        .addColumn('target_type', 'varchar(64)', (c) => c.notNull())
+        .addColumn('target_name', name, (c) => c.notNull())
+        .addColumn('space_guid', guid)
+        .addColumn('organization_guid', guid)
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_target').on('audit_events').column('target_guid').execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('operation', name, (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('resource_guid', guid)
+        .addColumn('resource_type', 'varchar(64)')
+        .addColumn('errors', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['jobs', 'audit_events', 'route_destinations', 'routes', 'processes', 'apps', 'domains', 'spaces', 'organizations']) {
+        await sql`drop table ${sql.table(table)}`.execute(db);
+      }
+    },
+  },
+  '0002_packages': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('packages')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('checksum', 'varchar(64)')
+        // mediumtext on MySQL: a package of many files lists more than text's 64 KiB.
+        .addColumn('files', sql`mediumtext`)
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('error', 'text')
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('packages_app').on('packages').column('app_guid').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table packages`.execute(db);
+    },
+  },
+  '0003_builds_droplets': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('droplets')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('package_guid', guid)
+        .addColumn('state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('process_types', 'text', (c) => c.notNull())
+        .addColumn('buildpacks', 'text', (c) => c.notNull())
+        .addColumn('stack', name, (c) => c.notNull())
+        .addColumn('sha1', 'varchar(40)')
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('droplets_app').on('droplets').column('app_guid').execute();
+      await db.schema
+        .createTable('builds')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('package_guid', guid, (c) => c.notNull())
+        .addColumn('droplet_guid', guid)
+        .addColumn('state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('buildpacks', 'text', (c) => c.notNull())
+        .addColumn('staging_memory_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('staging_disk_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('builds_app').on('builds').column('app_guid').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table builds`.execute(db);
+      await sql`drop table droplets`.execute(db);
+    },
+  },
+};

@@ -1,0 +1,172 @@
+// The controller's tables. Portable across SQLite and MySQL: guids are varchar(36), timestamps are
+// ISO-8601 strings (sortable as text), JSON documents are text.
+import type { Generated } from 'kysely';
+
+export interface Timestamps {
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OrganizationTable extends Timestamps {
+  guid: string;
+  name: string;
+  suspended: number;
+  metadata: string;
+}
+
+export interface SpaceTable extends Timestamps {
+  guid: string;
+  name: string;
+  organization_guid: string;
+  metadata: string;
+}
+
+export interface DomainTable extends Timestamps {
+  guid: string;
+  name: string;
+  internal: number;
+  /** null: a shared domain. */
+  organization_guid: string | null;
+  metadata: string;
+}
+
+export interface AppTable extends Timestamps {
+  guid: string;
+  name: string;
+  space_guid: string;
+  /** STARTED or STOPPED: the desired state. */
+  state: string;
+  lifecycle_type: string;
+  /** JSON array of buildpack names or paths. */
+  buildpacks: string;
+  stack: string;
+  /** JSON object: the user's environment variables. */
+  environment_variables: string;
+  droplet_guid: string | null;
+  metadata: string;
+}
+
+export interface ProcessTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  type: string;
+  command: string | null;
+  instances: number;
+  memory_in_mb: number;
+  disk_in_mb: number;
+  log_rate_limit_in_bytes_per_second: number;
+  health_check_type: string;
+  health_check_endpoint: string | null;
+  health_check_timeout: number | null;
+  health_check_invocation_timeout: number | null;
+  /** Changes whenever instances must be restarted with new settings (CF's process version). */
+  version: string;
+  metadata: string;
+}
+
+export interface RouteTable extends Timestamps {
+  guid: string;
+  host: string;
+  path: string;
+  domain_guid: string;
+  space_guid: string;
+  metadata: string;
+}
+
+export interface RouteDestinationTable extends Timestamps {
+  guid: string;
+  route_guid: string;
+  app_guid: string;
+  process_type: string;
+  port: number | null;
+}
+
+export interface AuditEventTable {
+  guid: string;
+  created_at: string;
+  updated_at: string;
+  type: string;
+  actor_guid: string;
+  actor_type: string;
+  actor_name: string;
+  target_guid: string;
+  target_type: string;
+  target_name: string;
+  space_guid: string | null;
+  organization_guid: string | null;
+  /** JSON object: what changed. */
+  data: string;
+  /** Insertion order, for stable ordering of events created in the same millisecond. */
+  seq: Generated<number>;
+}
+
+export interface JobTable extends Timestamps {
+  guid: string;
+  operation: string;
+  state: string;
+  resource_guid: string | null;
+  resource_type: string | null;
+  errors: string;
+}
+
+export interface PackageTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  /** `bits`: app files uploaded by the CLI. */
+  type: string;
+  /** AWAITING_UPLOAD, PROCESSING_UPLOAD, READY, FAILED (as v3). */
+  state: string;
+  /** sha256 of the package's file list: equal lists, equal packages. */
+  checksum: string | null;
+  /** JSON array of PackageEntry (see blobstore.ts). */
+  files: string | null;
+  bytes: number;
+  error: string | null;
+}
+
+export interface DropletTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  package_guid: string | null;
+  /** AWAITING_UPLOAD, PROCESSING_UPLOAD, STAGED, FAILED, EXPIRED (as v3). */
+  state: string;
+  error: string | null;
+  /** JSON object: process type → command. */
+  process_types: string;
+  /** JSON array: the buildpacks that staged it ({name, detect_output, buildpack_name}). */
+  buildpacks: string;
+  stack: string;
+  sha1: string | null;
+  bytes: number;
+}
+
+export interface BuildTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  package_guid: string;
+  droplet_guid: string | null;
+  /** STAGING, STAGED, FAILED (as v3). */
+  state: string;
+  error: string | null;
+  /** JSON array of the requested buildpacks. */
+  buildpacks: string;
+  staging_memory_in_mb: number;
+  staging_disk_in_mb: number;
+  /** JSON {guid, name, email}. */
+  created_by: string;
+}
+
+export interface Database {
+  organizations: OrganizationTable;
+  spaces: SpaceTable;
+  domains: DomainTable;
+  apps: AppTable;
+  processes: ProcessTable;
+  routes: RouteTable;
+  route_destinations: RouteDestinationTable;
+  audit_events: AuditEventTable;
+  jobs: JobTable;
+  packages: PackageTable;
+  droplets: DropletTable;
+  builds: BuildTable;
+}

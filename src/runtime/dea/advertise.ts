@@ -1,0 +1,60 @@
+// What the DEA tells everyone about itself (docs/dea-protocol.md): `dea.advertise` (room for more
+// instances: memory, disk, instances per app) and `dea.heartbeat` (every instance and its state).
+import type { Instance } from './instances/instance.js';
+import type { HeartbeatEntry } from './protocol.js';
+
+export interface Advertisement {
+  id: string;
+  stacks: string[];
+  available_memory: number;
+  available_disk: number;
+  app_id_to_count: Record<string, number>;
+  placement_properties: { zone: string };
+}
+
+export interface Heartbeat {
+  dea: string;
+  droplets: HeartbeatEntry[];
+}
+
+/** MB reserved by the instances that hold resources (every state but CRASHED). */
+export function reserved(instances: Iterable<Instance>): { memory: number; disk: number } {
+  let memory = 0;
+  let disk = 0;
+  for (const i of instances) {
+    if (!i.active) continue;
+    memory += Number(i.start.limits?.mem) || 0;
+    disk += Number(i.start.limits?.disk) || 0;
+  }
+  return { memory, disk };
+}
+
+export function advertisement(id: string, totals: { memoryMb: number; diskMb: number }, instances: Instance[]): Advertisement {
+  const used = reserved(instances);
+  const counts: Record<string, number> = {};
+  for (const i of instances) {
+    if (i.state === 'STARTING' || i.state === 'RUNNING') counts[i.appGuid] = (counts[i.appGuid] ?? 0) + 1;
+  }
+  return {
+    id,
+    stacks: ['host'],
+    available_memory: Math.max(0, totals.memoryMb - used.memory),
+    available_disk: Math.max(0, totals.diskMb - used.disk),
+    app_id_to_count: counts,
+    placement_properties: { zone: 'default' },
+  };
+}
+
+export function heartbeat(id: string, instances: Instance[]): Heartbeat {
+  return {
+    dea: id,
+    droplets: instances.map((i) => ({
+      droplet: i.appGuid,
+      version: i.version,
+      instance: i.guid,
+      index: i.index,
+      state: i.state,
+      state_timestamp: i.stateTimestamp,
+    })),
+  };
+}

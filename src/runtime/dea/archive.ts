@@ -1,0 +1,34 @@
+// Tarballs in and out of the DEA: packages and droplets are gzipped tarballs. Extraction refuses
+// entries that would land outside the target (node-tar strips absolute paths and refuses `..`) and
+// anything that is not a file, directory or link.
+import fs from 'node:fs';
+import { c as createTar, x as extractTar } from 'tar';
+
+export interface ExtractOptions {
+  /** Mode bits removed from every extracted entry (e.g. 0o027: nothing for others). */
+  umask?: number;
+}
+
+const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+
+export async function extractTarball(file: string, dir: string, { umask }: ExtractOptions = {}): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await extractTar({
+    file,
+    cwd: dir,
+    strict: true,
+    preservePaths: false,
+    preserveOwner: false,
+    filter: (_path, entry) => {
+      if (!('type' in entry) || !ALLOWED.has(String(entry.type))) return false;
+      // The entry's own mode is what tar creates the file with (the process umask aside).
+      if (umask !== undefined && typeof entry.mode === 'number') entry.mode &= ~umask;
+      return true;
+    },
+  });
+}
+
+/** Writes a gzipped tarball of `entries` (relative to `cwd`) to `file`. */
+export async function createTarball(cwd: string, entries: string[], file: string): Promise<void> {
+  await createTar({ gzip: true, file, cwd, mode: 0o600 }, entries);
+}

@@ -1,0 +1,313 @@
+// The DEA (DESIGN.md §6, docs/dea-protocol.md, docs/dea.md): stages apps into droplets and runs
+// their instances on this machine, and says what it runs on the bus.
+import fs from 'node:fs';
+import { publishJson, subscribeJson, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import type { Logger } from '../common/log.js';
+import { RouteRegistrar } from '../common/route-registrar.js';
+import { advertisement, heartbeat, reserved } from './advertise.js';
+import { findReply, matchesFind, matchesStop } from './find-droplet.js';
+import { DropletCache } from './instances/droplet-cache.js';
+import { Instance } from './instances/instance.js';
+import { MemoryLimiter } from './instances/limits.js';
+import { reapOrphans } from './instances/orphans.js';
+import { scanSessions } from './instances/procfs.js';
+import { BUILTIN_BUILDPACKS_DIR, deaPaths, type DeaPaths } from './paths.js';
+import type { DropletExited, FindDropletRequest, InstanceState, StagingReply, StagingRequest, StartMessage, StopMessage, UpdateMessage } from './protocol.js';
+import type { DeaSettings } from './settings.js';
+import { stage } from './staging/stager.js';
+import type { TokenSource } from './uaa-client.js';
+
+/**
+ * The SIGTERM → SIGKILL grace of instances when the DEA itself stops: shorter than the supervisor's
+ * 10 s before it kills the DEA, so that no instance outlives it.
+ */
+export const SHUTDOWN_GRACE_MS = 7_000;
+
+export interface DeaOptions {
+  id: string;
+  /** $DEVBOX_HOME/dea/<id> */
+  dir: string;
+  nc: NatsConnection;
+  log: Logger;
+  auth: TokenSource;
+  settings: DeaSettings;
+  /** Where the built-in buildpacks are (tests may point elsewhere). */
+  buildpacksDir?: string;
+}
+
+export class Dea {
+  readonly id: string;
+  readonly paths: DeaPaths;
+  private readonly nc: NatsConnection;
+  private readonly log: Logger;
+  private readonly settings: DeaSettings;
+  private readonly registrar: RouteRegistrar;
+  private readonly droplets: DropletCache;
+  readonly memory: MemoryLimiter;
+  /** Every instance this DEA knows, crashed ones included, by instance guid. */
+  private readonly instances = new Map<string, Instance>();
+  private readonly stagingAbort = new AbortController();
+  private readonly cachesInUse = new Set<string>();
+  private readonly ports = new Set<number>();
+  private readonly subs: Subscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private sampleTimer?: NodeJS.Timeout;
+  private advertiseQueued = false;
+  private running = false;
+  private stopping = false;
+  readonly counters = { stagings_active: 0, stagings_total: 0, stagings_succeeded: 0, stagings_failed: 0, instances_started: 0, crashes: 0, stops: 0 };
+
+  constructor(private readonly options: DeaOptions) {
+    this.id = options.id;
+    this.nc = options.nc;
+    this.log = options.log;
+    this.settings = options.settings;
+    this.paths = deaPaths(options.dir);
+    for (const dir of Object.values(this.paths)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.registrar = new RouteRegistrar(this.nc, this.log);
+    this.droplets = new DropletCache(this.paths.droplets, this.paths.tmp, options.auth, this.settings.dropletCacheSize);
+    this.memory = new MemoryLimiter(this.settings.memoryEnforcement, this.id, this.log, this.settings.cgroupDir);
+  }
+
+  async start(): Promise<void> {
+    const reaped = await reapOrphans(this.paths.instances, this.log);
+    this.memory.removeStale();
+    fs.rmSync(this.paths.staging, { recursive: true, force: true });
+    fs.mkdirSync(this.paths.staging, { recursive: true, mode: 0o700 });
+    const log = this.log;
+    this.subs.push(
+      subscribeJson<StagingRequest>(this.nc, `staging.${this.id}.start`, (req, msg) => this.onStage(req, msg), { log }),
+      subscribeJson<StartMessage>(this.nc, `dea.${this.id}.start`, (msg) => this.onStart(msg), { log }),
+      subscribeJson<StopMessage>(this.nc, 'dea.stop', (msg) => this.onStop(msg), { log }),
+      subscribeJson<FindDropletRequest>(this.nc, 'dea.find.droplet', (req, msg) => this.onFind(req, msg), { log }),
+      subscribeJson<UpdateMessage>(this.nc, 'dea.update', (msg) => this.onUpdate(msg), { log }),
+      // Cloud Foundry's controller asks DEAs to advertise at once when it (re)starts.
+      this.nc.subscribe('dea.locate', { callback: () => this.advertise() }),
+    );
+    await this.registrar.start();
+    this.running = true;
+    this.advertise();
+    this.publishHeartbeat();
+    this.timers.push(
+      setInterval(() => this.advertise(), this.settings.advertiseMs),
+      setInterval(() => this.publishHeartbeat(), this.settings.heartbeatMs),
+    );
+    this.log.info('dea started', {
+      id: this.id,
+      memory_mb: this.settings.memoryMb,
+      disk_mb: this.settings.diskMb,
+      memory_enforcement: this.memory.mechanism,
+      memory_enforcement_detail: this.memory.detail,
+      orphans_killed: reaped,
+    });
+  }
+
+  get healthy(): boolean {
+    return this.running && !this.stopping;
+  }
+
+  /** Stops everything: stagings cancelled, instances stopped with DEA_SHUTDOWN, routes removed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    for (const sub of this.subs) sub.unsubscribe();
+    this.stagingAbort.abort();
+    const grace = Math.min(this.settings.stopTimeoutMs, SHUTDOWN_GRACE_MS);
+    await Promise.all([...this.instances.values()].map((i) => i.stop('DEA_SHUTDOWN', grace)));
+    clearTimeout(this.sampleTimer);
+    await this.registrar.stop();
+    if (!this.nc.isClosed()) {
+      this.publishHeartbeat();
+      await this.nc.flush().catch(() => undefined);
+    }
+    this.running = false;
+  }
+
+  list(): Instance[] {
+    return [...this.instances.values()];
+  }
+
+  // ---- staging ----
+
+  private async onStage(req: StagingRequest, msg: Msg): Promise<void> {
+    if (this.stopping) {
+      this.reply(msg, { task_id: String(req.task_id ?? ''), error: { id: 'StagingError', message: 'the DEA is stopping' } });
+      return;
+    }
+    this.counters.stagings_active += 1;
+    this.counters.stagings_total += 1;
+    let result: StagingReply;
+    try {
+      result = await stage(req, {
+        paths: this.paths,
+        nc: this.nc,
+        log: this.log,
+        auth: this.options.auth,
+        builtinDir: this.options.buildpacksDir ?? BUILTIN_BUILDPACKS_DIR,
+        timeoutMs: this.settings.stagingTimeoutMs,
+        signal: this.stagingAbort.signal,
+        cachesInUse: this.cachesInUse,
+      });
+    } finally {
+      this.counters.stagings_active -= 1;
+    }
+    if ('error' in result) this.counters.stagings_failed += 1;
+    else this.counters.stagings_succeeded += 1;
+    this.reply(msg, result);
+  }
+
+  private reply(msg: Msg, value: unknown): void {
+    if (msg.reply && !this.nc.isClosed()) publishJson(this.nc, msg.reply, value);
+  }
+
+  // ---- instances ----
+
+  private onStart(start: StartMessage): void {
+    if (this.stopping) return;
+    if (!start.droplet || !start.executableUri || !Number.isInteger(Number(start.index)) || Number(start.index) < 0) {
+      this.log.warn('ignored a start message without droplet, index or executableUri', { droplet: start.droplet, index: start.index });
+      return;
+    }
+    // A new start of an index replaces what crashed there.
+    for (const [guid, i] of this.instances) {
+      if (i.state === 'CRASHED' && i.appGuid === start.droplet && i.index === Number(start.index)) this.instances.delete(guid);
+    }
+    const needed = Number(start.limits?.mem) || 0;
+    const available = this.settings.memoryMb - reserved(this.instances.values()).memory;
+    if (needed > available) this.log.warn('starting an instance beyond the memory this DEA offers', { needed_mb: needed, available_mb: available });
+    const instance = new Instance(start, {
+      deaId: this.id,
+      paths: this.paths,
+      settings: this.settings,
+      nc: this.nc,
+      log: this.log,
+      registrar: this.registrar,
+      droplets: this.droplets,
+      memory: this.memory,
+      ports: this.ports,
+      onChange: () => this.changed(),
+      onExit: (i, exited) => this.onExit(i, exited),
+    });
+    this.instances.set(instance.guid, instance);
+    this.counters.instances_started += 1;
+    this.changed();
+    this.scheduleSampling();
+    void instance.run();
+  }
+
+  private onExit(instance: Instance, exited: DropletExited): void {
+    if (exited.reason === 'CRASHED') {
+      this.counters.crashes += 1;
+      // Keep only the latest crash of an index.
+      for (const [guid, i] of this.instances) {
+        if (i !== instance && i.state === 'CRASHED' && i.appGuid === instance.appGuid && i.index === instance.index) this.instances.delete(guid);
+      }
+    } else {
+      this.instances.delete(instance.guid);
+    }
+    this.changed();
+  }
+
+  private async onStop(req: StopMessage): Promise<void> {
+    if (!req.droplet) return;
+    const matching = this.list().filter((i) => matchesStop(i, req));
+    const stops: Promise<void>[] = [];
+    for (const i of matching) {
+      if (i.state === 'CRASHED') this.instances.delete(i.guid);
+      else {
+        this.counters.stops += 1;
+        stops.push(i.stop('STOPPED'));
+      }
+    }
+    if (matching.length > 0) this.changed();
+    await Promise.all(stops);
+  }
+
+  private onUpdate(req: UpdateMessage): void {
+    if (!req.droplet || !Array.isArray(req.uris)) return;
+    const uris = req.uris.filter((u): u is string => typeof u === 'string' && u !== '');
+    for (const i of this.instances.values()) if (i.appGuid === req.droplet && i.active) i.updateUris(uris);
+  }
+
+  private onFind(req: FindDropletRequest, msg: Msg): void {
+    if (!msg.reply || !req.droplet) return;
+    for (const i of this.list()) {
+      if (matchesFind(i, req)) publishJson(this.nc, msg.reply, findReply(this.id, i, !!req.include_stats));
+    }
+  }
+
+  /** Samples memory and CPU of every instance from one /proc scan, while there are instances. */
+  private scheduleSampling(): void {
+    if (this.sampleTimer || this.stopping) return;
+    const tick = () => {
+      const live = this.list().filter((i) => i.active && i.pid);
+      if (live.length > 0) {
+        const sessions = scanSessions();
+        for (const i of live) i.sample(sessions);
+      }
+      if (this.list().some((i) => i.active) && !this.stopping) this.sampleTimer = setTimeout(tick, this.settings.memoryCheckMs);
+      else this.sampleTimer = undefined;
+    };
+    this.sampleTimer = setTimeout(tick, this.settings.memoryCheckMs);
+  }
+
+  // ---- what the DEA says ----
+
+  /**
+   * An instance changed: heartbeat at once (before anything else is said about it, e.g. RUNNING
+   * before its router.register) and advertise, coalesced within a tick.
+   */
+  private changed(): void {
+    this.publishHeartbeat();
+    if (!this.advertiseQueued && !this.stopping) {
+      this.advertiseQueued = true;
+      setImmediate(() => {
+        this.advertiseQueued = false;
+        this.advertise();
+      });
+    }
+  }
+
+  advertise(): void {
+    if (this.stopping || this.nc.isClosed()) return;
+    publishJson(this.nc, 'dea.advertise', advertisement(this.id, this.settings, this.list()));
+  }
+
+  publishHeartbeat(): void {
+    if (this.nc.isClosed()) return;
+    publishJson(this.nc, 'dea.heartbeat', heartbeat(this.id, this.list()));
+  }
+
+  varz(): Record<string, unknown> {
+    const byState: Record<InstanceState, number> = { STARTING: 0, RUNNING: 0, CRASHED: 0, STOPPING: 0 };
+    for (const i of this.instances.values()) byState[i.state] += 1;
+    const used = reserved(this.instances.values());
+    return {
+      id: this.id,
+      stacks: ['host'],
+      instances: byState,
+      stagings: {
+        active: this.counters.stagings_active,
+        total: this.counters.stagings_total,
+        succeeded: this.counters.stagings_succeeded,
+        failed: this.counters.stagings_failed,
+      },
+      instances_started: this.counters.instances_started,
+      crashes: this.counters.crashes,
+      stops: this.counters.stops,
+      memory: { total_mb: this.settings.memoryMb, reserved_mb: used.memory, available_mb: Math.max(0, this.settings.memoryMb - used.memory) },
+      disk: { total_mb: this.settings.diskMb, reserved_mb: used.disk, available_mb: Math.max(0, this.settings.diskMb - used.disk) },
+      limits: {
+        memory_enforcement: this.memory.mechanism,
+        memory_enforcement_detail: this.memory.detail,
+        disk_enforcement: 'sampling',
+        memory_check_ms: this.settings.memoryCheckMs,
+        disk_check_ms: this.settings.diskCheckMs,
+        log_rate_limit: this.settings.logRateLimit,
+      },
+      droplet_cache: this.droplets.stats(),
+    };
+  }
+}

@@ -1,0 +1,416 @@
+// One app instance on this DEA (`dea.<id>.start`): droplet into its own directory, its own process
+// group, health checked, registered with the router once healthy, limits watched, and exactly one
+// `droplet.exited` when it ends, whatever ends it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { publishAppLog } from '../../common/app-log.js';
+import { publishJson, type NatsConnection } from '../../common/bus.js';
+import type { Logger } from '../../common/log.js';
+import { freePort, sleep } from '../../common/net.js';
+import type { RouteRegistrar } from '../../common/route-registrar.js';
+import { extractTarball } from '../archive.js';
+import type { DeaPaths } from '../paths.js';
+import type { DropletExited, ExitReason, HealthCheckType, InstanceState, InstanceStats, StartMessage } from '../protocol.js';
+import type { DeaSettings } from '../settings.js';
+import { formatSize } from '../staging/stager.js';
+import type { DropletCache } from './droplet-cache.js';
+import { instanceEnv } from './env.js';
+import { checkOnce } from './health-check.js';
+import { launcherArgs } from './launcher.js';
+import { diskUsage, type InstanceCgroup, type MemoryLimiter } from './limits.js';
+import { LogForwarder } from './log-forwarder.js';
+import { CLOCK_TICKS, killSession, readStat, type ProcStat } from './procfs.js';
+
+const MB = 1024 * 1024;
+/** Leaves nothing of the app readable by other users (the instance directory is 0700 as well). */
+const APP_UMASK = 0o027;
+
+export interface InstanceDeps {
+  deaId: string;
+  paths: DeaPaths;
+  settings: DeaSettings;
+  nc: NatsConnection;
+  log: Logger;
+  registrar: RouteRegistrar;
+  droplets: DropletCache;
+  memory: MemoryLimiter;
+  /** Ports given to this DEA's live instances. */
+  ports: Set<number>;
+  /** The instance changed state (heartbeat now). */
+  onChange(instance: Instance): void;
+  /** The instance ended; `exited` has been published. */
+  onExit(instance: Instance, exited: DropletExited): void;
+}
+
+/** What the DEA writes beside an instance, to find its processes again after a crash of the DEA. */
+export interface InstanceRecord {
+  pid: number;
+  starttime: number;
+  app: string;
+  index: number;
+}
+
+export const INSTANCE_RECORD = 'instance.json';
+
+const nowSeconds = () => Date.now() / 1000;
+
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const number = signal ? os.constants.signals[signal] : undefined;
+  return number ? 128 + number : -1;
+}
+
+export class Instance {
+  readonly guid = randomUUID();
+  readonly appGuid: string;
+  readonly index: number;
+  readonly version: string;
+  readonly dir: string;
+  readonly appDir: string;
+  state: InstanceState = 'STARTING';
+  stateTimestamp = nowSeconds();
+  port = 0;
+  pid?: number;
+  /** When the process started (ms), for uptime. */
+  startedAt?: number;
+  exited?: DropletExited;
+  readonly usage = { cpu: 0, mem: 0, disk: 0, time: new Date().toISOString() };
+  /** The routes of the instance: the start message's, then what `dea.update` says. */
+  uris: string[];
+  readonly logs: LogForwarder;
+
+  private readonly log: Logger;
+  private child?: ChildProcess;
+  private cgroup?: InstanceCgroup;
+  private stopReason?: Exclude<ExitReason, 'CRASHED'>;
+  private crashDescription?: string;
+  private registered = false;
+  private finished = false;
+  private killTimer?: NodeJS.Timeout;
+  private diskTimer?: NodeJS.Timeout;
+  private lastCpu?: { ticks: number; at: number };
+  private readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    readonly start: StartMessage,
+    private readonly deps: InstanceDeps,
+  ) {
+    this.appGuid = start.droplet;
+    this.index = Number(start.index);
+    this.version = String(start.version ?? '');
+    this.dir = path.join(deps.paths.instances, this.guid);
+    this.appDir = path.join(this.dir, 'app');
+    this.uris = Array.isArray(start.uris) ? start.uris.filter((u) => typeof u === 'string') : [];
+    this.log = deps.log.child({ app_guid: this.appGuid, index: this.index, instance: this.guid });
+    this.logs = new LogForwarder(deps.nc, this.appGuid, this.index, deps.settings.logRateLimit);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get memLimitBytes(): number {
+    return (Number(this.start.limits?.mem) || 0) * MB;
+  }
+
+  get diskLimitBytes(): number {
+    return (Number(this.start.limits?.disk) || 0) * MB;
+  }
+
+  /** True while the instance holds resources (counts against the DEA's memory). */
+  get active(): boolean {
+    return !this.finished;
+  }
+
+  /** Resolves once the instance has ended (its droplet.exited is out). */
+  whenDone(): Promise<void> {
+    return this.done;
+  }
+
+  private cell(message: string, type: 'OUT' | 'ERR' = 'OUT'): void {
+    if (this.deps.nc.isClosed()) return;
+    publishAppLog(this.deps.nc, { app_guid: this.appGuid, source_type: 'CELL', source_instance: String(this.index), message_type: type, message });
+  }
+
+  private setState(state: InstanceState): void {
+    this.state = state;
+    this.stateTimestamp = nowSeconds();
+    this.deps.onChange(this);
+  }
+
+  /** Downloads, unpacks, starts and health checks the instance. Never throws. */
+  async run(): Promise<void> {
+    try {
+      await this.prepareAndSpawn();
+      if (this.finished && !this.child) {
+        // Stopped while it was being prepared: whatever was unpacked meanwhile goes too.
+        await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+        return;
+      }
+      if (this.finished || !this.child) return;
+      await this.waitHealthy();
+    } catch (error) {
+      this.log.warn('instance failed to start', { error: (error as Error).message });
+      if (this.child && !this.finished) this.kill((error as Error).message);
+      else await this.finish(this.stopReason ?? 'CRASHED', -1, (error as Error).message);
+    }
+  }
+
+  private async prepareAndSpawn(): Promise<void> {
+    const { start, deps } = this;
+    this.cell(`Creating container for app ${start.name}, instance ${this.guid}`);
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmpDir = path.join(this.dir, 'tmp');
+    fs.mkdirSync(tmpDir, { mode: 0o700 });
+    this.cell('Successfully created container');
+    this.cell('Downloading droplet...');
+    let droplet;
+    try {
+      droplet = await deps.droplets.get(start.executableUri, start.sha1);
+    } catch (error) {
+      throw new Error(`Failed to download the droplet: ${(error as Error).message}`, { cause: error });
+    }
+    if (this.finished) return;
+    this.cell(droplet.downloaded ? `Downloaded droplet (${formatSize(droplet.size)})` : `Downloaded droplet (${formatSize(droplet.size)}, cached)`);
+    await extractTarball(droplet.file, this.dir, { umask: APP_UMASK });
+    fs.mkdirSync(this.appDir, { recursive: true, mode: 0o750 });
+    if (this.finished) return;
+
+    const command = (typeof start.start_command === 'string' && start.start_command.trim()) || this.stagedCommand();
+    if (!command) throw new Error('the droplet has no start command and none was given');
+
+    this.port = await this.pickPort();
+    if (this.finished) return;
+    this.cgroup = deps.memory.create(this.guid, this.memLimitBytes);
+    const env = instanceEnv(start, { instanceGuid: this.guid, port: this.port, appDir: this.appDir, depsDir: path.join(this.dir, 'deps'), tmpDir });
+    const child = spawn('bash', launcherArgs(this.cgroup?.procsFile, Number(start.limits?.fds) || undefined, command), { cwd: this.appDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.pid = child.pid;
+    this.startedAt = Date.now();
+    child.once('error', (error) => {
+      this.log.error('could not start the instance process', { error: error.message });
+      void this.finish(this.stopReason ?? 'CRASHED', -1, `Failed to start the process: ${error.message}`);
+    });
+    child.once('exit', (code, signal) => void this.onProcessExit(code, signal));
+    void this.logs.attach(child.stdout, 'OUT');
+    void this.logs.attach(child.stderr, 'ERR');
+    if (child.pid) this.writeRecord(child.pid);
+    this.log.info('instance process started', { pid: child.pid, port: this.port, command });
+    this.cell('Starting health monitoring of container');
+    this.scheduleDiskCheck(0);
+  }
+
+  /** A free port from the OS that no other instance of this DEA was given (they bind it later). */
+  private async pickPort(): Promise<number> {
+    let port = await freePort();
+    for (let tries = 0; this.deps.ports.has(port) && tries < 10; tries++) port = await freePort();
+    this.deps.ports.add(port);
+    return port;
+  }
+
+  private stagedCommand(): string | undefined {
+    try {
+      const info = parseYaml(fs.readFileSync(path.join(this.dir, 'staging_info.yml'), 'utf8')) as { start_command?: unknown } | null;
+      return typeof info?.start_command === 'string' && info.start_command.trim() ? info.start_command : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeRecord(pid: number): void {
+    const record: InstanceRecord = { pid, starttime: readStat(pid)?.starttime ?? 0, app: this.appGuid, index: this.index };
+    try {
+      fs.writeFileSync(path.join(this.dir, INSTANCE_RECORD), JSON.stringify(record), { mode: 0o600 });
+    } catch {
+      // the instance went meanwhile
+    }
+  }
+
+  private async waitHealthy(): Promise<void> {
+    const type: HealthCheckType = this.start.health_check_type || 'port';
+    const timeoutS = Number(this.start.health_check_timeout) > 0 ? Number(this.start.health_check_timeout) : 60;
+    const deadline = (this.startedAt ?? Date.now()) + timeoutS * 1000;
+    const spec = { type, port: this.port, endpoint: this.start.health_check_http_endpoint, attemptTimeoutMs: 1_000 };
+    for (;;) {
+      if (this.finished || this.stopReason || this.crashDescription) return;
+      const result = await checkOnce(spec);
+      if (this.finished || this.stopReason || this.crashDescription) return;
+      if (result.healthy) return this.becomeRunning();
+      if (Date.now() >= deadline) {
+        this.cell(`Instance never healthy after ${timeoutS}s: ${result.reason}`, 'ERR');
+        return this.kill(`Instance never healthy after ${timeoutS}s: ${result.reason}`);
+      }
+      await sleep(Math.min(this.deps.settings.healthCheckIntervalMs, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  private becomeRunning(): void {
+    this.cell('Container became healthy');
+    this.setState('RUNNING');
+    this.register();
+    this.log.info('instance running', { port: this.port });
+  }
+
+  private route() {
+    return { host: '127.0.0.1', port: this.port, uris: this.uris, app: this.appGuid, private_instance_id: this.guid, tags: { component: this.deps.deaId } };
+  }
+
+  private register(): void {
+    if (this.uris.length === 0) return;
+    this.deps.registrar.add(this.route());
+    this.registered = true;
+  }
+
+  /** `dea.update`: the app's routes changed. A RUNNING instance is registered under the new ones. */
+  updateUris(uris: string[]): void {
+    const removed = this.uris.filter((u) => !uris.includes(u));
+    this.uris = [...uris];
+    if (this.state !== 'RUNNING' || this.finished || this.stopReason) return;
+    if (this.registered && removed.length > 0 && !this.deps.nc.isClosed()) {
+      // Only the uris that went: the others keep answering meanwhile.
+      publishJson(this.deps.nc, 'router.unregister', { ...this.route(), uris: removed });
+    }
+    if (this.uris.length > 0) this.register();
+    else this.unregister();
+  }
+
+  private unregister(): void {
+    if (!this.registered) return;
+    this.registered = false;
+    this.deps.registrar.remove('127.0.0.1', this.port);
+  }
+
+  /** The DEA ends the instance as a crash (limits, health): SIGKILL to all of it. */
+  kill(description: string): void {
+    if (this.finished || this.stopReason) return;
+    this.crashDescription ??= description;
+    this.unregister();
+    if (this.pid) killSession(this.pid, 'SIGKILL');
+  }
+
+  /** Stops the instance (dea.stop or the DEA's shutdown): SIGTERM, SIGKILL after the grace. */
+  async stop(reason: Exclude<ExitReason, 'CRASHED'>, graceMs = this.deps.settings.stopTimeoutMs): Promise<void> {
+    if (this.finished) return this.done;
+    if (this.stopReason) return this.done;
+    this.stopReason = reason;
+    this.setState('STOPPING');
+    this.cell(`Stopping instance ${this.guid}`);
+    this.unregister();
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null && this.pid) {
+      killSession(this.pid, 'SIGTERM');
+      this.killTimer = setTimeout(() => {
+        if (this.pid) killSession(this.pid, 'SIGKILL');
+      }, graceMs);
+    } else if (!this.child) {
+      await this.finish(reason, 0, reason === 'STOPPED' ? 'stopped' : 'DEA shutdown');
+    }
+    return this.done;
+  }
+
+  private async onProcessExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    // Anything the app left behind in its session goes with it.
+    if (this.pid) killSession(this.pid, 'SIGKILL');
+    const status = exitStatus(code, signal);
+    if (this.cgroup?.oomKilled()) this.crashDescription = 'out of memory';
+    if (this.stopReason) {
+      await this.finish(this.stopReason, status, this.stopReason === 'STOPPED' ? 'stopped' : 'DEA shutdown');
+    } else {
+      const description = this.crashDescription ?? `APP/PROC/WEB: Exited with status ${status}`;
+      this.cell(`Exit status ${status}${this.crashDescription ? ` (${this.crashDescription})` : ''}`, this.crashDescription ? 'ERR' : 'OUT');
+      await this.finish('CRASHED', status, description);
+    }
+  }
+
+  private async finish(reason: ExitReason, status: number, description: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.killTimer);
+    clearTimeout(this.diskTimer);
+    this.unregister();
+    if (reason !== 'CRASHED') this.cell(`Exit status ${status}`);
+    this.cell('Destroying container');
+    const exited: DropletExited = {
+      droplet: this.appGuid,
+      version: this.version,
+      instance: this.guid,
+      index: this.index,
+      reason,
+      exit_status: status,
+      exit_description: description,
+      ...(reason === 'CRASHED' ? { crash_timestamp: Math.floor(Date.now() / 1000) } : {}),
+    };
+    this.exited = exited;
+    if (reason === 'CRASHED') {
+      this.state = 'CRASHED';
+      this.stateTimestamp = nowSeconds();
+    }
+    if (!this.deps.nc.isClosed()) publishJson(this.deps.nc, 'droplet.exited', exited);
+    this.log.info('instance exited', { reason, exit_status: status, exit_description: description });
+    this.deps.onExit(this, exited);
+    await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    this.cgroup?.remove();
+    if (this.port) this.deps.ports.delete(this.port);
+    this.cell('Successfully destroyed container');
+    this.resolveDone();
+  }
+
+  /** One memory/CPU sample from a /proc scan (grouped by session); enforces the limit in RSS mode. */
+  sample(sessions: Map<number, ProcStat[]>): void {
+    if (!this.pid || this.finished) return;
+    const procs = sessions.get(this.pid) ?? [];
+    let rss = 0;
+    let ticks = 0;
+    for (const p of procs) {
+      rss += p.rssBytes;
+      ticks += p.ticks;
+    }
+    const now = Date.now();
+    if (this.lastCpu && now > this.lastCpu.at) {
+      const seconds = (now - this.lastCpu.at) / 1000;
+      this.usage.cpu = Math.max(0, (ticks - this.lastCpu.ticks) / CLOCK_TICKS / seconds);
+    }
+    this.lastCpu = { ticks, at: now };
+    this.usage.mem = this.cgroup?.current() ?? rss;
+    this.usage.time = new Date(now).toISOString();
+    if (!this.cgroup && this.memLimitBytes > 0 && rss > this.memLimitBytes && !this.stopReason) {
+      this.log.warn('instance over its memory limit', { rss, limit: this.memLimitBytes });
+      this.cell(`Instance exceeded its memory limit of ${this.start.limits?.mem}M (using ${formatSize(rss)})`, 'ERR');
+      this.kill('out of memory');
+    }
+  }
+
+  private scheduleDiskCheck(delay: number): void {
+    clearTimeout(this.diskTimer);
+    this.diskTimer = setTimeout(() => void this.checkDisk(), delay);
+    this.diskTimer.unref();
+  }
+
+  private async checkDisk(): Promise<void> {
+    if (this.finished) return;
+    this.usage.disk = await diskUsage(this.dir);
+    if (this.finished) return;
+    if (this.diskLimitBytes > 0 && this.usage.disk > this.diskLimitBytes && !this.stopReason) {
+      this.log.warn('instance over its disk quota', { disk: this.usage.disk, limit: this.diskLimitBytes });
+      this.cell(`Instance exceeded its disk quota of ${this.start.limits?.disk}M (using ${formatSize(this.usage.disk)})`, 'ERR');
+      this.kill('disk quota exceeded');
+      return;
+    }
+    this.scheduleDiskCheck(this.deps.settings.diskCheckMs);
+  }
+
+  stats(): InstanceStats {
+    return {
+      name: this.start.name,
+      uris: this.uris,
+      host: '127.0.0.1',
+      port: this.port,
+      uptime: this.startedAt ? Math.floor((Date.now() - this.startedAt) / 1000) : 0,
+      mem_quota: this.memLimitBytes,
+      disk_quota: this.diskLimitBytes,
+      fds_quota: Number(this.start.limits?.fds) || 16384,
+      usage: { ...this.usage },
+    };
+  }
+}

@@ -1,0 +1,94 @@
+// Reading /proc: which processes belong to an instance (its session: the DEA starts every instance
+// as a session and process group leader), their resident memory and CPU time.
+import fs from 'node:fs';
+
+/** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux the DEA targets). */
+export const CLOCK_TICKS = 100;
+
+/** The page size, learnt once from our own RSS (statm counts pages, Node reports bytes). */
+export const PAGE_SIZE: number = (() => {
+  try {
+    const pages = Number(fs.readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+    const ratio = process.memoryUsage().rss / pages;
+    for (const size of [4096, 16384, 65536]) if (Math.abs(ratio - size) / size < 0.25) return size;
+  } catch {
+    // not Linux
+  }
+  return 4096;
+})();
+
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  ticks: number;
+  /** Start time after boot, in clock ticks (tells a pid from a reused one). */
+  starttime: number;
+  rssBytes: number;
+}
+
+/** Parses /proc/<pid>/stat (the command name may contain spaces and parentheses). */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < 0) return undefined;
+  const pid = Number(text.slice(0, open).trim());
+  const f = text.slice(close + 2).split(' ');
+  // f[0] is field 3 (state): field n is f[n - 3].
+  const n = (i: number) => Number(f[i - 3]);
+  return {
+    pid,
+    ppid: n(4),
+    pgrp: n(5),
+    session: n(6),
+    ticks: n(14) + n(15) + n(16) + n(17),
+    starttime: n(22),
+    rssBytes: n(24) * PAGE_SIZE,
+  };
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process on the machine, grouped by session id (one scan of /proc). */
+export function scanSessions(): Map<number, ProcStat[]> {
+  const sessions = new Map<number, ProcStat[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return sessions;
+  }
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const stat = readStat(Number(name));
+    if (!stat) continue;
+    let list = sessions.get(stat.session);
+    if (!list) sessions.set(stat.session, (list = []));
+    list.push(stat);
+  }
+  return sessions;
+}
+
+/** Kills an instance's processes: its process group and anything else left in its session. */
+export function killSession(leader: number, signal: NodeJS.Signals, sessions = scanSessions()): void {
+  try {
+    process.kill(-leader, signal);
+  } catch {
+    // group gone
+  }
+  for (const proc of sessions.get(leader) ?? []) {
+    try {
+      process.kill(proc.pid, signal);
+    } catch {
+      // gone
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// The DEA's settings: fixed defaults, overridable from the environment (tests shorten the intervals).
+import fs from 'node:fs';
+import os from 'node:os';
+
+export type MemoryEnforcement = 'auto' | 'cgroup' | 'rss';
+
+export interface DeaSettings {
+  /** `dea.advertise` interval (DEVBOX_DEA_ADVERTISE_MS, 5 s). */
+  advertiseMs: number;
+  /** `dea.heartbeat` interval (DEVBOX_DEA_HEARTBEAT_MS, 2 s). */
+  heartbeatMs: number;
+  /** Memory the DEA offers to instances, MB (DEVBOX_DEA_MEMORY_MB, 80% of physical RAM). */
+  memoryMb: number;
+  /** Disk the DEA offers to instances, MB (DEVBOX_DEA_DISK_MB, 80% of the free space at start). */
+  diskMb: number;
+  /** App log lines per second per instance before lines are dropped (DEVBOX_LOG_RATE_LIMIT, 1000). */
+  logRateLimit: number;
+  /** SIGTERM → SIGKILL grace on stop (DEVBOX_DEA_STOP_TIMEOUT_MS, 10 s). */
+  stopTimeoutMs: number;
+  /** Upper bound of one staging (DEVBOX_STAGING_TIMEOUT_S, 14 min: under the controller's 15). */
+  stagingTimeoutMs: number;
+  /** Memory sampling interval in RSS mode (DEVBOX_DEA_MEMORY_CHECK_MS, 500 ms). */
+  memoryCheckMs: number;
+  /** Disk usage sampling interval (DEVBOX_DEA_DISK_CHECK_MS, 5 s). */
+  diskCheckMs: number;
+  /** Health check poll interval while starting (DEVBOX_DEA_HEALTH_CHECK_MS, 50 ms). */
+  healthCheckIntervalMs: number;
+  /** cgroup (v2 memory controller), rss (sampling) or auto (DEVBOX_DEA_MEMORY_ENFORCEMENT). */
+  memoryEnforcement: MemoryEnforcement;
+  /** A delegated cgroup v2 directory to create instance cgroups in (DEVBOX_DEA_CGROUP). */
+  cgroupDir?: string;
+  /** Droplets kept in the DEA's cache (DEVBOX_DEA_DROPLET_CACHE, 16). */
+  dropletCacheSize: number;
+}
+
+const num = (env: NodeJS.ProcessEnv, name: string, fallback: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+};
+
+function freeDiskMb(dir: string): number {
+  try {
+    const stat = fs.statfsSync(fs.existsSync(dir) ? dir : os.tmpdir());
+    return Math.floor((stat.bavail * stat.bsize) / (1024 * 1024));
+  } catch {
+    return 16 * 1024;
+  }
+}
+
+export function deaSettings(dir: string, env: NodeJS.ProcessEnv = process.env): DeaSettings {
+  const enforcement = env.DEVBOX_DEA_MEMORY_ENFORCEMENT;
+  return {
+    advertiseMs: num(env, 'DEVBOX_DEA_ADVERTISE_MS', 5_000) || 5_000,
+    heartbeatMs: num(env, 'DEVBOX_DEA_HEARTBEAT_MS', 2_000) || 2_000,
+    memoryMb: Math.floor(num(env, 'DEVBOX_DEA_MEMORY_MB', (os.totalmem() * 0.8) / (1024 * 1024))),
+    diskMb: Math.floor(num(env, 'DEVBOX_DEA_DISK_MB', freeDiskMb(dir) * 0.8)),
+    logRateLimit: num(env, 'DEVBOX_LOG_RATE_LIMIT', 1_000),
+    stopTimeoutMs: num(env, 'DEVBOX_DEA_STOP_TIMEOUT_MS', 10_000),
+    stagingTimeoutMs: num(env, 'DEVBOX_STAGING_TIMEOUT_S', 14 * 60) * 1000,
+    memoryCheckMs: num(env, 'DEVBOX_DEA_MEMORY_CHECK_MS', 500) || 500,
+    diskCheckMs: num(env, 'DEVBOX_DEA_DISK_CHECK_MS', 5_000) || 5_000,
+    healthCheckIntervalMs: num(env, 'DEVBOX_DEA_HEALTH_CHECK_MS', 50) || 50,
+    memoryEnforcement: enforcement === 'cgroup' || enforcement === 'rss' ? enforcement : 'auto',
+    cgroupDir: env.DEVBOX_DEA_CGROUP || undefined,
+    dropletCacheSize: num(env, 'DEVBOX_DEA_DROPLET_CACHE', 16) || 16,
+  };
+}

@@ -1,0 +1,120 @@
+// The `logs` component (DESIGN.md §9, docs/logs.md), devbox's Loggregator: it subscribes `logs.>`
+// (no queue group: every logs instance keeps every line), keeps each app's recent lines in a
+// bounded ring also appended to disk, and serves them, recent and streaming, at logs.<domain>
+// through the router, to whoever holds a token the controller accepts for the app.
+import type http from 'node:http';
+import type { NatsConnection, Subscription } from '../common/bus.js';
+import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { RouteRegistrar } from '../common/route-registrar.js';
+import { createTokenVerifier, uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
+import { AppAccess } from './access.js';
+import { parseRecord, subjectGuid } from './envelope.js';
+import { createLogsServer, type LogsHttpCounters } from './server.js';
+import { logsSettings } from './settings.js';
+import { LogStore } from './store.js';
+import { StreamHub } from './stream.js';
+
+export const LOGS_SUBJECT = 'logs.>';
+
+const logs: ComponentModule = {
+  type: 'Loggregator',
+  create(ctx: ComponentContext) {
+    const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
+    const settings = logsSettings(ctx.config, ctx.paths, routerPort);
+    const store = new LogStore({
+      dir: settings.dir,
+      ringLines: settings.ringLines,
+      ringBytes: settings.ringBytes,
+      fileBytes: settings.fileBytes,
+      flushMs: settings.flushMs,
+      retentionDays: settings.retentionDays,
+      log: ctx.log,
+    });
+    const hub = new StreamHub({ pingMs: settings.pingMs, maxBufferedBytes: settings.maxBufferedBytes });
+    const verifier = createTokenVerifier({
+      publicPem: ctx.config.uaa.signing_key.public_pem,
+      kid: ctx.config.uaa.signing_key.kid,
+      issuer: uaaIssuer(uaaBaseUrl(ctx.config.domain, routerPort)),
+    });
+    const access = new AppAccess({ verifier, apiUrl: settings.apiUrl, cacheMs: settings.authCacheMs });
+    const httpCounters: LogsHttpCounters = { requests: 0, recent_requests: 0, stream_requests: 0, responses: {} };
+    const lines = { received: 0, dropped: 0 };
+    let lastMalformedLog = 0;
+    let server: http.Server | undefined;
+    let sub: Subscription | undefined;
+    let registrar: RouteRegistrar | undefined;
+    let registered = false;
+    let port = 0;
+
+    const onMessage = (subject: string, data: Uint8Array) => {
+      lines.received++;
+      const guid = subjectGuid(subject);
+      const record = guid === undefined ? undefined : parseRecord(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), guid);
+      if (!record) {
+        lines.dropped++;
+        // Said at most every 10 s: a publisher sending garbage must not flood this component's log.
+        if (Date.now() - lastMalformedLog > 10_000) {
+          lastMalformedLog = Date.now();
+          ctx.log.warn('dropped a malformed log message (counted in /varz lines_dropped)', { subject, bytes: data.length, dropped: lines.dropped });
+        }
+        return;
+      }
+      store.append(record);
+      hub.publish(record);
+    };
+
+    return {
+      async start(bus: NatsConnection) {
+        store.open();
+        sub = bus.subscribe(LOGS_SUBJECT, {
+          callback: (err, msg) => {
+            if (err) ctx.log.error('subscription error', { subject: LOGS_SUBJECT, error: err.message });
+            else onMessage(msg.subject, msg.data);
+          },
+        });
+        server = createLogsServer({ store, hub, access, counters: httpCounters });
+        server.keepAliveTimeout = 65_000;
+        await new Promise<void>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen({ host: '127.0.0.1', port: ctx.port ?? settings.port }, () => resolve());
+        });
+        const address = server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+        registrar = new RouteRegistrar(bus, ctx.log);
+        registrar.add({ host: '127.0.0.1', port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
+        await registrar.start();
+        registered = true;
+        ctx.log.info('logs listening', { port, host: settings.host, dir: settings.dir, ring_lines: settings.ringLines, file_bytes: settings.fileBytes });
+      },
+      healthy: () => registered && !!server?.listening,
+      varz: () => ({
+        port,
+        host: settings.host,
+        lines_received: lines.received,
+        lines_dropped: lines.dropped,
+        lines_stored: store.counters.stored,
+        clients_streaming: hub.clients,
+        apps: store.appCount,
+        ring_lines: settings.ringLines,
+        store: store.counters,
+        streams: hub.counters,
+        access: access.counters,
+        http: httpCounters,
+      }),
+      async stop() {
+        registered = false;
+        sub?.unsubscribe();
+        await registrar?.stop();
+        hub.close();
+        store.close();
+        await new Promise<void>((resolve) => {
+          if (!server) return resolve();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      },
+    };
+  },
+};
+
+export default logs;

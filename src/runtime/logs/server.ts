@@ -1,0 +1,134 @@
+// The logs component's HTTP side, reached through the router at logs.<domain>:
+//   GET /apps/:guid/recent[?limit=N]  the app's recent lines, a JSON array of envelopes, oldest first
+//   GET /apps/:guid/stream            WebSocket: each new envelope as one JSON text frame
+// Both need a token the controller accepts for the app: `Authorization: bearer TOKEN`, or (for
+// browsers, which cannot set headers on a WebSocket) `?access_token=TOKEN`. Errors are Cloud
+// Controller's shape: {"errors":[{"code","title","detail"}]}.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { AppAccess } from './access.js';
+import { isAppGuid } from './envelope.js';
+import type { LogStore } from './store.js';
+import type { StreamHub } from './stream.js';
+
+export interface LogsHttpCounters {
+  requests: number;
+  recent_requests: number;
+  stream_requests: number;
+  responses: Record<string, number>;
+}
+
+const CODES: Record<string, number> = {
+  'CF-NotAuthenticated': 10002,
+  'CF-InvalidAuthToken': 1000,
+  'CF-NotAuthorized': 10003,
+  'CF-ResourceNotFound': 10010,
+  'CF-NotFound': 10000,
+  'CF-BadQueryParameter': 10005,
+  'CF-ServiceUnavailable': 10015,
+};
+
+const ROUTE = /^\/apps\/([^/]+)\/(recent|stream)\/?$/;
+
+function errorBody(title: string, detail: string): string {
+  return JSON.stringify({ errors: [{ code: CODES[title] ?? 10001, title, detail }] });
+}
+
+/** The bearer token of a request: its Authorization header, else `?access_token=`. */
+function authorizationOf(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined && header.trim() !== '') return header;
+  const token = url.searchParams.get('access_token');
+  return token ? `bearer ${token}` : undefined;
+}
+
+export function createLogsServer({ store, hub, access, counters }: { store: LogStore; hub: StreamHub; access: AppAccess; counters: LogsHttpCounters }): http.Server {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
+
+  const count = (status: number) => (counters.responses[status] = (counters.responses[status] ?? 0) + 1);
+
+  const reply = (res: ServerResponse, status: number, body: string) => {
+    count(status);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(body);
+  };
+
+  /** An upgrade refused: a plain HTTP response on the raw socket, then the socket closed. */
+  const refuseUpgrade = (socket: Duplex, status: number, title: string, detail: string) => {
+    count(status);
+    const body = errorBody(title, detail);
+    const head = [
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+      'Content-Type: application/json; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+    ];
+    if (status === 401) head.push('WWW-Authenticate: Bearer realm="devbox logs"');
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  };
+
+  const parse = (req: IncomingMessage): { url: URL; guid?: string; action?: string } => {
+    const url = new URL(req.url ?? '/', 'http://logs');
+    const match = ROUTE.exec(url.pathname);
+    if (!match) return { url };
+    let guid: string;
+    try {
+      guid = decodeURIComponent(match[1]);
+    } catch {
+      return { url };
+    }
+    return { url, guid, action: match[2] };
+  };
+
+  const server = http.createServer((req, res) => {
+    counters.requests++;
+    void (async () => {
+      const { url, guid, action } = parse(req);
+      if (!guid || !action) return reply(res, 404, errorBody('CF-NotFound', 'Unknown request: the logs component serves /apps/:guid/recent and /apps/:guid/stream'));
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET');
+        return reply(res, 405, errorBody('CF-NotFound', `${req.method} is not allowed here; use GET`));
+      }
+      if (action === 'stream') return reply(res, 400, errorBody('CF-BadQueryParameter', 'the stream is a WebSocket: connect with Upgrade: websocket'));
+      counters.recent_requests++;
+      const limitText = url.searchParams.get('limit');
+      const limit = limitText === null ? undefined : Number(limitText);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+        return reply(res, 400, errorBody('CF-BadQueryParameter', `limit must be a whole number of lines (0 or more), got '${limitText}'`));
+      }
+      if (!isAppGuid(guid)) return reply(res, 404, errorBody('CF-ResourceNotFound', 'App not found'));
+      const decision = await access.check(authorizationOf(req, url), guid);
+      if (!decision.ok) {
+        if (decision.status === 401) res.setHeader('www-authenticate', 'Bearer realm="devbox logs"');
+        return reply(res, decision.status, errorBody(decision.title, decision.detail));
+      }
+      const records = store.recent(guid, limit);
+      reply(res, 200, `[${records.map((r) => r.json).join(',')}]`);
+    })().catch((error: unknown) => {
+      if (!res.headersSent) reply(res, 500, errorBody('CF-ServerError', (error as Error).message));
+      else res.destroy();
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    counters.requests++;
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      const { url, guid, action } = parse(req);
+      if (!guid || action !== 'stream') return refuseUpgrade(socket, 404, 'CF-NotFound', 'Unknown request: the log stream is at /apps/:guid/stream');
+      counters.stream_requests++;
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'CF-BadQueryParameter', 'only WebSocket upgrades are served');
+      if (!isAppGuid(guid)) return refuseUpgrade(socket, 404, 'CF-ResourceNotFound', 'App not found');
+      const decision = await access.check(authorizationOf(req, url), guid);
+      if (!decision.ok) return refuseUpgrade(socket, decision.status, decision.title, decision.detail);
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        count(101);
+        hub.add(guid, ws);
+      });
+    })().catch(() => socket.destroy());
+  });
+
+  return server;
+}

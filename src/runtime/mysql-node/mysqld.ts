@@ -1,0 +1,129 @@
+// A private MySQL server owned by devbox: MariaDB's `mariadbd` (or MySQL's `mysqld`) initialised in a
+// directory of ours on first use, run as a child on a loopback port with its socket beside its data,
+// root protected by a password, data kept across restarts. The mysql-node runs its databases here;
+// tests use it to run the controller on MySQL without touching any server of the machine's.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { isListening, waitFor } from '../common/net.js';
+
+export interface PrivateMysqldOptions {
+  /** Holds data/, mysqld.sock, mysqld.pid and error.log. */
+  dir: string;
+  port: number;
+  rootPassword: string;
+  startTimeoutMs?: number;
+}
+
+export interface PrivateMysqld {
+  /** mysql://root:PASSWORD@127.0.0.1:PORT */
+  url: string;
+  port: number;
+  socket: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const SBIN = ['/usr/sbin', '/usr/local/sbin', '/usr/local/mysql/bin'];
+
+/** The server binary and the initialiser, or undefined when neither MariaDB nor MySQL is installed. */
+export function findMysqlServer(): { server: string; install?: string; flavour: 'mariadb' | 'mysql' } | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...SBIN];
+  const find = (name: string) => dirs.map((d) => path.join(d, name)).find((p) => fs.existsSync(p));
+  const mariadbd = find('mariadbd');
+  if (mariadbd) return { server: mariadbd, install: find('mariadb-install-db') ?? find('mysql_install_db'), flavour: 'mariadb' };
+  const mysqld = find('mysqld');
+  if (mysqld) return { server: mysqld, flavour: 'mysql' };
+  return undefined;
+}
+
+export const MYSQL_MISSING_HELP = 'no MySQL server found: install one (apt-get install mariadb-server) or point devbox at an existing server with --mysql-url mysql://USER:PASS@HOST:PORT';
+
+function initialise(binaries: NonNullable<ReturnType<typeof findMysqlServer>>, dataDir: string): void {
+  const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+  const result =
+    binaries.flavour === 'mariadb' && binaries.install
+      ? spawnSync(binaries.install, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' })
+      : spawnSync(binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${dataDir}`, ...user], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`initialising a MySQL data directory in ${dataDir} failed: ${(result.stderr || result.stdout || String(result.error)).trim().split('\n').slice(-5).join('\n')}`);
+  }
+}
+
+export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise<PrivateMysqld> {
+  const binaries = findMysqlServer();
+  if (!binaries) throw new Error(MYSQL_MISSING_HELP);
+  const dataDir = path.join(options.dir, 'data');
+  const socket = path.join(options.dir, 'mysqld.sock');
+  const errorLog = path.join(options.dir, 'error.log');
+  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const fresh = !fs.existsSync(path.join(dataDir, 'mysql'));
+  if (fresh) initialise(binaries, dataDir);
+  if (await isListening(options.port)) throw new Error(`port ${options.port} is already in use; cannot start the private MySQL server there`);
+
+  const args = [
+    '--no-defaults',
+    `--datadir=${dataDir}`,
+    `--socket=${socket}`,
+    `--port=${options.port}`,
+    '--bind-address=127.0.0.1',
+    `--pid-file=${path.join(options.dir, 'mysqld.pid')}`,
+    `--log-error=${errorLog}`,
+    '--skip-name-resolve',
+    '--innodb-buffer-pool-size=32M',
+    '--max-connections=500',
+    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+  ];
+  const child = spawn(binaries.server, args, { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `mysql://root:${encodeURIComponent(options.rootPassword)}@127.0.0.1:${options.port}`;
+  try {
+    await waitFor(`the MySQL server on port ${options.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`it exited: ${tail(errorLog)}`);
+      if (!(await isListening(options.port))) return false;
+      const connection = await createConnection({ host: '127.0.0.1', port: options.port, user: 'root', password: fresh ? '' : options.rootPassword });
+      try {
+        if (fresh) {
+          // Only root over loopback remains, with our password.
+          const [rows] = await connection.query("SELECT User AS user, Host AS host FROM mysql.user WHERE User = 'root' OR User = ''");
+          for (const row of rows as { user: string; host: string }[]) {
+            if (row.user === '' || !['127.0.0.1', 'localhost', '::1'].includes(row.host)) await connection.query('DROP USER ?@?', [row.user, row.host]);
+            else await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [row.user, row.host, options.rootPassword]);
+          }
+          await connection.query('FLUSH PRIVILEGES');
+        }
+      } finally {
+        await connection.end();
+      }
+      return true;
+    }, { timeoutMs: options.startTimeoutMs ?? 30_000, intervalMs: 50 });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    url,
+    port: options.port,
+    socket,
+    pid: child.pid!,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function tail(file: string, lines = 5): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no error log)';
+  }
+}

@@ -1,0 +1,100 @@
+// The `router` component (DESIGN.md §8): devbox's front door on the router port. It listens before
+// it connects to the bus (so the port is taken early and unknown routes get their 404 at once),
+// then follows router.register / router.unregister. With DEVBOX_ROUTER_WORKERS > 1 the proxying
+// happens in worker processes sharing the port (cluster.ts); this process stays the one the
+// supervisor watches, and the only one on the bus.
+import type { ConnectionOptions } from 'nats';
+import type { NatsConnection } from '../common/bus.js';
+import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { RouterBus, type RouterStartMessage, type RouteSink } from './bus.js';
+import { RouterCluster } from './cluster.js';
+import { AccessLogPublisher, batchedSink, type PendingLine } from './handlers/access-log.js';
+import { Router } from './router.js';
+import { routerSettings } from './settings.js';
+import { mergeSnapshots, varzFields } from './stats.js';
+
+const router: ComponentModule = {
+  type: 'Router',
+  create(ctx: ComponentContext) {
+    const port = ctx.port ?? ctx.ports?.router_port ?? ctx.config.router_port;
+    const settings = routerSettings(port);
+    const log = ctx.log;
+    let bus: RouterBus | undefined;
+    let listening = false;
+    let boundPort = 0;
+
+    let publisher: AccessLogPublisher | undefined;
+    // Lines are published in batches: one bus write per batch rather than one per request.
+    const publishLines = (lines: PendingLine[]) => publisher?.publish(lines);
+    const accessLogSink = batchedSink(publishLines);
+    const single = settings.workers <= 1 ? new Router({ settings, log, accessLogSink }) : undefined;
+    const workers = single ? undefined : new RouterCluster({ settings, log, sourceInstance: String(ctx.index), onAccessLog: publishLines });
+    const sink: RouteSink = (single ?? workers)!;
+    const registry = (single ?? workers)!.registry;
+    const announcement: RouterStartMessage = {
+      id: ctx.uuid,
+      hosts: [settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host],
+      minimumRegisterIntervalInSeconds: settings.registerIntervalSeconds,
+      pruneThresholdInSeconds: Math.max(1, Math.ceil(settings.pruneThresholdMs / 1000)),
+    };
+
+    return {
+      async listen() {
+        boundPort = single ? await single.listen() : await workers!.start();
+        listening = true;
+        log.info('router listening', { host: settings.host, port: boundPort, workers: settings.workers, scheduling: settings.workers > 1 ? settings.scheduling : undefined });
+      },
+      async start(connection: NatsConnection) {
+        publisher = new AccessLogPublisher(connection, String(ctx.index));
+        bus = new RouterBus(connection, { start: announcement, sink, log });
+        bus.start();
+        // The workers publish their access logs with the same bus settings as this process.
+        const options = (connection as NatsConnection & { options?: ConnectionOptions }).options;
+        if (workers && options?.servers) {
+          const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+          workers.shareBus({ servers, token: options.token, user: options.user, pass: options.pass });
+        }
+      },
+      healthy: () => listening && (single !== undefined || workers!.allListening),
+      varz() {
+        const perWorker = workers?.reports();
+        const stats = single ? single.stats.snapshot() : perWorker!.total;
+        return {
+          host: settings.host,
+          port: boundPort,
+          router_id: ctx.uuid,
+          workers: settings.workers,
+          ...(settings.workers > 1 ? { scheduling: settings.scheduling } : {}),
+          routes: registry.routeCount,
+          endpoints: registry.endpointCount,
+          // gorouter's names for the same figures
+          urls: registry.routeCount,
+          droplets: registry.endpointCount,
+          ...varzFields(stats),
+          bus: bus ? { registrations: bus.registrations, unregistrations: bus.unregistrations, rejected: bus.rejected, announcements: bus.announcements } : undefined,
+          ...(perWorker
+            ? {
+                worker_restarts: perWorker.restarts,
+                per_worker: perWorker.workers.map((w) => ({
+                  slot: w.slot,
+                  pid: w.pid,
+                  routes: w.routes,
+                  connections: w.connections,
+                  idle_backend_connections: w.idle_backend_connections,
+                  ...varzFields(mergeSnapshots([w.stats])),
+                })),
+              }
+            : { connections: single!.proxy.connections.size, idle_backend_connections: single!.proxy.backends.idleCount }),
+        };
+      },
+      async stop() {
+        bus?.stop();
+        if (single) await single.close(3_000);
+        else await workers!.stop();
+        accessLogSink.flush();
+      },
+    };
+  },
+};
+
+export default router;

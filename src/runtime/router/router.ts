@@ -1,0 +1,106 @@
+// One router process: the route table, the proxy listening on the router port, the prune timer and
+// the counters. The component runs one of these in its own process, or one per worker process
+// (cluster.ts) with the route table fed from the component's bus connection.
+import type { Logger } from '../common/log.js';
+import type { RouteSink } from './bus.js';
+import { defaultHandlers, type AccessLogSink, type Handler } from './handlers/index.js';
+import { Proxy } from './proxy.js';
+import { RouteRegistry, type RegisterMessage } from './registry.js';
+import type { RouterSettings } from './settings.js';
+import { RouterStats, type StatsSnapshot } from './stats.js';
+
+export interface RouterOptions {
+  settings: RouterSettings;
+  log: Logger;
+  /** Where access-log lines go (RTR lines on logs.<app guid>); none: not logged. */
+  accessLogSink?: AccessLogSink;
+  /** Replace the default handler chain (tests). */
+  handlers?: Handler[];
+}
+
+/** Per-process figures for /varz. */
+export interface RouterReport {
+  pid: number;
+  port: number;
+  routes: number;
+  endpoints: number;
+  connections: number;
+  idle_backend_connections: number;
+  stats: StatsSnapshot;
+}
+
+export class Router implements RouteSink {
+  readonly registry: RouteRegistry;
+  readonly stats = new RouterStats();
+  readonly proxy: Proxy;
+  port = 0;
+  private pruneTimer?: NodeJS.Timeout;
+  pruned = 0;
+
+  constructor(private readonly options: RouterOptions) {
+    const { settings, log } = options;
+    this.registry = new RouteRegistry({ pruneThresholdMs: settings.pruneThresholdMs });
+    const handlers = options.handlers ?? defaultHandlers({ accessLogSink: settings.accessLog ? options.accessLogSink : undefined });
+    this.proxy = new Proxy({ settings, registry: this.registry, stats: this.stats, handlers, log });
+  }
+
+  get settings(): RouterSettings {
+    return this.options.settings;
+  }
+
+  /** Starts pruning and listens on the router port (port 0: any free port). Resolves with the port. */
+  async listen(): Promise<number> {
+    this.startPruning();
+    this.port = await this.proxy.listen(this.settings.host, this.settings.port);
+    return this.port;
+  }
+
+  startPruning(): void {
+    if (this.pruneTimer) return;
+    this.pruneTimer = setInterval(() => this.prune(), this.settings.pruneIntervalMs);
+    this.pruneTimer.unref();
+  }
+
+  prune(now = Date.now()): number {
+    const removed = this.registry.prune(now);
+    if (removed > 0) {
+      this.pruned += removed;
+      this.options.log.info('pruned stale endpoints', { removed, routes: this.registry.routeCount });
+    }
+    return removed;
+  }
+
+  register(msg: RegisterMessage, at: number): void {
+    this.registry.register(msg, at);
+  }
+
+  unregister(msg: RegisterMessage): void {
+    this.registry.unregister(msg);
+  }
+
+  busDown(at: number): void {
+    this.registry.suspendPruning(at);
+  }
+
+  busUp(at: number): void {
+    this.registry.resumePruning(at);
+  }
+
+  report(): RouterReport {
+    return {
+      pid: process.pid,
+      port: this.port,
+      routes: this.registry.routeCount,
+      endpoints: this.registry.endpointCount,
+      connections: this.proxy.connections.size,
+      idle_backend_connections: this.proxy.backends.idleCount,
+      stats: this.stats.snapshot(),
+    };
+  }
+
+  async close(graceMs?: number): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
+    await this.proxy.close(graceMs);
+  }
+}

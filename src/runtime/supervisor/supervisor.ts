@@ -1,0 +1,273 @@
+// The supervisor: prepares the state directory, picks ports, starts every component of the plan as
+// `devbox component <name>` (a child process), waits until each answers /healthz, restarts any that
+// dies (with backoff), and stops them in reverse order.
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { componentKey, type PortsFile } from '../common/component.js';
+import { ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type StatePaths } from '../common/config.js';
+import { createLogger, redactUrl, type Logger } from '../common/log.js';
+import { freePort, isListening, sleep } from '../common/net.js';
+import { acquireLock, releaseLock } from './lock.js';
+import { boxPlan, type ComponentSpec } from './plan.js';
+
+/**
+ * A log file opened for a child's stdout/stderr. execa passes a plain fd straight to spawn(), so the
+ * child writes the file itself and keeps logging when the supervisor is gone; execa's types list
+ * only fds 3-9, hence the cast.
+ */
+export function openLogFd(file: string): 3 {
+  return fs.openSync(file, 'a', 0o600) as 3;
+}
+
+/** True when the router on `port` has a route for `host` (any answer but its unknown_route 404). */
+function routed(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'HEAD', headers: { host: `${host}:${port}` }, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.headers['x-cf-routererror'] !== 'unknown_route');
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+export const DEVBOX_BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+
+export interface SupervisorOptions {
+  home: string;
+  /** Use this NATS server instead of starting devbox's own bus. */
+  natsUrl?: string;
+  /** The router's port (default from config.json, 8080). */
+  routerPort?: number;
+  /** How many DEAs to run (default 1). */
+  deas?: number;
+  /** How long `start` waits for every component to be healthy. */
+  startTimeoutMs?: number;
+  restartBackoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
+}
+
+export type SupervisorEvent =
+  | { type: 'plan'; components: string[] }
+  | { type: 'starting'; component: string }
+  | { type: 'healthy'; component: string; pid: number; ms: number }
+  | { type: 'exited'; component: string; exitCode?: number; signal?: string }
+  | { type: 'restarting'; component: string; delayMs: number; restarts: number }
+  | { type: 'ready'; ms: number; routerPort: number; natsUrl: string }
+  | { type: 'failed'; message: string };
+
+interface Child {
+  spec: ComponentSpec;
+  key: string;
+  statusPort: number;
+  servicePort?: number;
+  process?: ResultPromise;
+  startedAt: number;
+  restarts: number;
+  consecutiveFailures: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
+  readonly paths: StatePaths;
+  private config!: DevboxConfig;
+  private ports!: PortsFile;
+  private readonly children: Child[] = [];
+  private readonly log: Logger;
+  private logFd?: number;
+  private stopping?: Promise<void>;
+  private readonly backoff: NonNullable<SupervisorOptions['restartBackoff']>;
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+    this.paths = statePaths(options.home);
+    ensureStateDirs(this.paths);
+    this.logFd = fs.openSync(path.join(this.paths.logs, 'supervisor.log'), 'a', 0o600);
+    this.log = createLogger('supervisor', {
+      write: (line) => {
+        if (this.logFd !== undefined) fs.writeSync(this.logFd, line);
+      },
+    });
+    this.backoff = options.restartBackoff ?? { initialMs: 100, maxMs: 10_000, resetAfterMs: 30_000 };
+  }
+
+  private emitEvent(event: SupervisorEvent) {
+    this.emit('event', event);
+  }
+
+  /** Starts the box; resolves once every component is healthy. Throws (having stopped all) otherwise. */
+  async start(): Promise<void> {
+    const begun = Date.now();
+    this.config = ensureConfig(this.paths);
+    acquireLock(this.paths.pidFile);
+    try {
+      await this.preparePorts();
+      const plan = boxPlan({ externalBus: !!this.options.natsUrl, deas: this.options.deas });
+      this.emitEvent({ type: 'plan', components: plan.map((s) => componentKey(s.name, s.index)) });
+      for (const spec of plan) {
+        this.children.push({ spec, key: componentKey(spec.name, spec.index), statusPort: this.ports.components[componentKey(spec.name, spec.index)].status_port, servicePort: this.servicePort(spec), startedAt: 0, restarts: 0, consecutiveFailures: 0 });
+      }
+      const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+      const first = this.children.filter((c) => c.spec.first);
+      const rest = this.children.filter((c) => !c.spec.first);
+      await Promise.all(first.map((c) => this.startAndWait(c, deadline)));
+      await Promise.all(rest.map((c) => this.startAndWait(c, deadline)));
+      await this.waitForPlatformRoutes(deadline);
+      const ms = Date.now() - begun;
+      this.log.info('box is up', { ms, components: this.children.map((c) => c.key) });
+      this.emitEvent({ type: 'ready', ms, routerPort: this.ports.router_port, natsUrl: redactUrl(this.ports.nats_url) });
+    } catch (error) {
+      this.log.error('start failed', { error: (error as Error).message });
+      this.emitEvent({ type: 'failed', message: (error as Error).message });
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private servicePort(spec: ComponentSpec): number | undefined {
+    if (spec.name === 'bus') return this.ports.bus_port;
+    if (spec.name === 'router') return this.ports.router_port;
+    return undefined;
+  }
+
+  private async preparePorts(): Promise<void> {
+    const plan = boxPlan({ externalBus: !!this.options.natsUrl, deas: this.options.deas });
+    const routerPort = this.options.routerPort ?? this.config.router_port;
+    const components: PortsFile['components'] = {};
+    for (const spec of plan) components[componentKey(spec.name, spec.index)] = { status_port: await freePort() };
+    const busPort = this.options.natsUrl ? undefined : await freePort();
+    this.ports = {
+      nats_url: this.options.natsUrl ?? `nats://127.0.0.1:${busPort}`,
+      external_bus: !!this.options.natsUrl,
+      bus_port: busPort,
+      router_port: routerPort,
+      components,
+    };
+    // 0600: with --nats-url the URL may carry credentials.
+    writeSecretJson(this.paths.portsFile, this.ports);
+  }
+
+  private spawn(child: Child): void {
+    const { spec } = child;
+    const logFile = path.join(this.paths.logs, `${child.key}.log`);
+    const out = openLogFd(logFile);
+    const args = [DEVBOX_BIN, 'component', spec.name, '--index', String(spec.index), '--status-port', String(child.statusPort)];
+    if (child.servicePort !== undefined) args.push('--port', String(child.servicePort));
+    const env: Record<string, string> = { DEVBOX_HOME: this.paths.home };
+    if (this.options.natsUrl) env.DEVBOX_NATS_URL = this.options.natsUrl;
+    const subprocess = execa(process.execPath, args, {
+      env,
+      stdin: 'ignore',
+      stdout: out,
+      stderr: out,
+      ipc: true,
+      reject: false,
+      // Not execa's cleanup: its SIGTERM handler would kill every child at once and end this process
+      // before the ordered stop. A component exits by itself when its IPC channel to us closes.
+      cleanup: false,
+    });
+    fs.closeSync(out);
+    child.process = subprocess;
+    child.startedAt = Date.now();
+    this.log.info('component started', { name: child.key, pid: subprocess.pid });
+    void subprocess.then((result) => this.onExit(child, subprocess, result.exitCode, result.signal));
+  }
+
+  private onExit(child: Child, subprocess: ResultPromise, exitCode?: number, signal?: string): void {
+    if (child.process !== subprocess) return;
+    child.process = undefined;
+    this.emitEvent({ type: 'exited', component: child.key, exitCode, signal });
+    if (this.stopping) return;
+    const ranFor = Date.now() - child.startedAt;
+    child.consecutiveFailures = ranFor > this.backoff.resetAfterMs ? 1 : child.consecutiveFailures + 1;
+    const delayMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (child.consecutiveFailures - 1));
+    child.restarts++;
+    this.log.warn('component exited unexpectedly; restarting', { name: child.key, exit_code: exitCode, signal, restarts: child.restarts, delay_ms: delayMs });
+    this.emitEvent({ type: 'restarting', component: child.key, delayMs, restarts: child.restarts });
+    child.restartTimer = setTimeout(() => {
+      child.restartTimer = undefined;
+      if (!this.stopping) this.spawn(child);
+    }, delayMs);
+  }
+
+  private async startAndWait(child: Child, deadline: number): Promise<void> {
+    const begun = Date.now();
+    this.emitEvent({ type: 'starting', component: child.key });
+    if (child.servicePort !== undefined && (await isListening(child.servicePort))) {
+      throw new Error(`port ${child.servicePort} (for ${child.key}) is already in use; free it or choose another with --port`);
+    }
+    this.spawn(child);
+    const subprocess = child.process!;
+    let exited = false;
+    void subprocess.then(() => (exited = true));
+    while (!(await this.isHealthy(child))) {
+      if (exited) throw new Error(`${child.key} exited while starting:\n${this.logTail(child.key)}`);
+      if (Date.now() > deadline) throw new Error(`${child.key} did not become healthy in time:\n${this.logTail(child.key)}`);
+      await sleep(15);
+    }
+    this.emitEvent({ type: 'healthy', component: child.key, pid: subprocess.pid ?? 0, ms: Date.now() - begun });
+  }
+
+  /**
+   * A box is up when its endpoints answer through the router, not just when each process is healthy:
+   * a route registered just before the router subscribed arrives again only with its next refresh.
+   */
+  private async waitForPlatformRoutes(deadline: number): Promise<void> {
+    const names = new Set(this.children.map((c) => c.spec.name));
+    if (!names.has('router')) return;
+    const hosts = [names.has('controller') && `api.${this.config.domain}`, names.has('uaa') && `uaa.${this.config.domain}`].filter((h): h is string => !!h);
+    for (const host of hosts) {
+      while (!(await routed(this.ports.router_port, host))) {
+        if (Date.now() > deadline) throw new Error(`the router does not route ${host} yet; see ${this.paths.logs}/router.log`);
+        await sleep(15);
+      }
+    }
+  }
+
+  async isHealthy(child: Child): Promise<boolean> {
+    try {
+      const auth = Buffer.from(`${this.config.status.user}:${this.config.status.password}`).toString('base64');
+      const res = await fetch(`http://127.0.0.1:${child.statusPort}/healthz`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The last lines of a component's log, to show why it failed. */
+  logTail(key: string, lines = 15): string {
+    try {
+      const text = fs.readFileSync(path.join(this.paths.logs, `${key}.log`), 'utf8');
+      return text.trimEnd().split('\n').slice(-lines).map((l) => `  ${l}`).join('\n');
+    } catch {
+      return '  (no log)';
+    }
+  }
+
+  /** Stops every component in reverse start order (SIGTERM, SIGKILL after 10 s) and frees the lock. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const child of [...this.children].reverse()) {
+        if (child.restartTimer) clearTimeout(child.restartTimer);
+        const subprocess = child.process;
+        if (!subprocess) continue;
+        subprocess.kill('SIGTERM');
+        const killer = setTimeout(() => subprocess.kill('SIGKILL'), 10_000);
+        await subprocess;
+        clearTimeout(killer);
+        this.log.info('component stopped', { name: child.key });
+      }
+      fs.rmSync(this.paths.portsFile, { force: true });
+      releaseLock(this.paths.pidFile);
+      this.log.info('box is down');
+      if (this.logFd !== undefined) fs.closeSync(this.logFd);
+      this.logFd = undefined;
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,45 @@
+// The `uaa` component (DESIGN.md §5, docs/uaa.md): Cloud Foundry's OAuth2 server. It serves the
+// token endpoint on a loopback port of its own and registers `uaa.<domain>` with the router(s), so
+// the CLI and browsers reach it at http://uaa.localhost:<router port>.
+import type { NatsConnection } from '../common/bus.js';
+import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { RouteRegistrar } from '../common/route-registrar.js';
+import { UaaServer } from './server.js';
+import { uaaSettings } from './settings.js';
+
+const uaa: ComponentModule = {
+  type: 'UAA',
+  create(ctx: ComponentContext) {
+    const settings = uaaSettings(ctx.config, { routerPort: ctx.ports?.router_port, port: ctx.port });
+    const server = new UaaServer({ settings, log: ctx.log });
+    let registrar: RouteRegistrar | undefined;
+    let registered = false;
+
+    return {
+      async start(nc: NatsConnection) {
+        const port = await server.listen();
+        ctx.log.info('uaa listening', {
+          host: '127.0.0.1',
+          port,
+          url: settings.baseUrl,
+          // (not "…token…" field names: the logger redacts those)
+          access_validity_s: settings.accessTokenValiditySeconds,
+          refresh_validity_s: settings.refreshTokenValiditySeconds,
+        });
+        registrar = new RouteRegistrar(nc, ctx.log);
+        registrar.add({ host: '127.0.0.1', port, uris: [`uaa.${settings.domain}`], tags: { component: 'uaa' }, private_instance_id: ctx.uuid });
+        await registrar.start();
+        registered = true;
+      },
+      healthy: () => server.listening && registered,
+      varz: () => ({ port: server.port, url: settings.baseUrl, issuer: settings.issuer, ...server.stats() }),
+      async stop() {
+        registered = false;
+        await registrar?.stop();
+        await server.close();
+      },
+    };
+  },
+};
+
+export default uaa;

@@ -1,0 +1,341 @@
+// uaa's HTTP server: the OAuth2 token endpoint and the endpoints resource servers and the CLI use,
+// with Cloud Foundry UAA's paths, fields and error bodies (docs/uaa.md).
+import http from 'node:http';
+import { exportJWK } from 'jose';
+import type { Logger } from '../common/log.js';
+import { badClient, badRequest, insufficientScope, noClientAuthentication, OAuthError } from './errors.js';
+import type { GrantType, UaaSettings } from './settings.js';
+import { parseScope, TokenService, type TokenResponse } from './token-service.js';
+
+/** Largest accepted request body (a token request is a few hundred bytes; a refresh token ~1 KiB). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const GRANTS: GrantType[] = ['password', 'client_credentials', 'refresh_token'];
+/** Parameters that must never travel in a URL (they would end up in access logs). */
+const BODY_ONLY = ['username', 'password', 'client_secret', 'refresh_token'];
+
+export interface UaaStats {
+  requests: number;
+  tokens_issued: Record<GrantType, number>;
+  /** Refused token requests by OAuth error code. */
+  token_failures: Record<string, number>;
+  userinfo: { ok: number; refused: number };
+  token_key_requests: number;
+}
+
+export interface UaaServerOptions {
+  settings: UaaSettings;
+  log: Logger;
+}
+
+type Handler = (req: http.IncomingMessage, url: URL) => Promise<Reply>;
+interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+const JSON_TYPE = 'application/json;charset=UTF-8';
+
+export class UaaServer {
+  readonly tokens: TokenService;
+  private readonly server: http.Server;
+  private readonly log: Logger;
+  private readonly settings: UaaSettings;
+  private jwk?: Promise<Record<string, unknown>>;
+  private boundPort = 0;
+  private isListening = false;
+  private readonly counters: UaaStats = {
+    requests: 0,
+    tokens_issued: { password: 0, client_credentials: 0, refresh_token: 0 },
+    token_failures: {},
+    userinfo: { ok: 0, refused: 0 },
+    token_key_requests: 0,
+  };
+  private readonly routes: Record<string, { methods: string[]; handler: Handler }>;
+
+  constructor({ settings, log }: UaaServerOptions) {
+    this.settings = settings;
+    this.log = log;
+    this.tokens = new TokenService(settings);
+    this.routes = {
+      '/oauth/token': { methods: ['POST'], handler: (req, url) => this.token(req, url) },
+      '/token_keys': { methods: ['GET', 'HEAD'], handler: async () => ({ body: { keys: [await this.publicJwk()] } }) },
+      '/token_key': { methods: ['GET', 'HEAD'], handler: async () => ({ body: await this.publicJwk() }) },
+      '/userinfo': { methods: ['GET', 'POST'], handler: (req) => this.userinfo(req) },
+      '/info': { methods: ['GET', 'HEAD'], handler: async () => ({ body: this.info() }) },
+      '/login': { methods: ['GET', 'HEAD'], handler: async () => ({ body: this.info() }) },
+      '/healthz': { methods: ['GET', 'HEAD'], handler: async () => ({ body: 'ok', headers: { 'content-type': 'text/plain' } }) },
+    };
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.headersTimeout = 20_000;
+    this.server.requestTimeout = 30_000;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get listening(): boolean {
+    return this.isListening;
+  }
+
+  async listen(port = this.settings.port, host = '127.0.0.1'): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.boundPort = typeof address === 'object' && address ? address.port : port;
+    this.isListening = true;
+    return this.boundPort;
+  }
+
+  async close(): Promise<void> {
+    if (!this.isListening) return;
+    this.isListening = false;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      // Requests in flight are short (no streaming); whatever is left after a moment is cut.
+      setTimeout(() => this.server.closeAllConnections(), 1_000).unref();
+    });
+  }
+
+  stats(): UaaStats {
+    return structuredClone(this.counters);
+  }
+
+  // --- dispatch ----------------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.counters.requests++;
+    let reply: Reply;
+    try {
+      const url = new URL(req.url ?? '/', 'http://uaa.invalid');
+      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      const route = this.routes[path];
+      if (!route) throw new OAuthError(404, 'not_found', `No resource at ${path}`);
+      const method = req.method ?? 'GET';
+      if (!route.methods.includes(method)) {
+        const error = new OAuthError(405, 'method_not_allowed', `Request method '${method}' not supported`);
+        reply = { status: 405, body: error.body(), headers: { allow: route.methods.join(', ') } };
+      } else {
+        reply = await route.handler(req, url);
+      }
+    } catch (error) {
+      reply = this.errorReply(error);
+    }
+    this.send(req, res, reply);
+  }
+
+  private errorReply(error: unknown): Reply {
+    if (error instanceof OAuthError) {
+      const headers: Record<string, string> = {};
+      const challenge = error.wwwAuthenticate();
+      if (challenge) headers['www-authenticate'] = challenge;
+      if (error.status === 413) headers.connection = 'close';
+      return { status: error.status, body: error.body(), headers };
+    }
+    this.log.error('uaa request failed', { error: (error as Error).stack ?? String(error) });
+    return { status: 500, body: { error: 'server_error', error_description: 'Internal Server Error' } };
+  }
+
+  private send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void {
+    const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    const headers: Record<string, string | number> = {
+      'content-type': JSON_TYPE,
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'content-length': Buffer.byteLength(text),
+      ...reply.headers,
+    };
+    res.writeHead(reply.status ?? 200, headers);
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  // --- /oauth/token ------------------------------------------------------------------------
+
+  private async token(req: http.IncomingMessage, url: URL): Promise<Reply> {
+    let grant: string | undefined;
+    let clientId: string | undefined;
+    try {
+      const params = await readForm(req);
+      if (BODY_ONLY.some((name) => url.searchParams.has(name))) throw badRequest('Parameters must be passed in the body of the request');
+      for (const [name, value] of url.searchParams) if (!params.has(name)) params.set(name, value);
+      for (const name of new Set(params.keys())) {
+        if (params.getAll(name).length > 1) throw badRequest(`Duplicate parameter: ${name}`);
+      }
+      grant = params.get('grant_type') ?? undefined;
+
+      const credentials = clientCredentials(req.headers.authorization, params);
+      if (!credentials) throw noClientAuthentication();
+      clientId = credentials.id;
+      const client = this.tokens.authenticateClient(credentials.id, credentials.secret);
+
+      if (!grant) throw badRequest('Missing grant type');
+      if (!GRANTS.includes(grant as GrantType)) throw new OAuthError(400, 'unsupported_grant_type', `Unsupported grant type: ${grant}`);
+      const grantType = grant as GrantType;
+      this.tokens.requireGrant(client, grantType);
+      const scope = parseScope(params.get('scope') ?? undefined);
+
+      let response: TokenResponse;
+      let userName: string | undefined;
+      if (grantType === 'password') {
+        const username = params.get('username');
+        const password = params.get('password');
+        if (!username) throw badRequest('Missing parameter: username');
+        if (password === null) throw badRequest('Missing parameter: password');
+        const user = this.tokens.authenticateUser(username, password);
+        userName = user.username;
+        response = await this.tokens.passwordGrant(client, user, scope);
+      } else if (grantType === 'client_credentials') {
+        response = await this.tokens.clientCredentialsGrant(client, scope);
+      } else {
+        const refreshToken = params.get('refresh_token');
+        if (!refreshToken) throw badRequest('Missing parameter: refresh_token');
+        response = await this.tokens.refreshGrant(client, refreshToken, scope);
+      }
+      this.counters.tokens_issued[grantType]++;
+      this.log.info('token issued', { grant_type: grantType, client_id: client.id, user_name: userName, scope: response.scope });
+      return { body: response };
+    } catch (error) {
+      if (error instanceof OAuthError) {
+        this.counters.token_failures[error.error] = (this.counters.token_failures[error.error] ?? 0) + 1;
+        this.log.info('token request refused', { grant_type: grant, client_id: clientId, status: error.status, error: error.error, description: error.description });
+      }
+      throw error;
+    }
+  }
+
+  // --- /userinfo, /token_key(s), /info -------------------------------------------------------
+
+  private async userinfo(req: http.IncomingMessage): Promise<Reply> {
+    try {
+      const claims = await this.tokens.verifyAccessToken(req.headers.authorization);
+      const user = this.tokens.userById(claims.user_id);
+      if (!user || !claims.scope.includes('openid')) throw insufficientScope('openid');
+      this.counters.userinfo.ok++;
+      return {
+        body: {
+          user_id: user.id,
+          user_name: user.username,
+          given_name: user.givenName,
+          family_name: user.familyName,
+          email: user.email,
+          phone_number: null,
+          previous_logon_time: null,
+          sub: user.id,
+          name: `${user.givenName} ${user.familyName}`.trim(),
+          email_verified: true,
+        },
+      };
+    } catch (error) {
+      this.counters.userinfo.refused++;
+      throw error;
+    }
+  }
+
+  private publicJwk(): Promise<Record<string, unknown>> {
+    this.counters.token_key_requests++;
+    this.jwk ??= exportJWK(this.tokens.publicKeyObject).then((jwk) => ({
+      kty: 'RSA',
+      e: jwk.e,
+      use: 'sig',
+      kid: this.settings.signingKey.kid,
+      alg: 'RS256',
+      value: this.settings.signingKey.publicPem.trim(),
+      n: jwk.n,
+    }));
+    return this.jwk;
+  }
+
+  private info() {
+    return {
+      app: { version: this.settings.version },
+      links: { uaa: this.settings.baseUrl, login: this.settings.baseUrl },
+      zone_name: 'uaa',
+      entityID: `uaa.${this.settings.domain}`,
+      commit_id: 'devbox',
+      idpDefinitions: {},
+      prompts: { username: ['text', 'Username'], password: ['password', 'Password'] },
+      timestamp: new Date().toISOString(),
+    };
+  }
+}
+
+/**
+ * The client's credentials: HTTP basic (`Authorization: Basic base64(id:secret)`, the secret may be
+ * empty as for `cf`), else the `client_id` / `client_secret` form fields. Undefined when neither.
+ */
+export function clientCredentials(authorization: string | undefined, params: URLSearchParams): { id: string; secret: string } | undefined {
+  const match = /^basic\s+(\S*)\s*$/i.exec(authorization ?? '');
+  if (match) {
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw badClient();
+    // RFC 6749 §2.3.1 form-encodes both before base64; clients that do not (most) send them raw.
+    return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  }
+  const id = params.get('client_id');
+  if (id) return { id, secret: params.get('client_secret') ?? '' };
+  return undefined;
+}
+
+/** Form-decodes a value only when it is clearly encoded, so raw secrets with '+' stay as they are. */
+function formDecode(value: string): string {
+  if (!/%[0-9a-f]{2}/i.test(value)) return value;
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
+}
+
+/** Reads an application/x-www-form-urlencoded body of at most MAX_BODY_BYTES. */
+export async function readForm(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Promise<URLSearchParams> {
+  const tooLarge = () => new OAuthError(413, 'invalid_request', `Request body larger than ${limit} bytes`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Stop reading; the 413 goes out with `Connection: close`, which ends the connection.
+        cleanup();
+        req.pause();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+  if (body.length === 0) return new URLSearchParams();
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    throw new OAuthError(415, 'invalid_request', `Content type '${type || 'none'}' not supported; send application/x-www-form-urlencoded`);
+  }
+  return new URLSearchParams(body.toString('utf8'));
+}

@@ -1,0 +1,134 @@
+// uaa's settings: its users and clients (from config.json), token validities (config.json, then
+// the environment for tests), its public URL (the token issuer) and its port.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { DevboxConfig } from '../common/config.js';
+import { uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
+
+export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
+
+export interface UaaUser {
+  /** Stable across restarts: derived from the user name and the box's signing key id. */
+  id: string;
+  username: string;
+  password: string;
+  email: string;
+  givenName: string;
+  familyName: string;
+  /** The user's groups: what a user token may carry (intersected with the client's scopes). */
+  groups: string[];
+  /** The identity provider: always UAA's own user store. */
+  origin: 'uaa';
+}
+
+export interface UaaClient {
+  id: string;
+  /** '' for a public client such as `cf`. */
+  secret: string;
+  grantTypes: GrantType[];
+  /** Scopes of user tokens issued through this client. */
+  scopes: string[];
+  /** Scopes of its own client_credentials tokens. */
+  authorities: string[];
+}
+
+export interface UaaSettings {
+  domain: string;
+  /** Public URL, e.g. http://uaa.localhost:8080. */
+  baseUrl: string;
+  issuer: string;
+  /** 0: any free port. */
+  port: number;
+  accessTokenValiditySeconds: number;
+  refreshTokenValiditySeconds: number;
+  signingKey: { kid: string; privatePem: string; publicPem: string };
+  users: UaaUser[];
+  clients: UaaClient[];
+  version: string;
+}
+
+/** The admin user's groups (DESIGN: what `cf` needs as a Cloud Foundry admin). */
+export const ADMIN_SCOPES = ['openid', 'cloud_controller.admin', 'cloud_controller.read', 'cloud_controller.write', 'doppler.firehose', 'uaa.user'];
+/** The components' client's authorities. */
+export const COMPONENTS_AUTHORITIES = ['cloud_controller.admin', 'doppler.firehose'];
+
+/** A UUID-shaped id derived from a name, so that a user keeps its id across restarts. */
+export function stableId(...parts: string[]): string {
+  const hex = createHash('sha256').update(parts.join('\0')).digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of seconds (1 or more), got '${raw}'`);
+  return n;
+}
+
+function port(env: NodeJS.ProcessEnv, given?: number): number {
+  if (given !== undefined) return given;
+  const raw = env.DEVBOX_UAA_PORT;
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`DEVBOX_UAA_PORT must be a port number, got '${raw}'`);
+  return n;
+}
+
+/** devbox's version, shown as uaa's in /info. */
+function packageVersion(): string {
+  try {
+    // src/runtime/uaa and dist/runtime/uaa are both three levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export interface SettingsOptions {
+  /** The router's actual port (run/ports.json); config.router_port otherwise. */
+  routerPort?: number;
+  /** The --port flag. */
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function uaaSettings(config: DevboxConfig, { routerPort, port: givenPort, env = process.env }: SettingsOptions = {}): UaaSettings {
+  const uaa = config.uaa;
+  if (!uaa?.signing_key?.private_pem || !uaa.signing_key.public_pem) {
+    throw new Error('config.json has no uaa signing key; run `devbox up` once to generate it');
+  }
+  const baseUrl = env.DEVBOX_UAA_URL ? new URL(env.DEVBOX_UAA_URL).href.replace(/\/+$/, '') : uaaBaseUrl(config.domain, routerPort ?? config.router_port);
+  const admin = uaa.admin;
+  const email = admin.username.includes('@') ? admin.username : `${admin.username}@${config.domain}`;
+  const users: UaaUser[] = [
+    {
+      id: stableId('uaa-user', admin.username, uaa.signing_key.kid),
+      username: admin.username,
+      password: admin.password,
+      email,
+      givenName: admin.username,
+      familyName: '',
+      groups: ADMIN_SCOPES,
+      origin: 'uaa',
+    },
+  ];
+  const clients: UaaClient[] = [
+    { id: uaa.cli_client.id, secret: uaa.cli_client.secret ?? '', grantTypes: ['password', 'refresh_token'], scopes: ADMIN_SCOPES, authorities: ['uaa.none'] },
+    { id: uaa.components_client.id, secret: uaa.components_client.secret, grantTypes: ['client_credentials'], scopes: ['uaa.none'], authorities: COMPONENTS_AUTHORITIES },
+  ];
+  return {
+    domain: config.domain,
+    baseUrl,
+    issuer: uaaIssuer(baseUrl),
+    port: port(env, givenPort),
+    accessTokenValiditySeconds: seconds(env, 'DEVBOX_UAA_ACCESS_TOKEN_VALIDITY', uaa.access_token_validity_seconds ?? 1200),
+    refreshTokenValiditySeconds: seconds(env, 'DEVBOX_UAA_REFRESH_TOKEN_VALIDITY', uaa.refresh_token_validity_seconds ?? 7 * 24 * 3600),
+    signingKey: { kid: uaa.signing_key.kid, privatePem: uaa.signing_key.private_pem, publicPem: uaa.signing_key.public_pem },
+    users,
+    clients,
+    version: packageVersion(),
+  };
+}

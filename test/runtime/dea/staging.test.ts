@@ -1,0 +1,232 @@
+// Staging on a real DEA: the built-in buildpacks run for real (npm included), a user's buildpack
+// directory, the failures Cloud Foundry names, and every line published as STG.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { untar } from '../../helpers/archives.js';
+import { FIXTURES, get, newGuid, packageOf, stageApp, startHarness, startInstance, type Harness } from './helpers.js';
+
+const writeExecutable = (file: string, text: string) => {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode: 0o755 });
+};
+
+/** Writes greet-1.0-py3-none-any.whl (one module, greet.greet(name)) into argv[1]. */
+const WHEEL_SCRIPT = `
+import base64, hashlib, os, sys, zipfile
+files = {
+    'greet.py': 'def greet(name):\\n    return "hello " + name\\n',
+    'greet-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: greet\\nVersion: 1.0\\n',
+    'greet-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: devbox-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+}
+record = []
+for name, text in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()
+    record.append(f'{name},sha256={digest},{len(text.encode())}')
+files['greet-1.0.dist-info/RECORD'] = '\\n'.join(record + ['greet-1.0.dist-info/RECORD,,']) + '\\n'
+with zipfile.ZipFile(os.path.join(sys.argv[1], 'greet-1.0-py3-none-any.whl'), 'w') as z:
+    for name, text in files.items():
+        z.writestr(name, text)
+`;
+
+describe('dea staging', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let scratch: string;
+
+  before(async () => {
+    h = await startHarness();
+    scratch = fs.mkdtempSync(path.join(h.home, 'scratch-'));
+  });
+  after(async () => h?.close());
+
+  it('stages a Node app without dependencies: detected, npm start, droplet uploaded, STG lines', async () => {
+    const app = newGuid();
+    const { reply, dropletGuid } = await stageApp(h, app, await packageOf(path.join(FIXTURES, 'node-hello')));
+    assert.equal(reply.error, undefined, JSON.stringify(reply));
+    assert.equal(reply.detected_buildpack, 'nodejs');
+    assert.equal(reply.buildpack_name, 'nodejs');
+    assert.equal(reply.start_command, 'npm start');
+    assert.deepEqual(reply.process_types, { web: 'npm start' });
+    assert.match(reply.droplet_sha1, /^[0-9a-f]{40}$/);
+    const droplet = h.controller.droplets.get(dropletGuid);
+    assert.ok(droplet, 'droplet uploaded');
+    const files = await untar(droplet);
+    assert.ok(files.has('app/server.js'));
+    assert.ok(files.has('app/.profile.d/nodejs.sh'));
+    assert.match(files.get('staging_info.yml')!.content, /detected_buildpack: nodejs/);
+    assert.match(files.get('staging_info.yml')!.content, /start_command: npm start/);
+    const logs = h.rec.logs(app, 'STG');
+    assert.ok(logs.includes('STG/0 OUT Downloading app package...'), logs.join('\n'));
+    assert.ok(logs.includes('STG/0 OUT -----> Nodejs Buildpack (devbox)'), logs.join('\n'));
+    assert.ok(logs.includes('STG/0 OUT        No dependencies to install'), logs.join('\n'));
+    assert.ok(logs.some((l) => /^STG\/0 OUT Uploaded droplet \(/.test(l)), logs.join('\n'));
+    assert.equal(fs.readdirSync(h.dea.paths.staging).length, 0, 'the build directory is removed');
+  });
+
+  it('stages a Node app with an npm dependency, then restores node_modules from the cache', async function () {
+    this.timeout(120_000);
+    const app = newGuid();
+    const pkg = await packageOf(path.join(FIXTURES, 'node-dep'));
+    const first = await stageApp(h, app, pkg, {}, 110_000);
+    assert.equal(first.reply.error, undefined, `${JSON.stringify(first.reply)}\n${h.rec.logs(app).join('\n')}`);
+    assert.equal(first.reply.start_command, 'node server.js');
+    const files = await untar(h.controller.droplets.get(first.dropletGuid)!);
+    assert.ok(files.has('app/node_modules/ms/package.json'), 'ms installed into the droplet');
+    assert.ok(h.rec.logs(app, 'STG').some((l) => l.includes('Installing 1 dependencies (npm install --omit=dev)')));
+    const second = await stageApp(h, app, pkg);
+    assert.equal(second.reply.error, undefined);
+    assert.ok(h.rec.logs(app, 'STG').some((l) => l.includes('Restoring node_modules from the cache')), h.rec.logs(app).join('\n'));
+    assert.ok((await untar(h.controller.droplets.get(second.dropletGuid)!)).has('app/node_modules/ms/index.js'));
+    startInstance(h, app, second.dropletGuid);
+    const reg = await h.rec.wait('router.register', (d) => d.app === app);
+    assert.equal((await get(reg.data.port)).body, 'two hours is 7200000 ms\n');
+  });
+
+  it('stages a Python app without requirements (python3 app.py)', async () => {
+    const app = newGuid();
+    const { reply, dropletGuid } = await stageApp(h, app, await packageOf(path.join(FIXTURES, 'python-hello')));
+    assert.equal(reply.error, undefined, JSON.stringify(reply));
+    assert.equal(reply.detected_buildpack, 'python');
+    assert.equal(reply.start_command, 'python3 app.py');
+    const files = await untar(h.controller.droplets.get(dropletGuid)!);
+    assert.match(files.get('app/.profile.d/python.sh')!.content, /PYTHONUNBUFFERED=1/);
+    assert.ok(h.rec.logs(app, 'STG').some((l) => l.includes('No requirements to install')));
+    startInstance(h, app, dropletGuid, { index: 1 });
+    const reg = await h.rec.wait('router.register', (d) => d.app === app);
+    assert.deepEqual(JSON.parse((await get(reg.data.port)).body), { hello: 'python', index: '1' });
+    // Unbuffered output (the buildpack's .profile.d): the line is there at once.
+    assert.ok(h.rec.logs(app, 'APP/PROC/WEB').includes(`APP/PROC/WEB/1 OUT python listening on ${reg.data.port}`), h.rec.logs(app).join('\n'));
+  });
+
+  it('stages a Python app with requirements: pip installs them into the droplet, on PYTHONPATH at run time', async function () {
+    this.timeout(60_000);
+    const dir = path.join(scratch, 'python-req');
+    fs.mkdirSync(path.join(dir, 'vendor'), { recursive: true });
+    // A tiny wheel made here, so that pip needs no index.
+    execFileSync('python3', ['-c', WHEEL_SCRIPT, path.join(dir, 'vendor')]);
+    fs.writeFileSync(path.join(dir, 'requirements.txt'), '# vendored\n./vendor/greet-1.0-py3-none-any.whl\n');
+    fs.writeFileSync(path.join(dir, 'main.py'), 'import os, greet\nfrom http.server import HTTPServer, BaseHTTPRequestHandler\nclass H(BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(greet.greet("devbox").encode())\nHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()\n');
+    const app = newGuid();
+    const { reply, dropletGuid } = await stageApp(h, app, await packageOf(dir));
+    assert.equal(reply.error, undefined, `${JSON.stringify(reply)}\n${h.rec.logs(app).join('\n')}`);
+    assert.equal(reply.start_command, 'python3 main.py');
+    assert.ok(h.rec.logs(app, 'STG').includes('STG/0 OUT -----> Installing requirements with pip'));
+    assert.ok((await untar(h.controller.droplets.get(dropletGuid)!)).has('app/.python_packages/greet.py'));
+    startInstance(h, app, dropletGuid);
+    const reg = await h.rec.wait('router.register', (d) => d.app === app);
+    assert.equal((await get(reg.data.port)).body, 'hello devbox');
+  });
+
+  it('stages a static site and serves it (index.html, types, no dot files, no escape)', async () => {
+    const app = newGuid();
+    const { reply, dropletGuid } = await stageApp(h, app, await packageOf(path.join(FIXTURES, 'static-site')));
+    assert.equal(reply.error, undefined, JSON.stringify(reply));
+    assert.equal(reply.detected_buildpack, 'staticfile');
+    assert.equal(reply.start_command, 'node .devbox-static/server.mjs .');
+    startInstance(h, app, dropletGuid);
+    const reg = await h.rec.wait('router.register', (d) => d.app === app);
+    const index = await get(reg.data.port, '/');
+    assert.equal(index.status, 200);
+    assert.match(index.headers['content-type'] ?? '', /^text\/html/);
+    assert.match(index.body, /Hello from a static site/);
+    const css = await get(reg.data.port, '/css/style.css');
+    assert.equal(css.status, 200);
+    assert.match(css.headers['content-type'] ?? '', /^text\/css/);
+    assert.equal((await get(reg.data.port, '/css')).status, 301);
+    assert.equal((await get(reg.data.port, '/.secret')).status, 404);
+    assert.equal((await get(reg.data.port, '/.devbox-static/server.mjs')).status, 404);
+    assert.equal((await get(reg.data.port, '/../../staging_info.yml')).status, 404);
+    assert.equal((await get(reg.data.port, '/%2e%2e/staging_info.yml')).status, 404);
+    assert.equal((await get(reg.data.port, '/nope.html')).status, 404);
+  });
+
+  it('stages a binary with a command (-b binary -c), and refuses one without a command', async () => {
+    const app = newGuid();
+    const pkg = await packageOf(path.join(FIXTURES, 'binary-app'));
+    const { reply, dropletGuid } = await stageApp(h, app, pkg, { buildpacks: ['binary'], start_command: './serve' });
+    assert.equal(reply.error, undefined, JSON.stringify(reply));
+    assert.equal(reply.detected_buildpack, 'binary');
+    assert.equal(reply.start_command, './serve');
+    const files = await untar(h.controller.droplets.get(dropletGuid)!);
+    assert.ok(files.has('app/serve'));
+    startInstance(h, app, dropletGuid, { command: './serve' });
+    const reg = await h.rec.wait('router.register', (d) => d.app === app);
+    assert.match((await get(reg.data.port)).body, /binary says hi/);
+
+    const without = await stageApp(h, newGuid(), pkg, { buildpacks: ['binary_buildpack'] });
+    assert.equal(without.reply.error.id, 'StagingError');
+    assert.match(without.reply.error.message, /no start command.*-c/);
+  });
+
+  it('runs a buildpack directory of the user\'s (supply + finalize), with its cache kept per app', async () => {
+    const bp = path.join(scratch, 'greeting-buildpack');
+    writeExecutable(path.join(bp, 'bin', 'supply'), '#!/usr/bin/env bash\nset -e\necho "supplying into $3/$4"\necho supplied > "$3/$4/supplied.txt"\n');
+    writeExecutable(
+      path.join(bp, 'bin', 'finalize'),
+      '#!/usr/bin/env bash\nset -e\ncount=$(cat "$2/count" 2>/dev/null || echo 0)\ncount=$((count+1))\necho $count > "$2/count"\necho "finalize run $count with GREETING=$GREETING"\necho "echo hi" > "$1/start.sh"\necho "a warning" >&2\n',
+    );
+    writeExecutable(path.join(bp, 'bin', 'release'), '#!/usr/bin/env bash\necho "---"\necho "default_process_types:"\necho "  web: bash start.sh"\n');
+    const app = newGuid();
+    const pkg = await packageOf(path.join(FIXTURES, 'binary-app'));
+    const first = await stageApp(h, app, pkg, { buildpacks: [bp], environment: { GREETING: 'hello' } });
+    assert.equal(first.reply.error, undefined, JSON.stringify(first.reply));
+    assert.equal(first.reply.start_command, 'bash start.sh');
+    assert.equal(first.reply.buildpack_name, bp);
+    assert.equal(first.reply.detected_buildpack, 'greeting-buildpack');
+    const files = await untar(h.controller.droplets.get(first.dropletGuid)!);
+    assert.equal(files.get('deps/0/supplied.txt')?.content, 'supplied\n');
+    assert.ok(files.has('app/start.sh'));
+    const logs = h.rec.logs(app, 'STG');
+    assert.ok(logs.includes('STG/0 OUT finalize run 1 with GREETING=hello'), logs.join('\n'));
+    assert.ok(logs.includes('STG/0 ERR a warning'), logs.join('\n'));
+    await stageApp(h, app, pkg, { buildpacks: [bp] });
+    assert.ok(h.rec.logs(app, 'STG').includes('STG/0 OUT finalize run 2 with GREETING='), 'the cache directory survived');
+  });
+
+  it('fails with NoSuchBuildpack listing the built-in ones', async () => {
+    const { reply } = await stageApp(h, newGuid(), await packageOf(path.join(FIXTURES, 'node-hello')), { buildpacks: ['ruby_buildpack'] });
+    assert.equal(reply.error.id, 'NoSuchBuildpack');
+    assert.match(reply.error.message, /'ruby_buildpack' not found/);
+    assert.match(reply.error.message, /nodejs, python, staticfile, binary/);
+  });
+
+  it('fails with NoAppDetectedError when no buildpack detects the app', async () => {
+    const dir = path.join(scratch, 'undetectable');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'README'), 'nothing to run\n');
+    const app = newGuid();
+    const { reply } = await stageApp(h, app, await packageOf(dir));
+    assert.deepEqual(reply.error, { id: 'NoAppDetectedError', message: 'An app was not successfully detected by any available buildpack' });
+    assert.ok(h.rec.logs(app, 'STG').some((l) => l.startsWith('STG/0 ERR Staging failed: NoAppDetectedError')));
+  });
+
+  it('fails with BuildpackCompileFailed when compile fails, its output in the logs', async () => {
+    const dir = path.join(scratch, 'broken-node');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ not json');
+    const app = newGuid();
+    const { reply } = await stageApp(h, app, await packageOf(dir));
+    assert.equal(reply.error.id, 'BuildpackCompileFailed');
+    assert.match(reply.error.message, /App staging failed in the buildpack compile phase/);
+    const logs = h.rec.logs(app, 'STG');
+    assert.ok(logs.some((l) => l.startsWith('STG/0 ERR package.json is not valid JSON')), logs.join('\n'));
+    assert.equal(fs.readdirSync(h.dea.paths.staging).length, 0);
+  });
+
+  it('fails with StagingError when the package cannot be downloaded', async () => {
+    const app = newGuid();
+    const { reply } = await stageApp(h, app, Buffer.alloc(0), { package_download_uri: h.controller.url('/v3/packages/missing/download') });
+    assert.equal(reply.error.id, 'StagingError');
+    assert.match(reply.error.message, /Failed to download the app package: GET .* answered 404/);
+  });
+
+  it('runs stagings concurrently', async () => {
+    const pkg = await packageOf(path.join(FIXTURES, 'node-hello'));
+    const started = Date.now();
+    const results = await Promise.all([1, 2, 3].map(() => stageApp(h, newGuid(), pkg)));
+    for (const r of results) assert.equal(r.reply.error, undefined);
+    assert.ok(Date.now() - started < 20_000);
+  });
+});

@@ -1,0 +1,190 @@
+// The router component on a real bus (devbox's embedded bus, and nats-server when installed):
+// router.start / router.greet, register / unregister / prune, access logs, a bus restart.
+import assert from 'node:assert/strict';
+import { StringCodec, type NatsConnection } from 'nats';
+import { sleep, waitFor } from '../../../src/runtime/common/net.js';
+import { AccessLogPublisher, accessLogEnvelope, escapeForJson } from '../../../src/runtime/router/handlers/access-log.js';
+import {
+  busClient,
+  natsServerAvailable,
+  publishJson,
+  rawExchange,
+  registration,
+  request,
+  startBackend,
+  startRouter,
+  startRouterComponent,
+  startTestBus,
+  type Backend,
+  type RunningRouter,
+  type TestBus,
+} from './helpers.js';
+
+const sc = StringCodec();
+const kinds: TestBus['kind'][] = natsServerAvailable() ? ['embedded', 'nats-server'] : ['embedded'];
+
+for (const kind of kinds) {
+  describe(`router on the bus (${kind})`, function () {
+    this.timeout(30_000);
+    let bus: TestBus;
+    let router: RunningRouter | undefined;
+    let client: NatsConnection;
+    const backends: Backend[] = [];
+
+    beforeEach(async () => {
+      bus = await startTestBus(kind);
+      client = await busClient(bus);
+    });
+    afterEach(async () => {
+      await router?.stop();
+      router = undefined;
+      await client.close().catch(() => undefined);
+      await Promise.all(backends.splice(0).map((b) => b.close()));
+      await bus.stop();
+    });
+
+    it('announces router.start when it starts and answers router.greet with the same', async () => {
+      const starts: unknown[] = [];
+      client.subscribe('router.start', { callback: (_e, m) => starts.push(JSON.parse(sc.decode(m.data))) });
+      await client.flush();
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' });
+      const expected = { id: router.uuid, hosts: ['127.0.0.1'], minimumRegisterIntervalInSeconds: 20, pruneThresholdInSeconds: 120 };
+      await waitFor('router.start', () => starts.length > 0);
+      assert.deepEqual(starts[0], expected);
+      const reply = await client.request('router.greet', sc.encode(''), { timeout: 2_000 });
+      assert.deepEqual(JSON.parse(sc.decode(reply.data)), expected);
+    });
+
+    it('follows router.register and router.unregister, and prunes endpoints not refreshed', async () => {
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1', DEVBOX_ROUTER_PRUNE_INTERVAL_MS: '50' });
+      const b = await startBackend('b');
+      backends.push(b);
+      const msg = registration(b, ['myapp.localhost']);
+      publishJson(client, 'router.register', msg);
+      await waitFor('the route', async () => (await request(router!.port, { host: 'myapp.localhost' })).status === 200);
+      assert.equal(router.varz().routes, 1);
+      publishJson(client, 'router.unregister', msg);
+      await waitFor('the route to go', async () => (await request(router!.port, { host: 'myapp.localhost' })).status === 404);
+
+      // Registered with a 1 s threshold and never refreshed: pruned.
+      publishJson(client, 'router.register', { ...msg, uris: ['short.localhost'], stale_threshold_in_seconds: 1 });
+      await waitFor('the short-lived route', async () => (await request(router!.port, { host: 'short.localhost' })).status === 200);
+      const t0 = Date.now();
+      await waitFor('the stale route to be pruned', async () => (await request(router!.port, { host: 'short.localhost' })).status === 404, { timeoutMs: 5_000 });
+      assert.ok(Date.now() - t0 < 2_500);
+      assert.equal(router.varz().routes, 0);
+    });
+
+    it('publishes an RTR access-log line per request on logs.<app guid>', async () => {
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' });
+      const b = await startBackend('b');
+      backends.push(b);
+      const envelopes: Record<string, unknown>[] = [];
+      client.subscribe('logs.app-guid-logs', { callback: (_e, m) => envelopes.push(JSON.parse(sc.decode(m.data))) });
+      await client.flush();
+      publishJson(client, 'router.register', registration(b, ['logs.localhost'], { app: 'app-guid-logs' }));
+      await waitFor('the route', async () => (await request(router!.port, { host: 'logs.localhost', path: '/first' })).status === 200);
+      await request(router.port, { host: 'logs.localhost', path: '/second' });
+      await waitFor('two access-log lines', () => envelopes.filter((e) => /"GET \/(first|second)/.test(String(e.message))).length >= 2);
+      const env = envelopes.find((e) => String(e.message).includes('/second'))!;
+      assert.equal(env.app_guid, 'app-guid-logs');
+      assert.equal(env.source_type, 'RTR');
+      assert.equal(env.source_instance, '0');
+      assert.equal(env.message_type, 'OUT');
+      assert.equal(typeof env.timestamp, 'number');
+      assert.match(String(env.message), /^logs\.localhost - \[.+\] "GET \/second HTTP\/1\.1" 200 0 1 /);
+    });
+
+    it('drops malformed registrations and keeps working', async () => {
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' });
+      const b = await startBackend('b');
+      backends.push(b);
+      client.publish('router.register', sc.encode('{not json'));
+      publishJson(client, 'router.register', { host: '127.0.0.1', port: 'eighty', uris: ['bad.localhost'] });
+      publishJson(client, 'router.register', registration(b, ['good.localhost']));
+      await waitFor('the good route', async () => (await request(router!.port, { host: 'good.localhost' })).status === 200);
+      assert.equal(router.varz().bus?.rejected, 2, 'both counted');
+      assert.equal((await request(router.port, { host: 'bad.localhost' })).status, 404);
+    });
+
+    it('takes 10,000 routes over the bus and still routes at once', async () => {
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' });
+      const b = await startBackend('b', (req, res) => res.end(req.headers.host));
+      backends.push(b);
+      for (let i = 0; i < 10_000; i++) publishJson(client, 'router.register', registration(b, [`app-${i}.localhost`]));
+      await client.flush();
+      await waitFor('10,000 routes', () => router!.varz().routes === 10_000, { timeoutMs: 15_000 });
+      for (const i of [0, 5_000, 9_999]) assert.equal((await request(router.port, { host: `app-${i}.localhost` })).text, `app-${i}.localhost`);
+    });
+
+    it('survives a bus restart and announces router.start again', async () => {
+      const b = await startBackend('b');
+      backends.push(b);
+      // The router reconnects more slowly than the test's clients, so that they are back in time
+      // to see its announcement.
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' }, { reconnectTimeWait: 500 });
+      const starts: string[] = [];
+      client.subscribe('router.start', { callback: (_e, m) => starts.push(sc.decode(m.data)) });
+      publishJson(client, 'router.register', registration(b, ['survivor.localhost']));
+      await waitFor('the route', async () => (await request(router!.port, { host: 'survivor.localhost' })).status === 200);
+      const announcedBefore = router.varz().bus!.announcements;
+
+      const port = bus.port;
+      await bus.stop();
+      await sleep(300);
+      assert.equal((await request(router.port, { host: 'survivor.localhost' })).status, 200, 'routes are kept while the bus is away');
+      bus = await startTestBus(kind, port, bus.token);
+      const fresh = await busClient(bus);
+      const freshStarts: string[] = [];
+      fresh.subscribe('router.start', { callback: (_e, m) => freshStarts.push(sc.decode(m.data)) });
+      await fresh.flush();
+
+      await waitFor('router.start after the reconnect', () => router!.varz().bus!.announcements > announcedBefore, { timeoutMs: 10_000 });
+      await waitFor('a client to see it', () => freshStarts.length + starts.length > 0, { timeoutMs: 5_000 });
+      assert.equal(JSON.parse((freshStarts[0] ?? starts[0])!).id, router.uuid);
+
+      // And it takes registrations on the new bus.
+      publishJson(fresh, 'router.register', registration(b, ['after.localhost']));
+      await waitFor('a route registered after the restart', async () => (await request(router!.port, { host: 'after.localhost' })).status === 200);
+      await fresh.close();
+    });
+  });
+}
+
+describe('router access-log envelope', () => {
+  it('is the LogEnvelope publishAppLog would send, whatever the line holds', () => {
+    for (const line of ['plain line', 'app.localhost - [2026-01-01T00:00:00.000Z] "GET /\\"quoted\\" HTTP/1.1" 200 0 1 "-" "ü \\ back\tslash"']) {
+      const envelope = { timestamp: 1234, app_guid: 'guid-1', source_type: 'RTR', source_instance: '0', message_type: 'OUT', message: line };
+      assert.equal(accessLogEnvelope('guid-1', '0', escapeForJson(line), 1234).toString(), JSON.stringify(envelope));
+    }
+  });
+
+  it('publishes a batch as one envelope per line, as JSON.stringify would write them', () => {
+    const sent: [string, string][] = [];
+    const fakeBus = { isClosed: () => false, publish: (subject: string, data: Uint8Array) => sent.push([subject, Buffer.from(data).toString()]) };
+    const publisher = new AccessLogPublisher(fakeBus as unknown as NatsConnection, '3');
+    const lines = ['first "line"', 'second ü line', 'third \\ line'];
+    publisher.publish(lines.map((line, i) => [i === 1 ? 'app-b' : 'app-a', escapeForJson(line), 1000 + i]));
+    assert.deepEqual(
+      sent,
+      lines.map((line, i) => {
+        const app = i === 1 ? 'app-b' : 'app-a';
+        return [`logs.${app}`, JSON.stringify({ timestamp: 1000 + i, app_guid: app, source_type: 'RTR', source_instance: '3', message_type: 'OUT', message: line })];
+      }),
+    );
+  });
+
+  it('escapes what clients send', async () => {
+    const router = await startRouter();
+    const b = await startBackend('b');
+    try {
+      router.register(registration(b, ['app.localhost']));
+      await rawExchange(router.port, 'GET /a"b\\c HTTP/1.1\r\nHost: app.localhost\r\nUser-Agent: evil" \\ "agent\r\nConnection: close\r\n\r\n');
+      const [, line] = router.accessLog[0];
+      assert.match(line, /"GET \/a"b\\c HTTP\/1\.1" 200 0 1 "-" "evil\\" \\ \\"agent" /);
+    } finally {
+      await router.close();
+      await b.close();
+    }
+  });
+});
