@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { WebSocket } from 'ws';
-import { request } from '../src/cli/http.js';
+import { request } from '../src/runtime/common/http.js';
 import { connectBus, embeddedBusUrl, type NatsConnection } from '../src/runtime/common/bus.js';
 import { readPorts } from '../src/runtime/common/component.js';
 import { loadConfig, statePaths } from '../src/runtime/common/config.js';

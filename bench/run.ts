@@ -5,10 +5,12 @@ import path from 'node:path';
 import { benchBus } from './bus.js';
 import { printTable, ratio, type BenchRow } from './lib.js';
 import { benchLogs } from './logs.js';
+import { benchPush } from './push.js';
 import { benchUp } from './up.js';
 
 const suites: [string, () => Promise<BenchRow[]>][] = [
   ['up', () => benchUp()],
+  ['push', () => benchPush()],
   ['bus', () => benchBus()],
   ['logs', () => benchLogs()],
 ];

@@ -4,7 +4,7 @@
 // say what went wrong and what to do next.
 import { randomBytes } from 'node:crypto';
 import { CliError } from './base-command.js';
-import { request, streamRequest, type HttpResponse } from './http.js';
+import { request, streamRequest, type HttpResponse } from '../runtime/common/http.js';
 import { NOT_LOGGED_IN, Session, type Named } from './session.js';
 
 export const DEFAULT_ORG = 'devbox';

@@ -8,7 +8,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { LogEnvelope } from '../runtime/common/app-log.js';
 import type { ApiClient } from './api-client.js';
 import { CliError } from './base-command.js';
-import { isLoopbackName } from './http.js';
+import { isLoopbackName } from '../runtime/common/http.js';
 import { formatLogLine } from './log-format.js';
 import { NOT_LOGGED_IN } from './session.js';
 

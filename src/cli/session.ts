@@ -10,7 +10,7 @@ import path from 'node:path';
 import { uaaBaseUrl } from '../runtime/common/tokens.js';
 import { writeSecretJson } from '../runtime/common/config.js';
 import { CliError } from './base-command.js';
-import { request } from './http.js';
+import { request } from '../runtime/common/http.js';
 import { LocalBox } from './box.js';
 import { AuthRefused, passwordGrant, refreshGrant, type TokenSet, type UaaClientId } from './uaa-client.js';
 

@@ -1,6 +1,6 @@
 // The CLI's side of uaa: OAuth2 password and refresh_token grants through the `cf`-like public
 // client (HTTP basic `cf:`), as the cf CLI logs in.
-import { request } from './http.js';
+import { request } from '../runtime/common/http.js';
 
 export interface TokenSet {
   access_token: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { WebSocket } from 'ws';
-import { request, type HttpResponse } from '../../src/cli/http.js';
+import { request, type HttpResponse } from '../../src/runtime/common/http.js';
 import type { LogEnvelope } from '../../src/runtime/common/app-log.js';
 import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
 import { freePort, waitFor } from '../../src/runtime/common/net.js';

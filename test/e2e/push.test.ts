@@ -6,7 +6,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request, type HttpResponse } from '../../src/cli/http.js';
+import { request, type HttpResponse } from '../../src/runtime/common/http.js';
 import { freePort } from '../../src/runtime/common/net.js';
 import { boxApi, type BoxApi } from '../helpers/api.js';
 import { untar } from '../helpers/archives.js';

@@ -2,7 +2,7 @@
 // as the generated admin), then v3 requests with the Host header api.<domain>.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { request, type HttpResponse } from '../../src/cli/http.js';
+import { request, type HttpResponse } from '../../src/runtime/common/http.js';
 import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
 
 export interface BoxApi {

@@ -15,6 +15,12 @@ export interface DevboxConfig {
   /** Basic-auth credentials of every component's /healthz and /varz. */
   status: { user: string; password: string };
   uaa: UaaConfig;
+  mysql: {
+    /** Root password of the private MySQL server(s) the mysql-node runs. */
+    root_password: string;
+    /** Basic-auth credentials of the built-in service broker (the mysql-gateway). */
+    broker: { username: string; password: string };
+  };
 }
 
 export interface UaaConfig {
@@ -89,6 +95,10 @@ function defaults(): DevboxConfig {
       refresh_token_validity_seconds: 7 * 24 * 3600,
       // Filled by ensureConfig only when missing: generating a key takes a while.
       signing_key: undefined as unknown as UaaConfig['signing_key'],
+    },
+    mysql: {
+      root_password: secret(),
+      broker: { username: 'broker', password: secret() },
     },
   };
 }

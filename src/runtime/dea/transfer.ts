@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { connectTarget } from '../common/http.js';
 import { sleep } from '../common/net.js';
 import type { TokenSource } from './uaa-client.js';
 
@@ -29,11 +30,6 @@ export class TransferError extends Error {
   }
 }
 
-export function connectTarget(url: URL): { hostname: string; port: number } {
-  const host = url.hostname;
-  const loopback = host === 'localhost' || host.endsWith('.localhost');
-  return { hostname: loopback ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: Number(url.port) || 80 };
-}
 
 const redact = (url: URL) => `${url.origin}${url.pathname}`;
 

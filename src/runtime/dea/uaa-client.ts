@@ -1,7 +1,7 @@
 // The DEA's access token for the controller: uaa's client_credentials grant with the components
 // client, cached until shortly before it expires, renewed at once when the controller refuses it.
 import http from 'node:http';
-import { connectTarget } from './transfer.js';
+import { connectTarget } from '../common/http.js';
 
 export interface TokenSource {
   /** A bearer token (without the "bearer " prefix), or undefined when the DEA runs without auth. */

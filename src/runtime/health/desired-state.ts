@@ -2,7 +2,7 @@
 // poll interval (`GET /internal/v3/desired_processes` with a components token from uaa). A failed or
 // malformed fetch never replaces the last good snapshot: the health manager must not act on a
 // controller it cannot read (see analyzer.ts for how stale and empty snapshots are treated).
-import { request, type HttpResponse } from '../../cli/http.js';
+import { request, type HttpResponse } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DesiredProcess } from './messages.js';
 

@@ -3,7 +3,7 @@
 // costs a request), then the controller is asked, with the caller's own token, for the app
 // (`GET /v3/apps/:guid` through the router): 200 means the caller may see it. A yes is remembered
 // briefly (never past the token's expiry); a no is not, so an app created a moment ago is found.
-import { request } from '../../cli/http.js';
+import { request } from '../common/http.js';
 import { TokenError, type TokenVerifier } from '../common/tokens.js';
 
 export type AccessDecision =

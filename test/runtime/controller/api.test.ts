@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { SignJWT, importPKCS8 } from 'jose';
 import { generateKeyPairSync } from 'node:crypto';
-import { request } from '../../../src/cli/http.js';
+import { request } from '../../../src/runtime/common/http.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import { freePort } from '../../../src/runtime/common/net.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { request } from '../../../src/cli/http.js';
+import { request } from '../../../src/runtime/common/http.js';
 import { freePort } from '../../../src/runtime/common/net.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { resource, sha1, tarball, untar, uploadBody, type ArchiveEntry } from '../../helpers/archives.js';

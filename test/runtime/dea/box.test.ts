@@ -13,7 +13,7 @@ import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { uploadBody } from '../../helpers/archives.js';
 import { cleanupBox, devbox, tempHome } from '../../helpers/devbox.js';
-import { request } from '../../../src/cli/http.js';
+import { request } from '../../../src/runtime/common/http.js';
 import { FIXTURES, packageOf, Recorder } from './helpers.js';
 
 describe('dea through devbox up', function () {

@@ -30,6 +30,8 @@ export function testConfig(routerPort: number): DevboxConfig {
       refresh_token_validity_seconds: 604800,
       signing_key: { kid: 'unused', private_pem: '', public_pem: '' },
     },
+
+    mysql: { root_password: 'unused', broker: { username: 'broker', password: 'unused' } },
   };
 }
 

@@ -174,7 +174,8 @@ describe('router proxy', function () {
     assert.equal(res.status, 504);
     assert.equal(res.headers['x-cf-routererror'], 'endpoint_failure');
     assert.equal(res.text, GATEWAY_TIMEOUT_BODY);
-    assert.ok(took >= 280 && took < 3_000, `took ${took} ms`);
+    // It waited for the backend timeout (timers may fire a few ms early relative to this clock).
+    assert.ok(took >= 250 && took < 3_000, `took ${took} ms`);
     assert.equal(router.router.stats.snapshot().gateway_timeouts, 1);
   });
 

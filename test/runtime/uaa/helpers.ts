@@ -34,6 +34,8 @@ export function testConfig(key: TestKey, overrides: { adminPassword?: string; ro
       refresh_token_validity_seconds: 604800,
       signing_key: key,
     },
+
+    mysql: { root_password: 'unused', broker: { username: 'broker', password: 'unused' } },
   };
 }
 

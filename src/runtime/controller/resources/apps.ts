@@ -303,7 +303,7 @@ function presentEnvironment(app: AppRow, ctx: RequestContext) {
 }
 
 /** `host.domain[/path]` of every route mapped to the app. */
-export async function appUris(ctx: RequestContext, appGuid: string): Promise<string[]> {
+export async function appUris(ctx: Pick<RequestContext, 'db'>, appGuid: string): Promise<string[]> {
   const rows = await ctx.db
     .selectFrom('route_destinations')
     .innerJoin('routes', 'routes.guid', 'route_destinations.route_guid')

@@ -8,6 +8,7 @@ import { decodeJson, encodeJson, publishJson, subscribeJson, type NatsConnection
 import type { Logger } from '../../common/log.js';
 import type { Database } from '../db/schema.js';
 import { newGuid, now, parseJson, type Urls } from '../context.js';
+import { appUris } from '../resources/apps.js';
 import { recordEvent } from '../resources/audit-events.js';
 import { DeaPool, type Advertisement } from './dea-pool.js';
 
@@ -60,7 +61,7 @@ export class Runner {
   readonly counters = { stagings: 0, staging_failures: 0, starts_sent: 0, stops_sent: 0, crashes: 0 };
 
   constructor(
-    private readonly db: Kysely<Database>,
+    readonly db: Kysely<Database>,
     private readonly bus: NatsConnection,
     private readonly urls: Urls,
     private readonly log: Logger,
@@ -144,7 +145,7 @@ export class Runner {
     if (!web || !droplet || droplet.state !== 'STAGED') return;
     const space = await this.db.selectFrom('spaces').selectAll().where('guid', '=', app.space_guid).executeTakeFirstOrThrow();
     const org = await this.db.selectFrom('organizations').selectAll().where('guid', '=', space.organization_guid).executeTakeFirstOrThrow();
-    const uris = await this.uris(app.guid);
+    const uris = await appUris(this, app.guid);
     const processTypes = parseJson<Record<string, string>>(droplet.process_types, {});
     const command = web.command ?? processTypes.web;
     const limits = { mem: web.memory_in_mb, disk: web.disk_in_mb, fds: 16384 };
@@ -211,7 +212,7 @@ export class Runner {
 
   /** Tells the DEAs the app's routes changed, so running instances are registered under them. */
   async routesChanged(appGuid: string): Promise<void> {
-    publishJson(this.bus, 'dea.update', { droplet: appGuid, uris: await this.uris(appGuid) });
+    publishJson(this.bus, 'dea.update', { droplet: appGuid, uris: await appUris(this, appGuid) });
   }
 
   /** Stats of every instance of an app, gathered from the DEAs for up to `waitMs`. */
@@ -230,17 +231,6 @@ export class Runner {
       // no DEA answered: no instances
     }
     return found;
-  }
-
-  private async uris(appGuid: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('route_destinations')
-      .innerJoin('routes', 'routes.guid', 'route_destinations.route_guid')
-      .innerJoin('domains', 'domains.guid', 'routes.domain_guid')
-      .select(['routes.host', 'routes.path', 'domains.name as domain'])
-      .where('route_destinations.app_guid', '=', appGuid)
-      .execute();
-    return [...new Set(rows.map((r) => `${r.host ? `${r.host}.` : ''}${r.domain}${r.path}`))];
   }
 
   private async onHealthStart(msg: { droplet: string; indices?: number[]; version?: string }) {

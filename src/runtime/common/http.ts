@@ -1,6 +1,6 @@
-// HTTP to devbox's endpoints through the router. `api.localhost` and friends resolve to loopback in
-// browsers and curl, but not in Node's resolver, so requests go to 127.0.0.1:<router port> with the
-// endpoint's Host header.
+// HTTP to devbox's endpoints through the router, for the CLI and the components alike.
+// `api.localhost` and friends resolve to loopback in browsers and curl, but not in Node's resolver,
+// so requests go to 127.0.0.1:<router port> with the endpoint's Host header.
 import http from 'node:http';
 
 export interface HttpResponse {
@@ -28,6 +28,11 @@ export interface RouterRequest {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
+/** Where to connect for a URL: *.localhost names at 127.0.0.1, others as they are. */
+export function connectTarget(url: URL): { hostname: string; port: number } {
+  return { hostname: isLoopbackName(url.hostname) ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || 80 };
+}
+
 export function isLoopbackName(hostname: string): boolean {
   return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
 }
@@ -44,7 +49,7 @@ export async function request(req: RouterRequest): Promise<HttpResponse> {
 
 function requestOnce({ url, method = 'GET', headers = {}, body, timeoutMs = 30_000, connectTo }: RouterRequest): Promise<HttpResponse> {
   const target = new URL(url);
-  const hostname = connectTo ?? (isLoopbackName(target.hostname) ? '127.0.0.1' : target.hostname);
+  const hostname = connectTo ?? connectTarget(target).hostname;
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -83,7 +88,7 @@ export interface StreamRequest extends Omit<RouterRequest, 'body' | 'routeWaitMs
  */
 export function streamRequest({ url, method = 'POST', headers = {}, body, timeoutMs = 10 * 60_000, connectTo }: StreamRequest): Promise<HttpResponse> {
   const target = new URL(url);
-  const hostname = connectTo ?? (isLoopbackName(target.hostname) ? '127.0.0.1' : target.hostname);
+  const hostname = connectTo ?? connectTarget(target).hostname;
   return new Promise((resolve, reject) => {
     const req = http.request(
       { agent, hostname, port: target.port || 80, method, path: `${target.pathname}${target.search}`, headers: { host: target.host, ...headers, 'transfer-encoding': 'chunked' }, timeout: timeoutMs },
