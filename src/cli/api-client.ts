@@ -126,6 +126,49 @@ export interface Droplet extends Resource {
   process_types?: Record<string, string>;
 }
 
+export interface ServiceBroker extends Resource {
+  name: string;
+  url: string;
+}
+
+export interface ServiceOffering extends Resource {
+  name: string;
+  description: string;
+  tags: string[];
+  relationships: { service_broker: { data: { guid: string } } };
+}
+
+export interface ServicePlan extends Resource {
+  name: string;
+  description: string;
+  free: boolean;
+  relationships: { service_offering: { data: { guid: string } } };
+}
+
+export interface ServiceInstance extends Resource {
+  name: string;
+  type: 'managed' | 'user-provided';
+  tags: string[];
+  dashboard_url?: string | null;
+  last_operation: { type: string; state: string; description?: string };
+  relationships: { space: { data: { guid: string } }; service_plan?: { data: { guid: string } } };
+}
+
+export interface ServiceCredentialBinding extends Resource {
+  name: string | null;
+  type: 'app' | 'key';
+  relationships: { app?: { data: { guid: string } }; service_instance: { data: { guid: string } } };
+}
+
+/** A service instance with what `services` / `service` show about it. */
+export interface ServiceInstanceSummary {
+  instance: ServiceInstance;
+  offering?: string;
+  plan?: string;
+  broker?: string;
+  apps: string[];
+}
+
 interface Page<T> {
   pagination: { next: { href: string } | null };
   resources: T[];
@@ -737,6 +780,107 @@ export class ApiClient {
     await this.deleteAndWait(`/v3/routes/${route.guid}`);
   }
 
+  // --- services -------------------------------------------------------------------------------
+
+  serviceBrokers(): Promise<ServiceBroker[]> {
+    return this.list<ServiceBroker>('/v3/service_brokers', { order_by: 'name' });
+  }
+
+  async createServiceBroker(name: string, username: string, password: string, url: string): Promise<void> {
+    await this.call('POST', '/v3/service_brokers', { name, url, authentication: { type: 'basic', credentials: { username, password } } });
+  }
+
+  serviceOfferings(names?: string[]): Promise<ServiceOffering[]> {
+    return this.list<ServiceOffering>('/v3/service_offerings', { order_by: 'name', names });
+  }
+
+  servicePlans(offeringGuids?: string[]): Promise<ServicePlan[]> {
+    return this.list<ServicePlan>('/v3/service_plans', { service_offering_guids: offeringGuids });
+  }
+
+  serviceInstances(spaceGuid = this.target().space.guid): Promise<ServiceInstance[]> {
+    return this.list<ServiceInstance>('/v3/service_instances', { space_guids: spaceGuid, order_by: 'name' });
+  }
+
+  async findServiceInstance(name: string): Promise<ServiceInstance | undefined> {
+    const [instance] = await this.list<ServiceInstance>('/v3/service_instances', { space_guids: this.target().space.guid, names: name });
+    return instance;
+  }
+
+  /** The instance called `name` in the targeted space, or a CliError naming it. */
+  async serviceInstance(name: string): Promise<ServiceInstance> {
+    const instance = await this.findServiceInstance(name);
+    if (!instance) throw new CliError(`Service instance '${name}' not found. 'devbox services' lists the service instances in the targeted space.`);
+    return instance;
+  }
+
+  /** The offering's plan called `planName`, or a CliError listing the plans there are. */
+  async resolvePlan(offeringName: string, planName?: string): Promise<{ offering: ServiceOffering; plans: ServicePlan[]; plan?: ServicePlan }> {
+    const offerings = await this.serviceOfferings([offeringName]);
+    if (offerings.length === 0) throw new CliError(`Service offering '${offeringName}' not found. 'devbox marketplace' lists the offerings.`);
+    if (offerings.length > 1) throw new CliError(`Service offering '${offeringName}' is offered by several brokers; this CLI cannot choose between them yet.`);
+    const offering = offerings[0];
+    const plans = await this.servicePlans([offering.guid]);
+    if (planName === undefined) return { offering, plans };
+    const plan = plans.find((p) => p.name === planName);
+    if (!plan) throw new CliError(`The plan ${planName} could not be found for service ${offeringName}. Its plans: ${plans.map((p) => p.name).join(', ')}.`);
+    return { offering, plans, plan };
+  }
+
+  createManagedServiceInstance(name: string, planGuid: string, parameters?: Record<string, unknown>): Promise<ServiceInstance> {
+    return this.call('POST', '/v3/service_instances', {
+      type: 'managed',
+      name,
+      relationships: { space: { data: { guid: this.target().space.guid } }, service_plan: { data: { guid: planGuid } } },
+      ...(parameters ? { parameters } : {}),
+    });
+  }
+
+  createUserProvidedServiceInstance(name: string, credentials: Record<string, unknown>): Promise<ServiceInstance> {
+    return this.call('POST', '/v3/service_instances', { type: 'user-provided', name, credentials, relationships: { space: { data: { guid: this.target().space.guid } } } });
+  }
+
+  async deleteServiceInstance(instance: ServiceInstance): Promise<void> {
+    await this.deleteAndWait(`/v3/service_instances/${instance.guid}`);
+  }
+
+  serviceBindings(query: { service_instance_guids?: string; app_guids?: string; type?: string; names?: string }): Promise<ServiceCredentialBinding[]> {
+    return this.list<ServiceCredentialBinding>('/v3/service_credential_bindings', query);
+  }
+
+  createServiceBinding(instance: ServiceInstance, target: { app: App } | { key: string }, parameters?: Record<string, unknown>): Promise<ServiceCredentialBinding> {
+    const relationships = { service_instance: { data: { guid: instance.guid } }, ...('app' in target ? { app: { data: { guid: target.app.guid } } } : {}) };
+    return this.call('POST', '/v3/service_credential_bindings', { type: 'app' in target ? 'app' : 'key', ...('key' in target ? { name: target.key } : {}), relationships, ...(parameters ? { parameters } : {}) });
+  }
+
+  async deleteServiceBinding(binding: ServiceCredentialBinding): Promise<void> {
+    await this.deleteAndWait(`/v3/service_credential_bindings/${binding.guid}`);
+  }
+
+  async serviceBindingDetails(binding: ServiceCredentialBinding): Promise<{ credentials: Record<string, unknown> }> {
+    return this.call('GET', `/v3/service_credential_bindings/${binding.guid}/details`);
+  }
+
+  /** Every instance in the targeted space with its offering, plan, broker and bound apps. */
+  async serviceInstanceSummaries(only?: ServiceInstance): Promise<ServiceInstanceSummary[]> {
+    const instances = only ? [only] : await this.serviceInstances();
+    if (instances.length === 0) return [];
+    const [plans, offerings, brokers, bindings, apps] = await Promise.all([
+      this.list<ServicePlan>('/v3/service_plans'),
+      this.list<ServiceOffering>('/v3/service_offerings'),
+      this.list<ServiceBroker>('/v3/service_brokers'),
+      this.serviceBindings({ service_instance_guids: instances.map((i) => i.guid).join(','), type: 'app' }),
+      this.apps(),
+    ]);
+    return instances.map((instance) => {
+      const plan = plans.find((p) => p.guid === instance.relationships.service_plan?.data.guid);
+      const offering = plan && offerings.find((o) => o.guid === plan.relationships.service_offering.data.guid);
+      const broker = offering && brokers.find((b) => b.guid === offering.relationships.service_broker.data.guid);
+      const bound = bindings.filter((b) => b.relationships.service_instance.data.guid === instance.guid).map((b) => apps.find((a) => a.guid === b.relationships.app?.data.guid)?.name ?? '');
+      return { instance, offering: instance.type === 'user-provided' ? 'user-provided' : offering?.name, plan: plan?.name, broker: broker?.name, apps: bound.filter((n) => n !== '') };
+    });
+  }
+
   // --- jobs ------------------------------------------------------------------------------------
 
   /** DELETE, then poll the job in `Location` until it is COMPLETE (bounded), as cf does. */
@@ -766,4 +910,20 @@ function parseJson<T>(text: string): T | undefined {
 
 function errorTitle(res: HttpResponse): string | undefined {
   return parseJson<CfErrorBody>(res.text)?.errors?.[0]?.title;
+}
+
+/** A JSON object given inline or as the path of a file holding one (cf's `-c` and `-p`). */
+export async function jsonObjectArg(value: string, flag: string): Promise<Record<string, unknown>> {
+  let text = value;
+  if (!value.trim().startsWith('{')) {
+    const { readFile } = await import('node:fs/promises');
+    text = await readFile(value, 'utf8').catch(() => {
+      throw new CliError(`Invalid configuration provided for ${flag} flag. Please provide a valid JSON object or path to a file containing a valid JSON object.`, 1);
+    });
+  }
+  const parsed = parseJson<unknown>(text);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new CliError(`Invalid configuration provided for ${flag} flag. Please provide a valid JSON object or path to a file containing a valid JSON object.`, 1);
+  }
+  return parsed as Record<string, unknown>;
 }

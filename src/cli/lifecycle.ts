@@ -113,7 +113,7 @@ async function followStaging(client: ApiClient, appGuid: string, print: (line: s
     return {
       stop: () =>
         (stopped ??= (async () => {
-          await stream.settle(200, 1_000).catch(() => undefined);
+          await stream.settle(100, 1_000).catch(() => undefined);
           stream.close();
         })()),
     };
@@ -127,7 +127,8 @@ async function stage(client: ApiClient, app: App, packageGuid: string, ui: Ui, u
   const begun = Date.now();
   const deadline = begun + stagingTimeoutMs();
   let build = await client.createBuild(packageGuid);
-  for (let delay = 200; build.state === 'STAGING'; delay = Math.min(delay * 1.5, 1_000)) {
+  // Small apps stage in well under a second: look often at first, then back off.
+  for (let delay = 100; build.state === 'STAGING'; delay = Math.min(delay * 1.2, 1_000)) {
     if (Date.now() > deadline) {
       throw new CliError(`Staging app ${app.name} did not finish within ${Math.round(stagingTimeoutMs() / 60_000)} minutes (CF_STAGING_TIMEOUT sets the limit in minutes).\n\n${moreInformationTip(ui, app.name)}`);
     }
@@ -180,7 +181,7 @@ function instancesLine(stats: ProcessInstanceStats[], desired: number): string {
   return `${running} of ${desired} instance${desired === 1 ? '' : 's'} running`;
 }
 
-const POLL_MS = 250;
+const POLL_MS = 150;
 
 /**
  * Polls the process's instances until all run. Fails like cf when every instance has crashed (now,

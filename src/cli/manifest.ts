@@ -33,6 +33,8 @@ export interface AppManifest {
   command?: string | null;
   env?: Record<string, string>;
   routes?: string[];
+  /** Service instances to bind at push (cf's `services:`), with optional binding parameters. */
+  services?: { name: string; parameters?: Record<string, unknown> }[];
   noRoute?: boolean;
   randomRoute?: boolean;
   healthCheckType?: HealthCheckType;
@@ -57,7 +59,6 @@ export class ManifestError extends CliError {
 
 // Fields the cf CLI knows that devbox does not act on: warned about by name, then ignored.
 const UNSUPPORTED: Record<string, string> = {
-  services: 'services are not supported yet: the app is pushed without them',
   processes: 'only the web process is supported: use the top-level command, instances, memory and health-check fields',
   sidecars: 'sidecars are not supported',
   metadata: 'metadata (labels, annotations) is not supported by push',
@@ -81,7 +82,7 @@ const REMOVED: Record<string, string> = {
   inherit: "'inherit' is no longer supported (cf v7): put every setting in this manifest",
 };
 const KNOWN = new Set([
-  'name', 'path', 'memory', 'disk_quota', 'disk-quota', 'instances', 'buildpacks', 'buildpack', 'command', 'env', 'routes',
+  'name', 'path', 'memory', 'disk_quota', 'disk-quota', 'instances', 'buildpacks', 'buildpack', 'command', 'env', 'routes', 'services',
   'no-route', 'random-route', 'health-check-type', 'health-check-http-endpoint', 'health-check-invocation-timeout', 'timeout', 'stack',
 ]);
 
@@ -301,6 +302,19 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
         else routes.push(route);
       });
       app.routes = routes;
+    }
+  }
+  if (raw.services !== undefined && raw.services !== null) {
+    if (!Array.isArray(raw.services)) bad('services', 'a list of service instance names (or {name, parameters})', raw.services);
+    else {
+      const services: { name: string; parameters?: Record<string, unknown> }[] = [];
+      raw.services.forEach((entry, j) => {
+        if (typeof entry === 'string' && entry.trim() !== '') services.push({ name: entry.trim() });
+        else if (isObject(entry) && typeof entry.name === 'string' && entry.name.trim() !== '' && (entry.parameters === undefined || isObject(entry.parameters))) {
+          services.push({ name: entry.name.trim(), ...(entry.parameters ? { parameters: entry.parameters } : {}) });
+        } else bad(`services[${j}]`, 'a service instance name, or {name, parameters}', entry);
+      });
+      app.services = services;
     }
   }
   const noRoute = bool('no-route');

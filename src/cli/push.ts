@@ -185,6 +185,7 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   if (scale) await client.scale(app.guid, 'web', scale);
 
   await applyRoutes(client, app, plan, created, space, steps);
+  if (plan.services?.length) await bindServices(client, app, plan.services, steps);
 
   // Only what the API does not have yet goes up.
   const resources = fileResources(files);
@@ -206,6 +207,17 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   await client.setCurrentDroplet(app.guid, staged.droplet.guid);
   await startAndWait(client, app, { restart: app.state === 'STARTED' }, ui);
   return app;
+}
+
+/** The manifest's services bound to the app (those already bound are left as they are), before staging. */
+async function bindServices(client: ApiClient, app: App, services: { name: string; parameters?: Record<string, unknown> }[], steps: Steps): Promise<void> {
+  const bound = await client.serviceBindings({ app_guids: app.guid, type: 'app' });
+  for (const service of services) {
+    const instance = await client.serviceInstance(service.name);
+    if (bound.some((b) => b.relationships.service_instance.data.guid === instance.guid)) continue;
+    steps.line(`Binding service instance ${service.name} to app ${app.name}...`);
+    await client.createServiceBinding(instance, { app }, service.parameters);
+  }
 }
 
 /** Routes as cf pushes them: no-route unmaps all; listed routes are mapped; else a default (or random) route when the app has none. */

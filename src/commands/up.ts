@@ -12,6 +12,7 @@ import { CliError, DevboxCommand } from '../cli/base-command.js';
 import { showStartProgress, type EventSource } from '../cli/progress.js';
 import { bold } from '../cli/output.js';
 import { componentKey } from '../runtime/common/component.js';
+import { findMysqlServer, MYSQL_MISSING_HELP } from '../runtime/mysql-node/mysqld.js';
 
 export default class Up extends DevboxCommand {
   static override description = 'Start devbox: the bus and every Cloud Foundry component, as child processes of one supervisor';
@@ -97,6 +98,8 @@ export default class Up extends DevboxCommand {
     this.log(`  apps:    http://<app>.localhost${port}`);
     this.log(`  bus:     ${redactUrl(ready.natsUrl)}`);
     this.log(`  state:   ${this.home}`);
+    // The rest of devbox runs without MySQL; say once how to get the service.
+    if (!process.env.DEVBOX_MYSQL_URL && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
     this.log('');
   }
 }

@@ -11,6 +11,8 @@ export const componentModules: Record<string, () => Promise<ComponentModule>> = 
   dea: async () => (await import('./dea/component.js')).default,
   health: async () => (await import('./health/component.js')).default,
   logs: async () => (await import('./logs/component.js')).default,
+  'mysql-gateway': async () => (await import('./mysql-gateway/component.js')).default,
+  'mysql-node': async () => (await import('./mysql-node/component.js')).default,
 };
 
 export const componentNames = () => Object.keys(componentModules);

@@ -124,7 +124,7 @@ applications:
 - name: shop
   memroy: 256M
   colour: blue
-  services: [mydb]
+  sidecars: [{name: x}]
   routes:
   - route: shop.localhost
     protocol: http2
@@ -133,8 +133,15 @@ flavour: vanilla
     assert.deepEqual(apps, [{ name: 'shop', routes: ['shop.localhost'] }]);
     assert.ok(warnings.some((w) => w === 'the manifest has fields devbox does not know, ignored: flavour'), warnings.join('\n'));
     assert.ok(warnings.some((w) => w === "applications[0] has fields devbox does not know, ignored: memroy, colour (app 'shop')"), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /applications\[0\]\.services ignored: services are not supported yet/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /applications\[0\]\.sidecars ignored: sidecars are not supported/.test(w)), warnings.join('\n'));
     assert.ok(warnings.some((w) => /applications\[0\]\.routes\[0\] has fields devbox does not know, ignored: protocol/.test(w)), warnings.join('\n'));
+  });
+
+  it('reads services to bind, as names or {name, parameters}', () => {
+    const { apps, warnings } = parse('applications:\n- name: a\n  services:\n  - mydb\n  - name: cache\n    parameters: {ttl: 5}\n');
+    assert.deepEqual(apps[0].services, [{ name: 'mydb' }, { name: 'cache', parameters: { ttl: 5 } }]);
+    assert.deepEqual(warnings, []);
+    assert.throws(() => parse('applications:\n- name: a\n  services: [{parameters: {}}]\n'), /services\[0\]/);
   });
 
   it('warns about another stack and ignores it', () => {

@@ -16,6 +16,7 @@ import { buildAndDropletRoutes } from './resources/builds.js';
 import { internalRoutes } from './resources/internal.js';
 import { processRoutes } from './resources/processes.js';
 import { routeRoutes } from './resources/routes.js';
+import { serviceRoutes } from './resources/services.js';
 
 export interface ApiStats {
   requests: number;
@@ -25,7 +26,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, auditEventRoutes, jobRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, auditEventRoutes, jobRoutes, internalRoutes]) register(routes);
   return routes;
 }
 

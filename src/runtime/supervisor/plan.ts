@@ -22,5 +22,7 @@ export function boxPlan({ externalBus, deas = 1 }: PlanOptions): ComponentSpec[]
   plan.push({ name: 'logs', index: 0 });
   for (let index = 0; index < deas; index++) plan.push({ name: 'dea', index });
   plan.push({ name: 'health', index: 0 });
+  plan.push({ name: 'mysql-gateway', index: 0 });
+  plan.push({ name: 'mysql-node', index: 0 });
   return plan;
 }

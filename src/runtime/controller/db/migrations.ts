@@ -196,4 +196,82 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table droplets`.execute(db);
     },
   },
+  '0004_services': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('service_brokers')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull().unique())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('username', name, (c) => c.notNull())
+        .addColumn('password', name, (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('service_offerings')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('broker_guid', guid, (c) => c.notNull().references('service_brokers.guid').onDelete('cascade'))
+        .addColumn('broker_id', name, (c) => c.notNull())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('catalog', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('service_offerings_broker_id', ['broker_guid', 'broker_id'])
+        .execute();
+      await db.schema
+        .createTable('service_plans')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('offering_guid', guid, (c) => c.notNull().references('service_offerings.guid').onDelete('cascade'))
+        .addColumn('broker_id', name, (c) => c.notNull())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('catalog', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('service_plans_offering_id', ['offering_guid', 'broker_id'])
+        .execute();
+      await db.schema
+        .createTable('service_instances')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('space_guid', guid, (c) => c.notNull().references('spaces.guid'))
+        .addColumn('plan_guid', guid, (c) => c.references('service_plans.guid'))
+        .addColumn('credentials', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('syslog_drain_url', 'text')
+        .addColumn('route_service_url', 'text')
+        .addColumn('dashboard_url', 'text')
+        .addColumn('last_operation', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('service_instances_space_name', ['space_guid', 'name'])
+        .execute();
+      await db.schema
+        .createTable('service_bindings')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('type', 'varchar(8)', (c) => c.notNull())
+        .addColumn('name', name)
+        .addColumn('instance_guid', guid, (c) => c.notNull().references('service_instances.guid'))
+        .addColumn('app_guid', guid, (c) => c.references('apps.guid').onDelete('cascade'))
+        .addColumn('credentials', 'text', (c) => c.notNull())
+        .addColumn('syslog_drain_url', 'text')
+        .addColumn('last_operation', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('service_bindings_instance').on('service_bindings').column('instance_guid').execute();
+      await db.schema.createIndex('service_bindings_app').on('service_bindings').column('app_guid').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['service_bindings', 'service_instances', 'service_plans', 'service_offerings', 'service_brokers']) {
+        await sql`drop table ${sql.table(table)}`.execute(db);
+      }
+    },
+  },
 };

@@ -156,6 +156,71 @@ export interface BuildTable extends Timestamps {
   created_by: string;
 }
 
+export interface ServiceBrokerTable extends Timestamps {
+  guid: string;
+  name: string;
+  url: string;
+  username: string;
+  /** Basic auth password for the broker: never returned by the API, never logged. */
+  password: string;
+  metadata: string;
+}
+
+export interface ServiceOfferingTable extends Timestamps {
+  guid: string;
+  broker_guid: string;
+  /** The offering's id in the broker's catalog (stable). */
+  broker_id: string;
+  name: string;
+  description: string;
+  /** JSON: the catalog entry without its plans (tags, requires, bindable, metadata, ...). */
+  catalog: string;
+}
+
+export interface ServicePlanTable extends Timestamps {
+  guid: string;
+  offering_guid: string;
+  broker_id: string;
+  name: string;
+  description: string;
+  /** JSON: the plan's catalog entry (free, bindable, metadata, schemas, ...). */
+  catalog: string;
+}
+
+export interface ServiceInstanceTable extends Timestamps {
+  guid: string;
+  name: string;
+  /** managed or user-provided. */
+  type: string;
+  space_guid: string;
+  /** null for user-provided instances. */
+  plan_guid: string | null;
+  /** JSON object: a user-provided instance's credentials (null for managed). */
+  credentials: string | null;
+  /** JSON array of the instance's own tags. */
+  tags: string;
+  syslog_drain_url: string | null;
+  route_service_url: string | null;
+  dashboard_url: string | null;
+  /** JSON {type, state, description, created_at, updated_at}. */
+  last_operation: string;
+  metadata: string;
+}
+
+export interface ServiceBindingTable extends Timestamps {
+  guid: string;
+  /** app or key. */
+  type: string;
+  name: string | null;
+  instance_guid: string;
+  app_guid: string | null;
+  /** JSON object: the credentials the broker returned (or the user-provided instance's). */
+  credentials: string;
+  syslog_drain_url: string | null;
+  last_operation: string;
+  metadata: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   spaces: SpaceTable;
@@ -169,4 +234,9 @@ export interface Database {
   packages: PackageTable;
   droplets: DropletTable;
   builds: BuildTable;
+  service_brokers: ServiceBrokerTable;
+  service_offerings: ServiceOfferingTable;
+  service_plans: ServicePlanTable;
+  service_instances: ServiceInstanceTable;
+  service_bindings: ServiceBindingTable;
 }

@@ -6,6 +6,7 @@ import type { Routes } from '../api/http.js';
 import { filterList, listParams, paginated } from '../api/pagination.js';
 import type { Database } from '../db/schema.js';
 import { newGuid, now, parseJson, type Metadata, type RequestContext } from '../context.js';
+import { groupByLabel, serviceEntries } from '../services/vcap.js';
 import { recordEvent } from './audit-events.js';
 import { createJob } from './jobs.js';
 import { findSpace } from './organizations.js';
@@ -268,7 +269,7 @@ export function appRoutes(routes: Routes<RequestContext>): void {
         staging_env_json: {},
         running_env_json: {},
         environment_variables: parseJson(app.environment_variables, {}),
-        system_env_json: { VCAP_SERVICES: {} },
+        system_env_json: { VCAP_SERVICES: groupByLabel(await serviceEntries(ctx.db, app.guid)) },
         application_env_json: {
           VCAP_APPLICATION: {
             cf_api: ctx.urls.api,

@@ -7,6 +7,7 @@ import { publishAppLog } from '../../common/app-log.js';
 import { decodeJson, encodeJson, publishJson, subscribeJson, type NatsConnection } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { Database } from '../db/schema.js';
+import { serviceEntries } from '../services/vcap.js';
 import { newGuid, now, parseJson, type Urls } from '../context.js';
 import { appUris } from '../resources/apps.js';
 import { recordEvent } from '../resources/audit-events.js';
@@ -167,6 +168,7 @@ export class Runner {
       users: null,
       version: web.version,
     };
+    const services = await serviceEntries(this.db, app.guid);
     for (const index of indices) {
       if (index >= web.instances) continue;
       const dea = this.pool.place(app.guid, web.memory_in_mb, app.stack);
@@ -185,7 +187,7 @@ export class Runner {
         uris,
         limits,
         env: parseJson<Record<string, string>>(app.environment_variables, {}),
-        services: [],
+        services,
         start_command: command,
         health_check_type: web.health_check_type,
         health_check_http_endpoint: web.health_check_endpoint,

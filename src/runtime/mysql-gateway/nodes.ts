@@ -1,0 +1,144 @@
+// The mysql-nodes the gateway knows from `MyaaS.announce`, the choice of a node for a plan, and
+// request/reply to a node over the bus with a bounded wait (docs/services-protocol.md).
+import { createHash } from 'node:crypto';
+import { decodeJson, encodeJson, type NatsConnection } from '../common/bus.js';
+
+export interface Announcement {
+  id: string;
+  plan: string;
+  supported_versions?: string[];
+  available_capacity: number;
+  capacity_unit?: number;
+  host?: string;
+  port?: number;
+}
+
+interface KnownNode extends Announcement {
+  lastSeen: number;
+}
+
+export const DEFAULT_VERSION = '10.11';
+
+export function parseAnnouncement(value: unknown): Announcement | undefined {
+  const o = value as Partial<Announcement> | null;
+  if (!o || typeof o !== 'object') return undefined;
+  if (typeof o.id !== 'string' || o.id === '' || typeof o.plan !== 'string' || o.plan === '') return undefined;
+  if (typeof o.available_capacity !== 'number' || !Number.isFinite(o.available_capacity)) return undefined;
+  return {
+    id: o.id,
+    plan: o.plan,
+    supported_versions: Array.isArray(o.supported_versions) ? o.supported_versions.filter((v): v is string => typeof v === 'string') : undefined,
+    available_capacity: o.available_capacity,
+    capacity_unit: typeof o.capacity_unit === 'number' && o.capacity_unit > 0 ? o.capacity_unit : 1,
+    host: typeof o.host === 'string' ? o.host : undefined,
+    port: typeof o.port === 'number' ? o.port : undefined,
+  };
+}
+
+/** Nodes by (id, plan). A node serves several plans with one shared capacity. */
+export class NodePool {
+  private readonly nodes = new Map<string, KnownNode>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  announce(a: Announcement): void {
+    this.nodes.set(`${a.id}\u0000${a.plan}`, { ...a, lastSeen: this.now() });
+  }
+
+  /** Drops nodes silent for longer than the timeout; returns the ids dropped. */
+  prune(): string[] {
+    const dropped = new Set<string>();
+    for (const [key, n] of this.nodes) {
+      if (this.now() - n.lastSeen > this.timeoutMs) {
+        this.nodes.delete(key);
+        dropped.add(n.id);
+      }
+    }
+    return [...dropped].filter((id) => !this.has(id));
+  }
+
+  has(id: string): boolean {
+    return [...this.nodes.values()].some((n) => n.id === id);
+  }
+
+  /**
+   * The node with the most available capacity (> 0) for the plan. Its capacity is taken at once
+   * (on every plan it serves: the capacity is shared) so concurrent provisions do not overfill it.
+   */
+  reserve(plan: string): { id: string; version: string } | undefined {
+    this.prune();
+    let best: KnownNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (n.plan !== plan || n.available_capacity <= 0) continue;
+      if (!best || n.available_capacity > best.available_capacity) best = n;
+    }
+    if (!best) return undefined;
+    this.adjust(best.id, -(best.capacity_unit ?? 1));
+    return { id: best.id, version: best.supported_versions?.[0] ?? DEFAULT_VERSION };
+  }
+
+  /** Gives back capacity taken by `reserve` when the node said no. */
+  release(id: string): void {
+    this.adjust(id, +1);
+  }
+
+  private adjust(id: string, delta: number): void {
+    for (const n of this.nodes.values()) if (n.id === id) n.available_capacity += delta;
+  }
+
+  list(): Array<{ id: string; plans: string[]; available_capacity: number; host?: string; port?: number; last_seen: string }> {
+    this.prune();
+    const byId = new Map<string, { id: string; plans: string[]; available_capacity: number; host?: string; port?: number; last_seen: string }>();
+    for (const n of this.nodes.values()) {
+      const entry = byId.get(n.id) ?? { id: n.id, plans: [], available_capacity: n.available_capacity, host: n.host, port: n.port, last_seen: new Date(n.lastSeen).toISOString() };
+      entry.plans.push(n.plan);
+      entry.available_capacity = Math.min(entry.available_capacity, n.available_capacity);
+      byId.set(n.id, entry);
+    }
+    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+}
+
+/** A node's answer failed, or never came: the broker turns it into a 5xx with this description. */
+export class NodeError extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface NodeReply {
+  success?: boolean;
+  credentials?: Record<string, unknown>;
+  error?: { code?: unknown; description?: unknown };
+}
+
+/** `MyaaS.<op>.<node id>`, request/reply, bounded by `timeoutMs`. */
+export async function nodeRequest(nc: NatsConnection, op: string, nodeId: string, body: unknown, timeoutMs: number): Promise<NodeReply> {
+  let data: Uint8Array;
+  try {
+    const msg = await nc.request(`MyaaS.${op}.${nodeId}`, encodeJson(body), { timeout: timeoutMs });
+    data = msg.data;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === '503') throw new NodeError(`mysql-node '${nodeId}' is not running (no answer to ${op})`);
+    throw new NodeError(`mysql-node '${nodeId}' did not answer ${op} within ${timeoutMs / 1000} s`, true);
+  }
+  const reply = decodeJson<NodeReply>(data);
+  if (!reply || typeof reply !== 'object') throw new NodeError(`mysql-node '${nodeId}' sent an unreadable answer to ${op}`);
+  if (reply.success !== true) {
+    const description = typeof reply.error?.description === 'string' ? reply.error.description : 'no reason given';
+    throw new NodeError(`mysql-node '${nodeId}' failed to ${op}: ${description}`);
+  }
+  return reply;
+}
+
+/** The database name for an instance (docs/services-protocol.md). */
+export const databaseName = (instanceId: string) => `cf_${instanceId.replace(/-/g, '')}`;
+/** The MySQL user the node creates for a binding: `u` + 15 hex chars of the binding id's sha1. */
+export const bindingUsername = (bindingId: string) => `u${createHash('sha1').update(bindingId).digest('hex').slice(0, 15)}`;

@@ -1,0 +1,94 @@
+// Orphans, as Cloud Foundry's service gateways found them: ask every node for its handles
+// (`MyaaS.check_orphan`, replies gathered for a short window), and compare them with the record.
+// Databases and users no instance or binding owns are counted (/varz), logged, and purged on request.
+import { createInbox } from 'nats';
+import { decodeJson, publishJson, type NatsConnection } from '../common/bus.js';
+import type { Logger } from '../common/log.js';
+import { nodeRequest } from './nodes.js';
+import type { RecordStore } from './records.js';
+
+export interface NodeOrphans {
+  databases: string[];
+  users: string[];
+}
+
+export interface OrphanReport {
+  checked_at: string;
+  nodes: Record<string, NodeOrphans>;
+  databases: number;
+  users: number;
+}
+
+interface CheckReply {
+  node_id?: unknown;
+  databases?: unknown;
+  users?: unknown;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+
+export class OrphanChecker {
+  last?: OrphanReport;
+
+  constructor(
+    private readonly bus: NatsConnection,
+    private readonly records: RecordStore,
+    private readonly log: Logger,
+    private readonly opts: { gatherMs: number; requestTimeoutMs: number; pending: () => { databases: Set<string>; users: Set<string> } },
+  ) {}
+
+  /** Asks every node, waits `gatherMs` for replies, compares them with the record. */
+  async check(): Promise<OrphanReport> {
+    const inbox = createInbox();
+    const replies: CheckReply[] = [];
+    const sub = this.bus.subscribe(inbox, {
+      callback: (_err, msg) => {
+        const reply = decodeJson<CheckReply>(msg.data);
+        if (reply && typeof reply === 'object') replies.push(reply);
+      },
+    });
+    publishJson(this.bus, 'MyaaS.check_orphan', {}, inbox);
+    await new Promise((resolve) => setTimeout(resolve, this.opts.gatherMs));
+    sub.unsubscribe();
+
+    const ownedDatabases = new Map<string, Set<string>>();
+    const ownedUsers = new Map<string, Set<string>>();
+    const add = (map: Map<string, Set<string>>, node: string, value: string) => map.set(node, (map.get(node) ?? new Set()).add(value));
+    for (const i of this.records.instances.values()) add(ownedDatabases, i.node_id, i.name);
+    for (const b of this.records.bindings.values()) add(ownedUsers, b.node_id, b.username);
+    const pending = this.opts.pending();
+
+    const report: OrphanReport = { checked_at: new Date().toISOString(), nodes: {}, databases: 0, users: 0 };
+    for (const reply of replies) {
+      if (typeof reply.node_id !== 'string' || reply.node_id === '') continue;
+      const node = reply.node_id;
+      const databases = strings(reply.databases).filter((d) => !ownedDatabases.get(node)?.has(d) && !pending.databases.has(d));
+      const users = strings(reply.users).filter((u) => !ownedUsers.get(node)?.has(u) && !pending.users.has(u));
+      report.nodes[node] = { databases, users };
+      report.databases += databases.length;
+      report.users += users.length;
+    }
+    this.last = report;
+    if (report.databases + report.users > 0) this.log.warn('orphans found', { databases: report.databases, users: report.users, nodes: report.nodes });
+    return report;
+  }
+
+  /** Checks again (the record may have changed), then asks each node to drop its orphans. */
+  async purge(): Promise<{ purged: Record<string, NodeOrphans>; errors: Record<string, string> }> {
+    const report = await this.check();
+    const purged: Record<string, NodeOrphans> = {};
+    const errors: Record<string, string> = {};
+    for (const [node, orphans] of Object.entries(report.nodes)) {
+      if (orphans.databases.length + orphans.users.length === 0) continue;
+      try {
+        await nodeRequest(this.bus, 'purge_orphan', node, orphans, this.opts.requestTimeoutMs);
+        purged[node] = orphans;
+        this.log.info('orphans purged', { node_id: node, databases: orphans.databases, users: orphans.users });
+      } catch (error) {
+        errors[node] = (error as Error).message;
+      }
+    }
+    if (Object.keys(purged).length > 0) await this.check();
+    return { purged, errors };
+  }
+}

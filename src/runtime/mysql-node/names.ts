@@ -1,0 +1,69 @@
+// Names, plans and settings of the mysql-node (docs/services-protocol.md, docs/mysql-node.md).
+// Database and user names come from the gateway over the bus: every one is checked against its
+// exact shape before it gets anywhere near SQL.
+import { createHash, createHmac } from 'node:crypto';
+
+export const DATABASE_NAME = /^cf_[0-9a-f]{32}$/;
+export const USER_NAME = /^u[0-9a-f]{15}$/;
+
+export const isDatabaseName = (value: unknown): value is string => typeof value === 'string' && DATABASE_NAME.test(value);
+export const isUserName = (value: unknown): value is string => typeof value === 'string' && USER_NAME.test(value);
+
+/** `u` + 15 hex chars of the binding id's sha1, as the contract says. */
+export const userForBinding = (bindingId: string): string => `u${createHash('sha1').update(bindingId).digest('hex').slice(0, 15)}`;
+
+/**
+ * The binding's password: an HMAC of the binding id under the node's secret (kept in the server,
+ * in devbox_node.settings). Random to anyone without that secret, yet the same on a retried bind,
+ * so "binding an existing binding id returns the same user with its password" holds without the
+ * node storing any password itself.
+ */
+export const passwordForBinding = (secret: string, bindingId: string): string =>
+  createHmac('sha256', secret).update(`binding:${bindingId}`).digest('base64url').slice(0, 24);
+
+/**
+ * The database as a GRANT pattern: `_` is a wildcard in grants' database names, so a user granted
+ * on `cf_abc` could otherwise create and use `cfXabc`. Escaped, the grant covers this database only.
+ */
+export const grantPattern = (database: string): string => database.replace(/_/g, '\\_');
+
+export interface Plan {
+  name: string;
+  quotaBytes: number;
+  maxUserConnections: number;
+}
+
+const MB = 1024 * 1024;
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/** small (10 MB, 10 connections), medium (100 MB, 40); quotas overridable for tests (DEVBOX_MYSQL_QUOTA_<PLAN>_BYTES). */
+export function plans(): Record<string, Plan> {
+  return {
+    small: { name: 'small', quotaBytes: envNumber('DEVBOX_MYSQL_QUOTA_SMALL_BYTES', 10 * MB), maxUserConnections: 10 },
+    medium: { name: 'medium', quotaBytes: envNumber('DEVBOX_MYSQL_QUOTA_MEDIUM_BYTES', 100 * MB), maxUserConnections: 40 },
+  };
+}
+
+export const SUPPORTED_VERSIONS = ['10.11'];
+
+export interface NodeSettings {
+  capacity: number;
+  announceMs: number;
+  quotaMs: number;
+}
+
+export function nodeSettings(): NodeSettings {
+  return {
+    capacity: envNumber('DEVBOX_MYSQL_CAPACITY', 50),
+    announceMs: envNumber('DEVBOX_MYSQL_ANNOUNCE_MS', 30_000),
+    quotaMs: envNumber('DEVBOX_MYSQL_QUOTA_MS', 2_000),
+  };
+}
+
+export const nodeId = (index: number) => `mysql-node-${index}`;

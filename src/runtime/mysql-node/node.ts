@@ -1,0 +1,434 @@
+// The mysql-node's work on the bus (docs/services-protocol.md, docs/mysql-node.md): announces its
+// plans, answers MyaaS.provision/bind/unbind/unprovision/purge_orphan.<id> and MyaaS.check_orphan,
+// and enforces the plans' size quotas. Its own bookkeeping (plan per database, binding per user,
+// quota state, the password secret) lives in the server, in devbox_node, so it survives restarts.
+import { randomBytes } from 'node:crypto';
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
+import { publishJson, subscribeJson, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import type { Logger } from '../common/log.js';
+import {
+  grantPattern,
+  isDatabaseName,
+  isUserName,
+  passwordForBinding,
+  plans,
+  SUPPORTED_VERSIONS,
+  userForBinding,
+  type NodeSettings,
+  type Plan,
+} from './names.js';
+
+/** Where the node reaches its server as an administrator. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export interface NodeFailure {
+  success: false;
+  error: { code: number; description: string };
+}
+
+class NodeError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const USER_HOST = '%';
+const META = 'devbox_node';
+
+export class MysqlNode {
+  private pool: Pool | undefined;
+  private poolKey = '';
+  private secret = '';
+  private subscriptions: Subscription[] = [];
+  private announceTimer: NodeJS.Timeout | undefined;
+  private quotaTimer: NodeJS.Timeout | undefined;
+  private quotaRunning: Promise<void> | undefined;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private stats = { databases: 0, users: 0, quota_revoked: [] as string[], requests: 0, failures: 0 };
+  private stopped = false;
+
+  constructor(
+    private readonly options: {
+      id: string;
+      nc: NatsConnection;
+      log: Logger;
+      settings: NodeSettings;
+      /** Called for every use: a restarted private server may be on another port. */
+      address: () => ServerAddress;
+    },
+  ) {}
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  private db(): Pool {
+    const address = this.options.address();
+    const key = `${address.host}:${address.port}:${address.user}`;
+    if (!this.pool || key !== this.poolKey) {
+      void this.pool?.end().catch(() => undefined);
+      this.pool = createPool({ ...address, connectionLimit: 4, multipleStatements: false, connectTimeout: 5_000 });
+      this.poolKey = key;
+    }
+    return this.pool;
+  }
+
+  private async rows<T>(sql: string, values: unknown[] = []): Promise<T[]> {
+    const [rows] = await this.db().query<RowDataPacket[]>(sql, values);
+    return rows as unknown as T[];
+  }
+
+  private async exec(sql: string, values: unknown[] = []): Promise<void> {
+    await this.db().query(sql, values);
+  }
+
+  async start(): Promise<void> {
+    await this.ensureSchema();
+    await this.refreshStats();
+    const { nc, log, id } = this.options;
+    const handle = <T>(subject: string, op: (request: T) => Promise<object>) =>
+      this.subscriptions.push(subscribeJson<T>(nc, subject, (request, msg) => this.reply(subject, msg, () => op(request)), { log }));
+    handle<ProvisionRequest>(`MyaaS.provision.${id}`, (r) => this.provision(r));
+    handle<BindRequest>(`MyaaS.bind.${id}`, (r) => this.bind(r));
+    handle<UnbindRequest>(`MyaaS.unbind.${id}`, (r) => this.unbind(r));
+    handle<UnprovisionRequest>(`MyaaS.unprovision.${id}`, (r) => this.unprovision(r));
+    handle<PurgeRequest>(`MyaaS.purge_orphan.${id}`, (r) => this.purgeOrphan(r));
+    handle<object>('MyaaS.check_orphan', () => this.checkOrphan());
+    this.subscriptions.push(subscribeJson<object>(nc, 'MyaaS.discover', () => this.announce(), { log }));
+    await this.announce();
+    this.announceTimer = setInterval(() => void this.announce(), Math.max(50, this.options.settings.announceMs));
+    this.quotaTimer = setInterval(() => {
+      this.quotaRunning ??= this.enforceQuotas()
+        .catch((error: unknown) => log.warn('quota check failed', { error: (error as Error).message }))
+        .finally(() => (this.quotaRunning = undefined));
+    }, Math.max(50, this.options.settings.quotaMs));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.announceTimer);
+    clearInterval(this.quotaTimer);
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+    await this.quotaRunning;
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+  }
+
+  varz(): Record<string, unknown> {
+    const all = plans();
+    return {
+      id: this.id,
+      databases: this.stats.databases,
+      users: this.stats.users,
+      capacity: this.options.settings.capacity,
+      available_capacity: Math.max(0, this.options.settings.capacity - this.stats.databases),
+      plans: Object.fromEntries(Object.values(all).map((p) => [p.name, { quota_bytes: p.quotaBytes, max_user_connections: p.maxUserConnections }])),
+      quota_revoked: this.stats.quota_revoked,
+      requests: this.stats.requests,
+      failures: this.stats.failures,
+    };
+  }
+
+  private async reply(subject: string, msg: Msg, op: () => Promise<object>): Promise<void> {
+    this.stats.requests++;
+    let answer: object;
+    try {
+      answer = await op();
+    } catch (error) {
+      this.stats.failures++;
+      const code = error instanceof NodeError ? error.code : 500;
+      const description = (error as Error).message;
+      this.options.log.warn('request failed', { subject, code, error: description });
+      answer = { success: false, error: { code, description } } satisfies NodeFailure;
+    }
+    if (msg.reply) publishJson(this.options.nc, msg.reply, answer);
+  }
+
+  /** Serialises operations on one database (or user): a retry racing the original waits for it. */
+  private async locked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.locks.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(key) === next) this.locks.delete(key);
+    }
+  }
+
+  private async ensureSchema(): Promise<void> {
+    await this.exec(`CREATE DATABASE IF NOT EXISTS ${META}`);
+    await this.exec(
+      `CREATE TABLE IF NOT EXISTS ${META}.instances (name VARCHAR(64) PRIMARY KEY, plan VARCHAR(32) NOT NULL, quota_exceeded TINYINT NOT NULL DEFAULT 0, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
+    );
+    await this.exec(`CREATE TABLE IF NOT EXISTS ${META}.bindings (username VARCHAR(32) PRIMARY KEY, name VARCHAR(64) NOT NULL, binding_id VARCHAR(255) NOT NULL)`);
+    await this.exec(`CREATE TABLE IF NOT EXISTS ${META}.settings (name VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)`);
+    await this.exec(`INSERT IGNORE INTO ${META}.settings (name, value) VALUES ('binding_secret', ?)`, [randomBytes(32).toString('base64url')]);
+    const [row] = await this.rows<{ value: string }>(`SELECT value FROM ${META}.settings WHERE name = 'binding_secret'`);
+    this.secret = row.value;
+  }
+
+  private async refreshStats(): Promise<void> {
+    const [instances] = await this.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${META}.instances`);
+    const [users] = await this.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${META}.bindings`);
+    const revoked = await this.rows<{ name: string }>(`SELECT name FROM ${META}.instances WHERE quota_exceeded = 1 ORDER BY name`);
+    this.stats.databases = Number(instances.n);
+    this.stats.users = Number(users.n);
+    this.stats.quota_revoked = revoked.map((r) => r.name);
+  }
+
+  async announce(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.refreshStats();
+    } catch (error) {
+      // The server is down (restarting): say nothing rather than something stale.
+      this.options.log.warn('not announcing: the MySQL server does not answer', { error: (error as Error).message });
+      return;
+    }
+    const { host, port } = this.options.address();
+    const available = Math.max(0, this.options.settings.capacity - this.stats.databases);
+    for (const plan of Object.keys(plans())) {
+      publishJson(this.options.nc, 'MyaaS.announce', {
+        id: this.id,
+        plan,
+        supported_versions: SUPPORTED_VERSIONS,
+        available_capacity: available,
+        capacity_unit: 1,
+        host,
+        port,
+      });
+    }
+  }
+
+  private baseCredentials(name: string) {
+    const { host, port } = this.options.address();
+    return { name, hostname: host, host, port, node_id: this.id };
+  }
+
+  private async instance(name: string): Promise<{ name: string; plan: string; quota_exceeded: number } | undefined> {
+    const [row] = await this.rows<{ name: string; plan: string; quota_exceeded: number }>(`SELECT name, plan, quota_exceeded FROM ${META}.instances WHERE name = ?`, [name]);
+    return row;
+  }
+
+  async provision(request: ProvisionRequest): Promise<object> {
+    const name = request?.name;
+    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and 32 hex digits`);
+    const plan = plans()[String(request.plan)];
+    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(plans()).join(', ')}`);
+    if (request.version !== undefined && !SUPPORTED_VERSIONS.includes(String(request.version)))
+      throw new NodeError(400, `unsupported version ${JSON.stringify(request.version)}; this node serves ${SUPPORTED_VERSIONS.join(', ')}`);
+    return this.locked(name, async () => {
+      const existing = await this.instance(name);
+      if (!existing) {
+        await this.refreshStats();
+        if (this.stats.databases >= this.options.settings.capacity) throw new NodeError(507, `node ${this.id} is full (${this.options.settings.capacity} databases)`);
+        await this.exec('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [name]);
+        await this.exec(`INSERT INTO ${META}.instances (name, plan) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = name`, [name, plan.name]);
+        this.stats.databases++;
+        this.options.log.info('provisioned', { name, plan: plan.name });
+      } else {
+        // A retry: make sure the database is there (a half-done earlier attempt).
+        await this.exec('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [name]);
+      }
+      return { success: true, credentials: this.baseCredentials(name) };
+    });
+  }
+
+  async bind(request: BindRequest): Promise<object> {
+    const name = request?.name;
+    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
+    const bindingId = request.binding_id;
+    if (typeof bindingId !== 'string' || bindingId === '' || bindingId.length > 255) throw new NodeError(400, 'binding_id is required');
+    const username = userForBinding(bindingId);
+    return this.locked(name, async () => {
+      const instance = await this.instance(name);
+      if (!instance) throw new NodeError(404, `no database ${name} on node ${this.id}`);
+      const plan: Plan = plans()[instance.plan] ?? plans().small;
+      const [bound] = await this.rows<{ name: string }>(`SELECT name FROM ${META}.bindings WHERE username = ?`, [username]);
+      if (bound && bound.name !== name) throw new NodeError(409, `binding ${bindingId} already belongs to database ${bound.name}`);
+      const password = passwordForBinding(this.secret, bindingId);
+      const limit = Math.trunc(plan.maxUserConnections);
+      await this.exec(`CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ${limit}`, [username, USER_HOST, password]);
+      await this.exec(`ALTER USER ?@? IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ${limit}`, [username, USER_HOST, password]);
+      await this.exec('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [grantPattern(name), username, USER_HOST]);
+      if (instance.quota_exceeded) await this.exec('REVOKE INSERT, UPDATE, CREATE ON ??.* FROM ?@?', [grantPattern(name), username, USER_HOST]);
+      await this.exec(`INSERT INTO ${META}.bindings (username, name, binding_id) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name)`, [username, name, bindingId]);
+      if (!bound) {
+        this.stats.users++;
+        this.options.log.info('bound', { name, username });
+      }
+      const { host, port } = this.options.address();
+      return {
+        success: true,
+        credentials: {
+          ...this.baseCredentials(name),
+          username,
+          password,
+          uri: `mysql://${username}:${encodeURIComponent(password)}@${host}:${port}/${name}?reconnect=true`,
+          jdbcUrl: `jdbc:mysql://${host}:${port}/${name}?user=${username}&password=${encodeURIComponent(password)}`,
+        },
+      };
+    });
+  }
+
+  async unbind(request: UnbindRequest): Promise<object> {
+    const username = request?.credentials?.username;
+    if (!isUserName(username)) throw new NodeError(400, `invalid username ${JSON.stringify(username)}: expected u and 15 hex digits`);
+    const name = request.credentials?.name;
+    if (name !== undefined && !isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
+    const [bound] = await this.rows<{ name: string }>(`SELECT name FROM ${META}.bindings WHERE username = ?`, [username]);
+    return this.locked(bound?.name ?? name ?? username, async () => {
+      await this.dropUser(username);
+      this.options.log.info('unbound', { name: bound?.name ?? name, username });
+      return { success: true };
+    });
+  }
+
+  async unprovision(request: UnprovisionRequest): Promise<object> {
+    const name = request?.name;
+    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
+    const extra = Array.isArray(request.bindings) ? request.bindings.map((b) => b?.username).filter(isUserName) : [];
+    return this.locked(name, async () => {
+      await this.dropDatabase(name, extra);
+      this.options.log.info('unprovisioned', { name });
+      return { success: true };
+    });
+  }
+
+  async checkOrphan(): Promise<object> {
+    const databases = (await this.rows<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name).filter(isDatabaseName);
+    const users = [...new Set((await this.rows<{ user: string }>('SELECT User AS user FROM mysql.user')).map((r) => r.user).filter(isUserName))];
+    return { node_id: this.id, databases: databases.sort(), users: users.sort() };
+  }
+
+  async purgeOrphan(request: PurgeRequest): Promise<object> {
+    const databases = Array.isArray(request?.databases) ? request.databases.filter(isDatabaseName) : [];
+    const users = Array.isArray(request?.users) ? request.users.filter(isUserName) : [];
+    for (const name of databases) await this.locked(name, () => this.dropDatabase(name, []));
+    for (const username of users) await this.dropUser(username);
+    this.options.log.info('purged orphans', { databases: databases.length, users: users.length });
+    return { success: true };
+  }
+
+  /** Drops the user (so it cannot come back), then kills its open connections. Absent is fine. */
+  private async dropUser(username: string): Promise<void> {
+    await this.exec('DROP USER IF EXISTS ?@?', [username, USER_HOST]);
+    await this.killConnections([username]);
+    await this.exec(`DELETE FROM ${META}.bindings WHERE username = ?`, [username]);
+    await this.refreshStats();
+  }
+
+  private async usersOf(name: string): Promise<string[]> {
+    const ours = (await this.rows<{ username: string }>(`SELECT username FROM ${META}.bindings WHERE name = ?`, [name])).map((r) => r.username);
+    const granted = (await this.rows<{ user: string }>('SELECT User AS user FROM mysql.db WHERE Db = ?', [grantPattern(name)])).map((r) => r.user);
+    return [...new Set([...ours, ...granted])].filter(isUserName);
+  }
+
+  private async dropDatabase(name: string, extraUsers: string[]): Promise<void> {
+    const users = [...new Set([...(await this.usersOf(name)), ...extraUsers])];
+    for (const username of users) await this.exec('DROP USER IF EXISTS ?@?', [username, USER_HOST]);
+    await this.killConnections(users);
+    await this.exec('DROP DATABASE IF EXISTS ??', [name]);
+    await this.exec(`DELETE FROM ${META}.bindings WHERE name = ?`, [name]);
+    if (users.length) await this.exec(`DELETE FROM ${META}.bindings WHERE username IN (?)`, [users]);
+    await this.exec(`DELETE FROM ${META}.instances WHERE name = ?`, [name]);
+    await this.refreshStats();
+  }
+
+  private async killConnections(users: string[]): Promise<number> {
+    if (!users.length) return 0;
+    const sessions = await this.rows<{ id: number }>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER IN (?)', [users]);
+    let killed = 0;
+    for (const { id } of sessions) {
+      try {
+        await this.exec('KILL CONNECTION ?', [Number(id)]);
+        killed++;
+      } catch {
+        // it ended meanwhile
+      }
+    }
+    return killed;
+  }
+
+  /** Bytes per database: InnoDB's data+index length, or the tablespace files when they say more. */
+  async sizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    const tables = await this.rows<{ name: string; size: string | number | null }>(
+      "SELECT TABLE_SCHEMA AS name, SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)) AS size FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'cf\\_%' GROUP BY TABLE_SCHEMA",
+    );
+    for (const row of tables) sizes.set(row.name, Number(row.size ?? 0));
+    try {
+      const files = await this.rows<{ name: string; size: string | number | null }>(
+        "SELECT SUBSTRING_INDEX(NAME, '/', 1) AS name, SUM(ALLOCATED_SIZE) AS size FROM information_schema.INNODB_SYS_TABLESPACES WHERE NAME LIKE 'cf\\_%/%' GROUP BY SUBSTRING_INDEX(NAME, '/', 1)",
+      );
+      for (const row of files) sizes.set(row.name, Math.max(sizes.get(row.name) ?? 0, Number(row.size ?? 0)));
+    } catch {
+      // MySQL names this table differently; data+index length alone then.
+    }
+    return sizes;
+  }
+
+  /** One pass of the quota enforcer: revoke writes from databases over their plan's size, restore under it. */
+  async enforceQuotas(): Promise<void> {
+    if (this.stopped) return;
+    const instances = await this.rows<{ name: string; plan: string; quota_exceeded: number }>(`SELECT name, plan, quota_exceeded FROM ${META}.instances`);
+    const sizes = await this.sizes();
+    const all = plans();
+    for (const instance of instances) {
+      if (!isDatabaseName(instance.name)) continue;
+      const plan = all[instance.plan] ?? all.small;
+      const size = sizes.get(instance.name) ?? 0;
+      const over = size > plan.quotaBytes;
+      if (over === !!instance.quota_exceeded) continue;
+      await this.locked(instance.name, async () => {
+        const users = await this.usersOf(instance.name);
+        for (const username of users) {
+          try {
+            if (over) await this.exec('REVOKE INSERT, UPDATE, CREATE ON ??.* FROM ?@?', [grantPattern(instance.name), username, USER_HOST]);
+            else await this.exec('GRANT INSERT, UPDATE, CREATE ON ??.* TO ?@?', [grantPattern(instance.name), username, USER_HOST]);
+          } catch (error) {
+            this.options.log.warn('changing a user’s rights failed', { name: instance.name, username, error: (error as Error).message });
+          }
+        }
+        // Rights are checked at statement time, but kill sessions anyway so no open transaction
+        // keeps writing past the quota.
+        if (over) await this.killConnections(users);
+        await this.exec(`UPDATE ${META}.instances SET quota_exceeded = ? WHERE name = ?`, [over ? 1 : 0, instance.name]);
+        this.options.log.info(over ? 'quota exceeded: writes revoked' : 'back under quota: writes restored', { name: instance.name, size, quota: plan.quotaBytes });
+      });
+    }
+    await this.refreshStats();
+  }
+}
+
+export interface ProvisionRequest {
+  plan?: unknown;
+  version?: unknown;
+  name?: unknown;
+}
+export interface BindRequest {
+  name?: unknown;
+  binding_id?: unknown;
+  bind_opts?: unknown;
+}
+export interface UnbindRequest {
+  credentials?: { name?: unknown; username?: unknown };
+}
+export interface UnprovisionRequest {
+  name?: unknown;
+  bindings?: { username?: unknown }[];
+}
+export interface PurgeRequest {
+  databases?: unknown[];
+  users?: unknown[];
+}

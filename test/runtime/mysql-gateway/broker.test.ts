@@ -1,0 +1,227 @@
+// The mysql-gateway as an Open Service Broker API v2.17 broker (spec.md of openservicebrokerapi),
+// on a real bus with fake mysql-nodes: every status code, the order of the checks, node choice by
+// capacity, node timeouts, the record across a restart, and orphans.
+import assert from 'node:assert/strict';
+import { BusServer } from '../../../src/runtime/bus/server.js';
+import { waitFor } from '../../../src/runtime/common/net.js';
+import { PLANS, SERVICE_ID } from '../../../src/runtime/mysql-gateway/catalog.js';
+import { BROKER, FakeNode, osb, startGateway, tempHome, type RunningGateway } from './helpers.js';
+
+const SMALL = PLANS.find((p) => p.name === 'small')!.id;
+const MEDIUM = PLANS.find((p) => p.name === 'medium')!.id;
+const provisionBody = (over: Record<string, unknown> = {}) => ({ service_id: SERVICE_ID, plan_id: SMALL, organization_guid: 'org-1', space_guid: 'space-1', context: { platform: 'cloudfoundry' }, ...over });
+const bindBody = (over: Record<string, unknown> = {}) => ({ service_id: SERVICE_ID, plan_id: SMALL, bind_resource: { app_guid: 'app-1' }, ...over });
+const Q = `?service_id=${SERVICE_ID}&plan_id=${SMALL}`;
+
+describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
+  this.timeout(15_000);
+  let bus: BusServer;
+  let busPort: number;
+  let running: RunningGateway[] = [];
+  let nodes: FakeNode[] = [];
+
+  const gateway = async (home = tempHome(), env: Record<string, string> = {}) => {
+    const g = await startGateway({ home, busPort, env });
+    running.push(g);
+    return g;
+  };
+  const node = async (o: ConstructorParameters<typeof FakeNode>[0]) => {
+    const n = await new FakeNode(o).start(busPort);
+    nodes.push(n);
+    return n;
+  };
+  const seesNodes = (g: RunningGateway, ...ids: string[]) =>
+    waitFor(`the gateway to know ${ids.join(', ')}`, () => ids.every((id) => g.varz().nodes.some((n) => n.id === id)), { timeoutMs: 3_000 });
+
+  before(async () => {
+    bus = new BusServer({ host: '127.0.0.1', port: 0 });
+    busPort = (await bus.listen()).port;
+  });
+  afterEach(async () => {
+    for (const g of running) await g.stop();
+    for (const n of nodes) await n.stop();
+    running = [];
+    nodes = [];
+  });
+  after(async () => {
+    await bus.close();
+  });
+
+  describe('headers, auth and catalog', () => {
+    let g: RunningGateway;
+    beforeEach(async () => {
+      g = await gateway();
+    });
+
+    it('answers 412 with an error body when X-Broker-API-Version is missing or unsupported, before auth', async () => {
+      for (const version of [null, '2.12', '2.18', '3.0', 'abc']) {
+        const res = await osb(g.url, 'GET', '/v2/catalog', { version, auth: null });
+        assert.equal(res.status, 412, `version ${String(version)}`);
+        assert.match(String(res.json.description), /2\.13 to 2\.17/);
+      }
+      for (const version of ['2.13', '2.14', '2.15', '2.16', '2.17']) assert.equal((await osb(g.url, 'GET', '/v2/catalog', { version })).status, 200, version);
+    });
+
+    it('answers 401 without or with wrong credentials, before reading the body', async () => {
+      assert.equal((await osb(g.url, 'GET', '/v2/catalog', { auth: null })).status, 401);
+      const wrong = await osb(g.url, 'GET', '/v2/catalog', { auth: { username: BROKER.username, password: 'nope' } });
+      assert.equal(wrong.status, 401);
+      assert.ok(wrong.json.description);
+      assert.match(String(wrong.headers['www-authenticate']), /^Basic/);
+      // An unreadable body with bad auth is a 401, not a 400; with no version a 412.
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/i-1', { raw: '{not json', auth: null })).status, 401);
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/i-1', { raw: '{not json', version: null, auth: null })).status, 412);
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/i-1', { raw: '{not json' })).status, 400);
+    });
+
+    it('serves the catalog: p-mysql, tags, retrievable, plans small and medium with stable ids', async () => {
+      const res = await osb(g.url, 'GET', '/v2/catalog');
+      assert.equal(res.status, 200);
+      assert.match(String(res.headers['content-type']), /application\/json/);
+      const [service, ...others] = res.json.services as Array<Record<string, unknown>>;
+      assert.equal(others.length, 0);
+      assert.equal(service.name, 'p-mysql');
+      assert.equal(service.id, SERVICE_ID);
+      assert.deepEqual(service.tags, ['mysql', 'relational']);
+      assert.equal(service.bindable, true);
+      assert.equal(service.instances_retrievable, true);
+      assert.equal(service.bindings_retrievable, true);
+      assert.equal(service.plan_updateable, false);
+      assert.ok(String(service.description).length > 0);
+      const plans = service.plans as Array<Record<string, unknown>>;
+      assert.deepEqual(plans.map((p) => [p.name, p.id]), [['small', SMALL], ['medium', MEDIUM]]);
+      for (const p of plans) assert.match(String(p.description), /MB/);
+      // Stable across restarts: a second gateway serves the same ids.
+      const g2 = await gateway();
+      assert.deepEqual((await osb(g2.url, 'GET', '/v2/catalog')).json, res.json);
+    });
+
+    it('answers 404 for unknown endpoints', async () => {
+      assert.equal((await osb(g.url, 'GET', '/v2/nothing')).status, 404);
+    });
+  });
+
+  describe('provision, bind, unbind, deprovision', () => {
+    let g: RunningGateway;
+    let n: FakeNode;
+    beforeEach(async () => {
+      n = await node({ id: 'node-a', capacity: 10 });
+      g = await gateway();
+      await seesNodes(g, 'node-a');
+    });
+
+    it('provision: 400 for malformed or missing/unknown ids (state unchanged), 201, 200 identical, 409 other attributes', async () => {
+      const path = '/v2/service_instances/inst-1';
+      const bad: Array<[string, unknown]> = [
+        ['no body', undefined],
+        ['an array', []],
+        ['no service_id', provisionBody({ service_id: undefined })],
+        ['no plan_id', provisionBody({ plan_id: undefined })],
+        ['unknown service_id', provisionBody({ service_id: 'nope' })],
+        ['unknown plan_id', provisionBody({ plan_id: 'nope' })],
+        ['plan_id of another kind', provisionBody({ plan_id: 42 })],
+      ];
+      for (const [what, body] of bad) {
+        const res = await osb(g.url, 'PUT', path, { body });
+        assert.equal(res.status, 400, what);
+        assert.ok(String(res.json.description).length > 0, what);
+      }
+      assert.equal((await osb(g.url, 'GET', path)).status, 404);
+      assert.equal(n.requests.filter((r) => r.op === 'provision').length, 0);
+
+      // Unknown fields are ignored.
+      const created = await osb(g.url, 'PUT', path, { body: provisionBody({ x_unknown_field: { a: 1 }, parameters: { a: 1, b: 2 } }) });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json, {});
+      assert.deepEqual([...n.databases], ['cf_inst1']);
+      assert.deepEqual(n.requests[0], { op: 'provision', body: { plan: 'small', version: '10.11', name: 'cf_inst1' } });
+
+      const again = await osb(g.url, 'PUT', path, { body: provisionBody({ parameters: { b: 2, a: 1 } }) });
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.json, {});
+      for (const over of [{ plan_id: MEDIUM }, { space_guid: 'space-2' }, { parameters: { a: 2 } }]) {
+        const conflict = await osb(g.url, 'PUT', path, { body: provisionBody(over) });
+        assert.equal(conflict.status, 409, JSON.stringify(over));
+        assert.ok(conflict.json.description);
+      }
+      assert.equal(n.requests.filter((r) => r.op === 'provision').length, 1);
+
+      const fetched = await osb(g.url, 'GET', path);
+      assert.equal(fetched.status, 200);
+      assert.equal(fetched.json.service_id, SERVICE_ID);
+      assert.equal(fetched.json.plan_id, SMALL);
+      assert.deepEqual(await osb(g.url, 'GET', `${path}/last_operation`).then((r) => [r.status, r.json]), [200, { state: 'succeeded' }]);
+      assert.equal((await osb(g.url, 'GET', '/v2/service_instances/absent/last_operation')).status, 410);
+      assert.equal(g.varz().instances, 1);
+    });
+
+    it('bind: 400 for missing ids or an unknown instance, 201 with cf-mysql credentials, 200 identical, 409, GET 200/404', async () => {
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-2', { body: provisionBody() })).status, 201);
+      const path = '/v2/service_instances/inst-2/service_bindings/bind-1';
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/absent/service_bindings/bind-1', { body: bindBody() })).status, 400);
+      assert.equal((await osb(g.url, 'PUT', path, { body: bindBody({ service_id: undefined }) })).status, 400);
+      assert.equal((await osb(g.url, 'PUT', path, { body: bindBody({ plan_id: MEDIUM }) })).status, 400);
+      assert.equal((await osb(g.url, 'PUT', path, { raw: '[' })).status, 400);
+      assert.equal((await osb(g.url, 'GET', path)).status, 404);
+
+      const created = await osb(g.url, 'PUT', path, { body: bindBody({ x_extra: true }) });
+      assert.equal(created.status, 201);
+      const credentials = created.json.credentials as Record<string, unknown>;
+      for (const key of ['hostname', 'port', 'name', 'username', 'password', 'uri', 'jdbcUrl']) assert.ok(key in credentials, key);
+      assert.equal(credentials.name, 'cf_inst2');
+      assert.equal(typeof credentials.port, 'number');
+      assert.match(String(credentials.uri), /^mysql:\/\/u[0-9a-f]{15}:.+@127\.0\.0\.1:3306\/cf_inst2\?reconnect=true$/);
+
+      const again = await osb(g.url, 'PUT', path, { body: bindBody() });
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.json.credentials, credentials);
+      const conflict = await osb(g.url, 'PUT', path, { body: bindBody({ bind_resource: { app_guid: 'app-2' } }) });
+      assert.equal(conflict.status, 409);
+      assert.ok(conflict.json.description);
+
+      const fetched = await osb(g.url, 'GET', path);
+      assert.equal(fetched.status, 200);
+      assert.deepEqual(fetched.json.credentials, credentials);
+      assert.equal((await osb(g.url, 'GET', `${path}/last_operation`)).status, 200);
+      assert.equal((await osb(g.url, 'GET', '/v2/service_instances/inst-2/service_bindings/other')).status, 404);
+
+      const second = await osb(g.url, 'PUT', '/v2/service_instances/inst-2/service_bindings/bind-2', { body: bindBody() });
+      assert.equal(second.status, 201);
+      assert.notEqual((second.json.credentials as Record<string, unknown>).username, credentials.username);
+      assert.equal(g.varz().bindings, 2);
+    });
+
+    it('unbind and deprovision: 400 without the query ids, 200 {}, 410 {} when absent', async () => {
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-3', { body: provisionBody() })).status, 201);
+      const path = '/v2/service_instances/inst-3/service_bindings/bind-3';
+      const bound = await osb(g.url, 'PUT', path, { body: bindBody() });
+      const username = String((bound.json.credentials as Record<string, unknown>).username);
+      assert.ok(n.users.has(username));
+
+      assert.equal((await osb(g.url, 'DELETE', path)).status, 400);
+      assert.equal((await osb(g.url, 'DELETE', `${path}?service_id=${SERVICE_ID}`)).status, 400);
+      assert.equal((await osb(g.url, 'DELETE', `${path}?plan_id=${SMALL}`)).status, 400);
+      assert.equal((await osb(g.url, 'GET', path)).status, 200, 'a 400 leaves the binding alone');
+      assert.deepEqual(await osb(g.url, 'DELETE', `${path}${Q}`).then((r) => [r.status, r.json]), [200, {}]);
+      assert.equal(n.users.has(username), false);
+      assert.deepEqual(await osb(g.url, 'DELETE', `${path}${Q}`).then((r) => [r.status, r.json]), [410, {}]);
+      assert.equal((await osb(g.url, 'GET', path)).status, 404);
+
+      // Deprovision drops the database and the bindings still left on it.
+      const left = await osb(g.url, 'PUT', `${path}-b`, { body: bindBody() });
+      const leftUser = String((left.json.credentials as Record<string, unknown>).username);
+      const instance = '/v2/service_instances/inst-3';
+      assert.equal((await osb(g.url, 'DELETE', `${instance}?service_id=${SERVICE_ID}`)).status, 400);
+      assert.equal((await osb(g.url, 'GET', instance)).status, 200);
+      assert.deepEqual(await osb(g.url, 'DELETE', `${instance}${Q}`).then((r) => [r.status, r.json]), [200, {}]);
+      assert.deepEqual(n.requests.find((r) => r.op === 'unprovision')?.body, { name: 'cf_inst3', bindings: [{ username: leftUser }] });
+      assert.equal(n.databases.size, 0);
+      assert.equal(n.users.size, 0);
+      assert.deepEqual(await osb(g.url, 'DELETE', `${instance}${Q}`).then((r) => [r.status, r.json]), [410, {}]);
+      assert.equal((await osb(g.url, 'GET', instance)).status, 404);
+      assert.equal((await osb(g.url, 'GET', `${instance}/last_operation`)).status, 410);
+      assert.equal(g.varz().instances, 0);
+      assert.equal(g.varz().bindings, 0);
+    });
+  });
+});
