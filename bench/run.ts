@@ -6,6 +6,7 @@ import { benchBus } from './bus.js';
 import { printTable, ratio, type BenchRow } from './lib.js';
 import { benchLogs } from './logs.js';
 import { benchPush } from './push.js';
+import { benchServices } from './services.js';
 import { benchUp } from './up.js';
 
 const suites: [string, () => Promise<BenchRow[]>][] = [
@@ -13,6 +14,7 @@ const suites: [string, () => Promise<BenchRow[]>][] = [
   ['push', () => benchPush()],
   ['bus', () => benchBus()],
   ['logs', () => benchLogs()],
+  ['services', () => benchServices()],
 ];
 try {
   const { benchRouter } = (await import('./router.js')) as { benchRouter?: () => Promise<BenchRow[]> };

@@ -15,6 +15,8 @@ import { componentKey } from '../runtime/common/component.js';
 import { findMysqlServer, MYSQL_MISSING_HELP } from '../runtime/mysql-node/mysqld.js';
 
 export default class Up extends DevboxCommand {
+  private mysqlUrl?: string;
+
   static override description = 'Start devbox: the bus and every Cloud Foundry component, as child processes of one supervisor';
 
   static override examples = [
@@ -26,13 +28,16 @@ export default class Up extends DevboxCommand {
   static override flags = {
     detach: Flags.boolean({ char: 'd', description: 'run in the background and return once every component is healthy' }),
     'nats-url': Flags.string({ description: 'use this NATS server (nats://[token@]host:port, comma-separated for a cluster) instead of starting the embedded bus', env: 'DEVBOX_NATS_URL' }),
+    db: Flags.string({ description: "the controller's database: mysql://USER:PASS@HOST:PORT/DB (default: SQLite in the state directory)", env: 'DEVBOX_CONTROLLER_DB' }),
+    'mysql-url': Flags.string({ description: 'run the MySQL service on this existing server (mysql://USER:PASS@HOST:PORT) instead of a private one', env: 'DEVBOX_MYSQL_URL' }),
     deas: Flags.integer({ description: 'how many DEAs to run (each stages and runs app instances)', default: 1, min: 1, max: 16 }),
-    port: Flags.integer({ description: "the router's port (default: router_port in config.json, 8080)", min: 0, max: 65535 }),
+    port: Flags.integer({ description: "the router's port (default: router_port in config.json, 8080)", min: 1, max: 65535 }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Up);
-    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, deas: flags.deas };
+    this.mysqlUrl = flags['mysql-url'];
+    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, deas: flags.deas, controllerDb: flags.db, mysqlUrl: flags['mysql-url'] };
     const components = boxPlan({ externalBus: !!options.natsUrl, deas: options.deas }).map((s) => componentKey(s.name, s.index));
 
     const running = runningSupervisor(statePaths(this.home).pidFile);
@@ -99,7 +104,7 @@ export default class Up extends DevboxCommand {
     this.log(`  bus:     ${redactUrl(ready.natsUrl)}`);
     this.log(`  state:   ${this.home}`);
     // The rest of devbox runs without MySQL; say once how to get the service.
-    if (!process.env.DEVBOX_MYSQL_URL && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
+    if (!this.mysqlUrl && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
     this.log('');
   }
 }

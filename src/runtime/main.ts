@@ -21,6 +21,8 @@ FLAGS
                       (env DEVBOX_NATS_URL; default: the bus of the box in DEVBOX_HOME)
   --status-port PORT  port of its /healthz and /varz server (0: any free port)
   --port PORT         its service port, where it has one (the bus's client port, the router's)
+  --db URL            controller: its database, mysql://USER:PASS@HOST:PORT/DB (env DEVBOX_CONTROLLER_DB)
+  --mysql-url URL     mysql-node: an existing server, mysql://USER:PASS@HOST:PORT (env DEVBOX_MYSQL_URL)
 
 ENVIRONMENT
   DEVBOX_HOME         the state directory (default ~/.devbox), for config.json and run/ports.json
@@ -50,6 +52,8 @@ export async function componentMain(argv: string[]): Promise<number | undefined>
         'nats-url': { type: 'string' },
         'status-port': { type: 'string' },
         port: { type: 'string' },
+        db: { type: 'string' },
+        'mysql-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -62,6 +66,9 @@ export async function componentMain(argv: string[]): Promise<number | undefined>
     if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
     if (!componentNames().includes(name)) throw new UsageError(`unknown component '${name}'; one of: ${componentNames().join(', ')}`);
     const index = integer(values.index, 'index', 1000);
+    // Component settings are read from the environment; the flags are the same settings by name.
+    if (values.db) process.env.DEVBOX_CONTROLLER_DB = values.db;
+    if (values['mysql-url']) process.env.DEVBOX_MYSQL_URL = values['mysql-url'];
     await runComponent(await loadComponent(name), {
       name,
       index,

@@ -3,6 +3,7 @@
 // their own database, unbinding that revokes access at once, and data that outlives `down`/`up`
 // and a kill -9 of the private mysqld.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,13 +107,46 @@ describe('MySQL as a service (real broker, node and MariaDB)', function () {
 
     const status = JSON.parse(await ok(['status', '--json'])) as { components: { name: string; status_port: number }[] };
     const node = status.components.find((c) => c.name === 'mysql-node')!;
-    const config = JSON.parse((await import('node:fs')).readFileSync(path.join(home, 'config.json'), 'utf8')) as { status: { user: string; password: string } };
+    const config = JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as { status: { user: string; password: string } };
     const varz = await fetch(`http://127.0.0.1:${node.status_port}/varz`, { headers: { authorization: `Basic ${Buffer.from(`${config.status.user}:${config.status.password}`).toString('base64')}` } }).then((r) => r.json() as Promise<{ mysql: { pid: number } }>);
     process.kill(varz.mysql.pid, 'SIGKILL');
     await waitFor('the data back after mysqld was killed', async () => {
       const res = await visit('/read').catch(() => undefined);
       return res?.status === 200 && JSON.parse(res.text).notes.includes('first');
     }, { timeoutMs: 60_000, intervalMs: 500 });
+  });
+
+  it('sends provisions to the node with the most capacity (a second, larger node joins)', async () => {
+    const nodePort = async (index: number) => {
+      const status = JSON.parse(await ok(['status', '--json'])) as { components: { name: string; status_port: number }[] };
+      const node = status.components.find((c) => c.name === (index === 0 ? 'mysql-node' : `mysql-node-${index}`))!;
+      const config = JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as { status: { user: string; password: string } };
+      const varz = await fetch(`http://127.0.0.1:${node.status_port}/varz`, { headers: { authorization: `Basic ${Buffer.from(`${config.status.user}:${config.status.password}`).toString('base64')}` } }).then((r) => r.json() as Promise<{ mysql: { port: number } }>);
+      return varz.mysql.port;
+    };
+    const first = await nodePort(0);
+    // The same component a machine of its own would run, joining this box's bus.
+    const second = execa(process.execPath, [DEVBOX_BIN, 'component', 'mysql-node', '--index', '1', '--status-port', '0'], {
+      env: { DEVBOX_HOME: home, DEVBOX_MYSQL_CAPACITY: '500' },
+      extendEnv: true,
+      reject: false,
+      stdio: 'ignore',
+    });
+    try {
+      const creds = await waitFor('a provision on the larger node', async () => {
+        const name = `big-${Date.now()}`;
+        if ((await cli(['create-service', 'p-mysql', 'small', name])).exitCode !== 0) return undefined;
+        const c = await key(name, 'k');
+        return c.port !== first ? c : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+      assert.notEqual(creds.port, first, 'served by the second node');
+      const c = await createConnection({ host: creds.hostname, port: creds.port, user: creds.username, password: creds.password, database: creds.name });
+      assert.deepEqual((await c.query('SELECT DATABASE() AS db'))[0], [{ db: creds.name }], 'the credentials log in to their database on that node');
+      await c.end();
+    } finally {
+      second.kill('SIGTERM');
+      await second;
+    }
   });
 
   it('revokes the app user at once on unbind', async () => {

@@ -10,8 +10,8 @@ import { startPrivateMysqld, type PrivateMysqld } from '../../src/runtime/mysql-
 export interface TestDatabase {
   name: string;
   start(): Promise<void>;
-  /** Environment for `devbox up` so the controller uses this database. */
-  env(): Promise<Record<string, string>>;
+  /** Arguments for `devbox up` so the controller uses this database (`--db URL`). */
+  upArgs(): string[];
   stop(): Promise<void>;
 }
 
@@ -28,9 +28,7 @@ export function mysqlDatabase(): TestDatabase & { server(): PrivateMysqld } {
       await connection.query('CREATE DATABASE controller');
       await connection.end();
     },
-    async env() {
-      return { DEVBOX_CONTROLLER_DB: `${server!.url}/controller` };
-    },
+    upArgs: () => ['--db', `${server!.url}/controller`],
     async stop() {
       await server?.stop();
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -39,6 +37,6 @@ export function mysqlDatabase(): TestDatabase & { server(): PrivateMysqld } {
 }
 
 export function controllerDatabases(): TestDatabase[] {
-  const sqlite: TestDatabase = { name: 'sqlite', start: async () => undefined, env: async () => ({}), stop: async () => undefined };
+  const sqlite: TestDatabase = { name: 'sqlite', start: async () => undefined, upArgs: () => [], stop: async () => undefined };
   return [sqlite, mysqlDatabase()];
 }

@@ -5,7 +5,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createConnection } from 'mysql2/promise';
 import { isListening, waitFor } from '../common/net.js';
 
 export interface PrivateMysqldOptions {
@@ -80,6 +79,8 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
   const child = spawn(binaries.server, args, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `mysql://root:${encodeURIComponent(options.rootPassword)}@127.0.0.1:${options.port}`;
+  // Loaded here, not at the top: `devbox up` imports this module only to find the server binary.
+  const { createConnection } = await import('mysql2/promise');
   try {
     await waitFor(`the MySQL server on port ${options.port}`, async () => {
       if (child.exitCode !== null) throw new Error(`it exited: ${tail(errorLog)}`);

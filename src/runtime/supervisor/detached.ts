@@ -12,6 +12,8 @@ export function detachedSupervisorEnv(options: SupervisorOptions): Record<string
   if (options.natsUrl) env.DEVBOX_NATS_URL = options.natsUrl;
   if (options.routerPort !== undefined) env.DEVBOX_ROUTER_PORT = String(options.routerPort);
   if (options.deas !== undefined) env.DEVBOX_DEAS = String(options.deas);
+  if (options.controllerDb) env.DEVBOX_CONTROLLER_DB = options.controllerDb;
+  if (options.mysqlUrl) env.DEVBOX_MYSQL_URL = options.mysqlUrl;
   return env;
 }
 
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
     natsUrl: env.DEVBOX_NATS_URL || undefined,
     routerPort: env.DEVBOX_ROUTER_PORT ? Number(env.DEVBOX_ROUTER_PORT) : undefined,
     deas: env.DEVBOX_DEAS ? Number(env.DEVBOX_DEAS) : undefined,
+    controllerDb: env.DEVBOX_CONTROLLER_DB || undefined,
+    mysqlUrl: env.DEVBOX_MYSQL_URL || undefined,
   });
   supervisor.on('event', (event) => {
     if (process.connected) process.send?.(event);

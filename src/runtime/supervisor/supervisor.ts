@@ -46,6 +46,10 @@ export interface SupervisorOptions {
   routerPort?: number;
   /** How many DEAs to run (default 1). */
   deas?: number;
+  /** The controller's database URL (mysql://…); default SQLite in the state directory. */
+  controllerDb?: string;
+  /** An existing MySQL server for the MySQL service, instead of a private one. */
+  mysqlUrl?: string;
   /** How long `start` waits for every component to be healthy. */
   startTimeoutMs?: number;
   restartBackoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
@@ -159,6 +163,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     if (child.servicePort !== undefined) args.push('--port', String(child.servicePort));
     const env: Record<string, string> = { DEVBOX_HOME: this.paths.home };
     if (this.options.natsUrl) env.DEVBOX_NATS_URL = this.options.natsUrl;
+    // Credentials travel in the environment (readable only by this user), never on command lines.
+    if (this.options.controllerDb) env.DEVBOX_CONTROLLER_DB = this.options.controllerDb;
+    if (this.options.mysqlUrl) env.DEVBOX_MYSQL_URL = this.options.mysqlUrl;
     const subprocess = execa(process.execPath, args, {
       env,
       stdin: 'ignore',

@@ -20,7 +20,7 @@ for (const database of controllerDatabases()) {
     let config: DevboxConfig;
 
     const up = async () => {
-      const result = await devbox(home, ['up', '-d', '--port', String(routerPort)], { env: await database.env() });
+      const result = await devbox(home, ['up', '-d', '--port', String(routerPort), ...database.upArgs()]);
       assert.equal(result.exitCode, 0, result.stdout + result.stderr);
       box = await boxApi(home, routerPort);
     };
@@ -41,6 +41,14 @@ for (const database of controllerDatabases()) {
 
     const createApp = async (name: string, extra: Record<string, unknown> = {}) =>
       box.call('POST', '/v3/apps', { name, relationships: { space: { data: { guid: spaceGuid } } }, ...extra });
+
+    it(`keeps its state in ${database.name} (up ${database.name === 'mysql' ? '--db mysql://…' : 'without --db'})`, async () => {
+      const status = JSON.parse((await devbox(home, ['status', '--json'])).stdout) as { components: { name: string; status_port: number }[] };
+      const port = status.components.find((c) => c.name === 'controller')!.status_port;
+      const auth = Buffer.from(`${config.status.user}:${config.status.password}`).toString('base64');
+      const varz = (await (await fetch(`http://127.0.0.1:${port}/varz`, { headers: { authorization: `Basic ${auth}` } })).json()) as { db_dialect: string };
+      assert.equal(varz.db_dialect, database.name);
+    });
 
     it('describes its endpoints without a token', async () => {
       const root = JSON.parse((await request({ url: `${box.api}/` })).text);

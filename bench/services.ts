@@ -1,0 +1,60 @@
+// Provision and bind latency of the MySQL service as the API answers it: controller → broker
+// (mysql-gateway) → node → MariaDB and back, p50 and p99 over sequential requests on a real box.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { freePort, waitFor } from '../src/runtime/common/net.js';
+import { DEVBOX_BIN } from '../src/runtime/supervisor/supervisor.js';
+import { boxApi } from '../test/helpers/api.js';
+import { printTable, type BenchRow } from './lib.js';
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))];
+
+export async function benchServices(count = 20): Promise<BenchRow[]> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-bench-services-'));
+  const port = await freePort();
+  const devbox = (args: string[]) => execa(process.execPath, [DEVBOX_BIN, ...args], { env: { DEVBOX_HOME: home }, reject: false, timeout: 120_000 });
+  const provision: number[] = [];
+  const bind: number[] = [];
+  try {
+    const up = await devbox(['up', '-d', '--port', String(port)]);
+    if (up.exitCode !== 0) throw new Error(`devbox up failed: ${up.stdout}${up.stderr}`);
+    const api = await boxApi(home, port);
+    const space = (await api.call('GET', '/v3/spaces?names=dev')).json().resources[0].guid as string;
+    const plan = await waitFor('the p-mysql broker and its small plan', async () => (await api.call('GET', '/v3/service_plans?names=small')).json().resources?.[0]?.guid as string | undefined, { timeoutMs: 60_000, intervalMs: 250 });
+    const timed = async (method: string, url: string, body: unknown) => {
+      const start = process.hrtime.bigint();
+      const res = await api.call(method, url, body);
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${res.text}`);
+      return { ms, guid: res.json().guid as string };
+    };
+    // The node serves once its private MariaDB is up: the first provision waits for it, unmeasured.
+    const first = await waitFor('a first provision', async () => {
+      const res = await api.call('POST', '/v3/service_instances', { type: 'managed', name: 'warm-up', relationships: { space: { data: { guid: space } }, service_plan: { data: { guid: plan } } } });
+      return res.status < 300 ? res.json().guid : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await api.call('DELETE', `/v3/service_instances/${first}`);
+    for (let i = 0; i < count; i++) {
+      const instance = await timed('POST', '/v3/service_instances', { type: 'managed', name: `bench-${i}`, relationships: { space: { data: { guid: space } }, service_plan: { data: { guid: plan } } } });
+      provision.push(instance.ms);
+      const key = await timed('POST', '/v3/service_credential_bindings', { type: 'key', name: `key-${i}`, relationships: { service_instance: { data: { guid: instance.guid } } } });
+      bind.push(key.ms);
+      await api.call('DELETE', `/v3/service_credential_bindings/${key.guid}`);
+      await api.call('DELETE', `/v3/service_instances/${instance.guid}`);
+    }
+  } finally {
+    await devbox(['down']);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  return [
+    { name: 'service provision p50', unit: 'ms', devbox: percentile(provision, 50), higherIsBetter: false },
+    { name: 'service provision p99', unit: 'ms', devbox: percentile(provision, 99), higherIsBetter: false },
+    { name: 'service bind p50', unit: 'ms', devbox: percentile(bind, 50), higherIsBetter: false },
+    { name: 'service bind p99', unit: 'ms', devbox: percentile(bind, 99), higherIsBetter: false },
+  ];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) printTable(await benchServices());
