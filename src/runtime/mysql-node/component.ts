@@ -58,7 +58,9 @@ export function createMysqlNode(ctx: ComponentContext, { findServer = findMysqlS
       return;
     } else {
       const rootPassword = ctx.config.mysql.root_password;
-      const server = new SupervisedMysqld({ dir, rootPassword, log: ctx.log, onRestart: () => void node?.announce() });
+      const ports = ctx.ports;
+      const reservedPorts = ports ? [ports.router_port, ...(ports.bus_port ? [ports.bus_port] : []), ...Object.values(ports.components).map((c) => c.status_port)] : [];
+      const server = new SupervisedMysqld({ dir, rootPassword, log: ctx.log, onRestart: () => void node?.announce(), reservedPorts });
       supervised = server;
       const started = await server.start();
       ctx.log.info('private mysqld running', { pid: started.pid, port: started.port, dir });

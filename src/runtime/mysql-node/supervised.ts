@@ -21,7 +21,14 @@ export class SupervisedMysqld {
   lastError: string | undefined;
 
   constructor(
-    private readonly options: { dir: string; rootPassword: string; log: Logger; onRestart?: () => void },
+    private readonly options: {
+      dir: string;
+      rootPassword: string;
+      log: Logger;
+      onRestart?: () => void;
+      /** Ports the box has promised to others (router, bus, status servers): never MySQL's. */
+      reservedPorts?: number[];
+    },
   ) {}
 
   get port(): number | undefined {
@@ -46,8 +53,9 @@ export class SupervisedMysqld {
   private async pickPort(): Promise<number> {
     const file = path.join(this.options.dir, 'port');
     const previous = Number(fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : NaN);
-    if (Number.isInteger(previous) && previous > 0 && !(await isListening(previous))) return previous;
-    return freePort();
+    const reserved = new Set(this.options.reservedPorts ?? []);
+    if (Number.isInteger(previous) && previous > 0 && !reserved.has(previous) && !(await isListening(previous))) return previous;
+    return freePort('127.0.0.1', { exclude: reserved });
   }
 
   private async launch(): Promise<PrivateMysqld> {

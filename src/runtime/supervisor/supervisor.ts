@@ -142,8 +142,15 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     const plan = boxPlan({ externalBus: !!this.options.natsUrl, deas: this.options.deas });
     const routerPort = this.options.routerPort ?? this.config.router_port;
     const components: PortsFile['components'] = {};
-    for (const spec of plan) components[componentKey(spec.name, spec.index)] = { status_port: await freePort() };
-    const busPort = this.options.natsUrl ? undefined : await freePort();
+    // Every port is distinct and never the router's: the OS could hand a just-freed port out twice.
+    const taken = new Set<number>([routerPort]);
+    const pick = async () => {
+      const port = await freePort('127.0.0.1', { exclude: taken });
+      taken.add(port);
+      return port;
+    };
+    for (const spec of plan) components[componentKey(spec.name, spec.index)] = { status_port: await pick() };
+    const busPort = this.options.natsUrl ? undefined : await pick();
     this.ports = {
       nats_url: this.options.natsUrl ?? `nats://127.0.0.1:${busPort}`,
       external_bus: !!this.options.natsUrl,
