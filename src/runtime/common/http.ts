@@ -48,33 +48,8 @@ export async function request(req: RouterRequest): Promise<HttpResponse> {
 }
 
 function requestOnce({ url, method = 'GET', headers = {}, body, timeoutMs = 30_000, connectTo }: RouterRequest): Promise<HttpResponse> {
-  const target = new URL(url);
-  const hostname = connectTo ?? connectTarget(target).hostname;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        hostname,
-        port: target.port || 80,
-        method,
-        path: `${target.pathname}${target.search}`,
-        headers: { host: target.host, ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs / 1000} s`)));
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') reject(new Error(`cannot connect to ${target.host} (${hostname}:${target.port || 80}); is devbox running? Start it with 'devbox up'`));
-      else reject(error);
-    });
-    req.end(body);
-  });
+  const length: Record<string, string> = body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {};
+  return exchange({ url, method, headers: { ...headers, ...length }, timeoutMs, connectTo }, (req) => req.end(body));
 }
 
 export interface StreamRequest extends Omit<RouterRequest, 'body' | 'routeWaitMs'> {
@@ -87,23 +62,7 @@ export interface StreamRequest extends Omit<RouterRequest, 'body' | 'routeWaitMs
  * error while producing the body abandons the request and rejects with that error.
  */
 export function streamRequest({ url, method = 'POST', headers = {}, body, timeoutMs = 10 * 60_000, connectTo }: StreamRequest): Promise<HttpResponse> {
-  const target = new URL(url);
-  const hostname = connectTo ?? connectTarget(target).hostname;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { agent, hostname, port: target.port || 80, method, path: `${target.pathname}${target.search}`, headers: { host: target.host, ...headers, 'transfer-encoding': 'chunked' }, timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs / 1000} s`)));
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') reject(new Error(`cannot connect to ${target.host} (${hostname}:${target.port || 80}); is devbox running? Start it with 'devbox up'`));
-      else reject(error);
-    });
+  return exchange({ url, method, headers: { ...headers, 'transfer-encoding': 'chunked' }, timeoutMs, connectTo }, (req) => {
     void (async () => {
       try {
         for await (const chunk of body) {
@@ -116,5 +75,31 @@ export function streamRequest({ url, method = 'POST', headers = {}, body, timeou
         req.destroy(error as Error);
       }
     })();
+  });
+}
+
+/** One HTTP exchange through the router: `send` writes the body; the whole response is collected. */
+function exchange(
+  { url, method, headers, timeoutMs, connectTo }: { url: string; method: string; headers: Record<string, string>; timeoutMs: number; connectTo?: string },
+  send: (req: http.ClientRequest) => void,
+): Promise<HttpResponse> {
+  const target = new URL(url);
+  const hostname = connectTo ?? connectTarget(target).hostname;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, hostname, port: target.port || 80, method, path: `${target.pathname}${target.search}`, headers: { host: target.host, ...headers }, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs / 1000} s`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') reject(new Error(`cannot connect to ${target.host} (${hostname}:${target.port || 80}); is devbox running? Start it with 'devbox up'`));
+      else reject(error);
+    });
+    send(req);
   });
 }
