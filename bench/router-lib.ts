@@ -45,8 +45,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function tsxChild(script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], {
+function tsxChild(script: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(here, script), ...args], {
     cwd: path.join(here, '..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -113,7 +113,9 @@ export async function startRouter(bus: Bus, backendPort: number, env: Record<str
   ensureStateDirs(paths);
   ensureConfig(paths);
   const port = await freePort();
-  const child = tsxChild('router-server.ts', [home, bus.url, String(port)], { DEVBOX_LOG_LEVEL: 'warn', ...env });
+  // ROUTER_BENCH_NODE_ARGS: node flags for the router process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.ROUTER_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = tsxChild('router-server.ts', [home, bus.url, String(port)], { DEVBOX_LOG_LEVEL: 'warn', ...env }, nodeArgs);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));

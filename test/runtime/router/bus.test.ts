@@ -43,6 +43,31 @@ for (const kind of kinds) {
       await bus.stop();
     });
 
+    it('publishes a batch of access-log lines as one message per line, each as JSON.stringify would write it', async () => {
+      const publisherConnection = await busClient(bus);
+      try {
+        const received: [string, string][] = [];
+        const sub = client.subscribe('logs.>', { callback: (_error, msg) => received.push([msg.subject, sc.decode(msg.data)]) });
+        await client.flush();
+        const publisher = new AccessLogPublisher(publisherConnection, '3');
+        // Quotes, multi-byte UTF-8 (byte and character counts differ), a line longer than the
+        // framing's reserve, and an app guid that is no subject token (dropped, not misframed).
+        const lines = ['first "line"', 'second ü € 😀 line', `third \\ ${'x'.repeat(70_000)}`, 'for a bad guid'];
+        const apps = ['app-a', 'app-b', 'app-a', 'bad guid.*'];
+        publisher.publish(lines.map((line, i) => [apps[i], escapeForJson(line), 1000 + i]));
+        await publisherConnection.flush();
+        await waitFor('three access-log messages', () => received.length >= 3, { timeoutMs: 5_000 });
+        await client.flush();
+        sub.unsubscribe();
+        assert.deepEqual(
+          received,
+          lines.slice(0, 3).map((line, i) => [`logs.${apps[i]}`, JSON.stringify({ timestamp: 1000 + i, app_guid: apps[i], source_type: 'RTR', source_instance: '3', message_type: 'OUT', message: line })]),
+        );
+      } finally {
+        await publisherConnection.close();
+      }
+    });
+
     it('announces router.start when it starts and answers router.greet with the same', async () => {
       const starts: unknown[] = [];
       client.subscribe('router.start', { callback: (_e, m) => starts.push(JSON.parse(sc.decode(m.data))) });
@@ -157,21 +182,6 @@ describe('router access-log envelope', () => {
       const envelope = { timestamp: 1234, app_guid: 'guid-1', source_type: 'RTR', source_instance: '0', message_type: 'OUT', message: line };
       assert.equal(accessLogEnvelope('guid-1', '0', escapeForJson(line), 1234).toString(), JSON.stringify(envelope));
     }
-  });
-
-  it('publishes a batch as one envelope per line, as JSON.stringify would write them', () => {
-    const sent: [string, string][] = [];
-    const fakeBus = { isClosed: () => false, publish: (subject: string, data: Uint8Array) => sent.push([subject, Buffer.from(data).toString()]) };
-    const publisher = new AccessLogPublisher(fakeBus as unknown as NatsConnection, '3');
-    const lines = ['first "line"', 'second ü line', 'third \\ line'];
-    publisher.publish(lines.map((line, i) => [i === 1 ? 'app-b' : 'app-a', escapeForJson(line), 1000 + i]));
-    assert.deepEqual(
-      sent,
-      lines.map((line, i) => {
-        const app = i === 1 ? 'app-b' : 'app-a';
-        return [`logs.${app}`, JSON.stringify({ timestamp: 1000 + i, app_guid: app, source_type: 'RTR', source_instance: '3', message_type: 'OUT', message: line })];
-      }),
-    );
   });
 
   it('escapes what clients send', async () => {

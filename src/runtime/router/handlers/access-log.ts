@@ -100,27 +100,48 @@ export function batchedSink(flush: (lines: PendingLine[]) => void, { delayMs = 2
   return Object.assign(sink, { flush: run });
 }
 
+/** Digits of the largest envelope size (a request head is at most a few hundred KiB). */
+const MAX_SIZE_DIGITS = 7;
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** The part of nats.js's connection that takes bytes already framed as protocol ops. */
+interface FramedOutbound {
+  sendCommand(frames: Uint8Array): void;
+}
+
 /**
- * Publishes RTR lines to the apps' logs (`logs.<app guid>`, one envelope per line): the
- * LogEnvelope publishAppLog (common/app-log.ts) would send, byte for byte. A batch is encoded into
- * one buffer and each message published as a view of it (the bus client copies them when it
- * writes), with the part of the envelope that depends only on the app cached: the router sends
- * one per request, and this is several times cheaper than JSON.stringify and a TextEncoder.
+ * Publishes RTR lines to the apps' logs (`logs.<app guid>`, one message per line, holding the
+ * LogEnvelope publishAppLog (common/app-log.ts) would send, byte for byte). The router sends one
+ * per request, so this is its hottest path after the proxy itself: a whole batch is framed here as
+ * `PUB <subject> <bytes>` ops in one buffer and handed to the connection's outbound queue in one
+ * call. nats.js's publish() (a string, an encode and three buffers per message, then a copy)
+ * measured ~5 µs of router CPU per request, a fifth of the whole; this keeps nats.js's connection,
+ * reconnects and buffering. Where that internal queue is not there, it falls back to publish().
  */
 export class AccessLogPublisher {
-  private readonly apps = new Map<string, { subject: string; rest: string }>();
+  private readonly apps = new Map<string, { subject: string; pub: string; rest: string }>();
+  private readonly outbound: FramedOutbound | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly sourceInstance: string,
-  ) {}
+  ) {
+    // nats.js 2 keeps its protocol handler on the connection; not in its public types.
+    const protocol = (nc as NatsConnection & { protocol?: Partial<FramedOutbound> }).protocol;
+    if (typeof protocol?.sendCommand === 'function') this.outbound = protocol as FramedOutbound;
+  }
 
-  private app(appGuid: string): { subject: string; rest: string } {
+  private app(appGuid: string): { subject: string; pub: string; rest: string } | undefined {
     let entry = this.apps.get(appGuid);
     if (!entry) {
+      // The guid becomes a subject token: anything else (spaces, dots, wildcards) could not be
+      // published, or would break the framing; no app the controller made has such a guid.
+      if (!SUBJECT_TOKEN.test(appGuid)) return undefined;
       const type: LogEnvelope['source_type'] = 'RTR';
+      const subject = appLogSubject(appGuid);
       entry = {
-        subject: appLogSubject(appGuid),
+        subject,
+        pub: `PUB ${subject} `,
         rest: `,"app_guid":"${escapeForJson(appGuid)}","source_type":"${type}","source_instance":"${escapeForJson(this.sourceInstance)}","message_type":"OUT","message":"`,
       };
       if (this.apps.size > 10_000) this.apps.clear();
@@ -131,16 +152,33 @@ export class AccessLogPublisher {
 
   publish(lines: PendingLine[]): void {
     if (this.nc.isClosed()) return;
+    if (this.outbound === undefined) {
+      for (const [app, message, timestamp] of lines) {
+        const entry = this.app(app);
+        if (entry) this.nc.publish(entry.subject, Buffer.from(`{"timestamp":${timestamp}${entry.rest}${message}"}`));
+      }
+      return;
+    }
     let size = 0;
-    for (const [app, message] of lines) size += 200 + 2 * app.length + 3 * message.length; // UTF-8: at most 3 bytes per UTF-16 unit
+    for (const [app, message] of lines) size += 220 + 3 * app.length + 3 * message.length; // UTF-8: at most 3 bytes per UTF-16 unit
     const buf = Buffer.allocUnsafe(size);
     let offset = 0;
     for (const [app, message, timestamp] of lines) {
-      const { subject, rest } = this.app(app);
-      const start = offset;
-      offset += buf.write(`{"timestamp":${timestamp}${rest}${message}"}`, offset);
-      this.nc.publish(subject, buf.subarray(start, offset));
+      const entry = this.app(app);
+      if (entry === undefined) continue;
+      const { pub, rest } = entry;
+      // The envelope is encoded once, straight into the buffer, after room for the longest
+      // `PUB <subject> <bytes>\r\n`; then the op line goes in front of it and the envelope moves up.
+      const reserved = pub.length + MAX_SIZE_DIGITS + 2;
+      const bytes = buf.write(`{"timestamp":${timestamp}${rest}${message}"}`, offset + reserved);
+      const op = `${pub}${bytes}\r\n`;
+      if (op.length < reserved) buf.copyWithin(offset + op.length, offset + reserved, offset + reserved + bytes);
+      buf.write(op, offset, 'latin1');
+      offset += op.length + bytes;
+      buf[offset++] = 13;
+      buf[offset++] = 10;
     }
+    this.outbound.sendCommand(buf.subarray(0, offset));
   }
 }
 
