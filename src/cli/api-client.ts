@@ -242,6 +242,16 @@ export function routeUrl(given: RouteSpec): string {
   return `${spec.host ? `${spec.host}.` : ''}${spec.domain}${spec.path ?? ''}`;
 }
 
+/**
+ * DEVBOX_TRACE=true (as cf's CF_TRACE): one line per API request on stderr, with its status and
+ * time, for seeing what a command does and where its time goes. Never the token.
+ */
+const TRACING = /^(1|true|yes)$/i.test(process.env.DEVBOX_TRACE ?? '');
+
+function trace(method: string, url: string, status: number, started: number): void {
+  if (TRACING) process.stderr.write(`TRACE ${new Date().toISOString()} ${method} ${url} -> ${status} (${(performance.now() - started).toFixed(1)} ms)\n`);
+}
+
 export class ApiClient {
   constructor(readonly session: Session) {}
 
@@ -271,8 +281,10 @@ export class ApiClient {
         body,
         routeWaitMs: ROUTE_WAIT_MS,
       });
+    const started = performance.now();
     let res = await attempt(await this.session.accessToken());
     if (res.status === 401 && errorTitle(res) === 'CF-InvalidAuthToken') res = await attempt(await this.session.refresh());
+    trace(method, url, res.status, started);
     return res;
   }
 
@@ -283,8 +295,10 @@ export class ApiClient {
   async sendStream(method: string, path: string, body: () => AsyncIterable<Buffer>, headers: Record<string, string>): Promise<HttpResponse> {
     const url = `${this.session.api}${path}`;
     const attempt = async (token: string) => streamRequest({ url, method, headers: { accept: 'application/json', ...headers, authorization: `bearer ${token}` }, body: body() });
+    const started = performance.now();
     let res = await attempt(await this.session.accessToken());
     if (res.status === 401 && errorTitle(res) === 'CF-InvalidAuthToken') res = await attempt(await this.session.refresh());
+    trace(method, url, res.status, started);
     if (res.status >= 400) throw this.error(res);
     return res;
   }

@@ -65,25 +65,43 @@ export interface Staged {
   droplet: Droplet;
 }
 
+/** The app's STG lines, followed from when it was made: `print` shows them once staging has a step to show them in. */
+export interface StagingTrace {
+  stream: Promise<{ stop(): Promise<void> } | undefined>;
+  print?: (line: string) => void;
+}
+
+/**
+ * Connects to the app's logs for the staging lines. Started before what precedes staging (push
+ * starts it with the upload) so that the connection is there when the build begins, and no line
+ * is missed; `stop()` it if staging does not happen.
+ */
+export function traceStaging(client: ApiClient, app: App, ui: Ui): StagingTrace & { stop(): Promise<void> } {
+  const trace: StagingTrace & { stop(): Promise<void> } = {
+    stream: ui.logs ? followStaging(client, app.guid, (line) => trace.print?.(line)) : Promise.resolve(undefined),
+    stop: async () => (await trace.stream)?.stop(),
+  };
+  return trace;
+}
+
 /**
  * Stages the package into a droplet (one step: `Staging app and tracing logs...` with the buildpack's
  * lines as cf prints them, or `Staging app...` when the logs component cannot be reached), bounded
  * by the staging timeout.
  */
-export async function stagePackage(client: ApiClient, app: App, packageGuid: string, ui: Ui): Promise<Staged> {
-  let print: ((line: string) => void) | undefined;
-  const tracing = ui.logs ? await followStaging(client, app.guid, (line) => print?.(line)) : undefined;
+export async function stagePackage(client: ApiClient, app: App, packageGuid: string, ui: Ui, trace = traceStaging(client, app, ui)): Promise<Staged> {
+  const tracing = await trace.stream;
   try {
     return await ui.steps.step(
       tracing ? 'Staging app and tracing logs' : 'Staging app',
       async (update, output) => {
-        print = output;
+        trace.print = output;
         try {
           return await stage(client, app, packageGuid, ui, update);
         } finally {
           // The last lines (also a failure's) are printed before the step ends.
           await tracing?.stop();
-          print = undefined;
+          trace.print = undefined;
         }
       },
       ({ droplet }) => {
@@ -128,7 +146,7 @@ async function stage(client: ApiClient, app: App, packageGuid: string, ui: Ui, u
   const deadline = begun + stagingTimeoutMs();
   let build = await client.createBuild(packageGuid);
   // Small apps stage in well under a second: look often at first, then back off.
-  for (let delay = 100; build.state === 'STAGING'; delay = Math.min(delay * 1.2, 1_000)) {
+  for (let delay = POLL_FIRST_MS; build.state === 'STAGING'; delay = Math.min(delay * 1.2, 1_000)) {
     if (Date.now() > deadline) {
       throw new CliError(`Staging app ${app.name} did not finish within ${Math.round(stagingTimeoutMs() / 60_000)} minutes (CF_STAGING_TIMEOUT sets the limit in minutes).\n\n${moreInformationTip(ui, app.name)}`);
     }
@@ -181,7 +199,9 @@ function instancesLine(stats: ProcessInstanceStats[], desired: number): string {
   return `${running} of ${desired} instance${desired === 1 ? '' : 's'} running`;
 }
 
-const POLL_MS = 150;
+/** Polls start this often and back off (×1.2) to POLL_MAX_MS: a small app is up in a few hundred ms. */
+const POLL_FIRST_MS = 50;
+const POLL_MAX_MS = 500;
 
 /**
  * Polls the process's instances until all run. Fails like cf when every instance has crashed (now,
@@ -197,7 +217,7 @@ export async function waitForInstances(
 ): Promise<ProcessInstanceStats[]> {
   const deadline = Date.now() + timeoutMs;
   const desired = web.instances;
-  for (;;) {
+  for (let delay = POLL_FIRST_MS; ; delay = Math.min(delay * 1.2, POLL_MAX_MS)) {
     const stats = await client.instanceStats(web.guid);
     const running = stats.filter((s) => s.state === 'RUNNING').length;
     const crashedNow = stats.filter((s) => s.state === 'CRASHED').length;
@@ -217,7 +237,7 @@ export async function waitForInstances(
         `Start app timeout\n\nTIP: Application must be listening on the right port. Instead of hard coding the port, use the $PORT environment variable.\n${moreInformationTip(ui, app.name)}`,
       );
     }
-    await sleep(POLL_MS);
+    await sleep(delay);
   }
 }
 

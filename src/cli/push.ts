@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { ApiClient, App, Domain, Process, Route } from './api-client.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
-import { stagePackage, startAndWait, type Ui } from './lifecycle.js';
+import { stagePackage, startAndWait, traceStaging, type Staged, type Ui } from './lifecycle.js';
 import type { AppManifest, Manifest } from './manifest.js';
 import type { Named } from './session.js';
 import type { Steps } from './steps.js';
@@ -193,17 +193,23 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   const have = new Set(matched.map((r) => r.path));
   const send: AppFile[] = files.entries.filter((e) => e.type === 'symlink' || (e.type === 'directory' && e.empty) || (e.type === 'file' && !have.has(e.path)));
   const newFiles = send.filter((e) => e.type === 'file');
+  let staged: Staged;
   const newBytes = newFiles.reduce((sum, e) => sum + e.size, 0);
   const matchedBytes = matched.reduce((sum, r) => sum + r.size_in_bytes, 0);
-  const pkg = await client.createPackage(app.guid);
-  await steps.step(
-    'Uploading files',
-    (update) => client.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
-    () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
-  );
-  if (noStart) return app;
-
-  const staged = await stagePackage(client, app, pkg.guid, ui);
+  // The staging log stream connects while the files go up.
+  const trace = noStart ? undefined : traceStaging(client, app, ui);
+  try {
+    const pkg = await client.createPackage(app.guid);
+    await steps.step(
+      'Uploading files',
+      (update) => client.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
+      () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
+    );
+    if (noStart) return app;
+    staged = await stagePackage(client, app, pkg.guid, ui, trace);
+  } finally {
+    await trace?.stop();
+  }
   await client.setCurrentDroplet(app.guid, staged.droplet.guid);
   await startAndWait(client, app, { restart: app.state === 'STARTED' }, ui);
   return app;

@@ -134,7 +134,7 @@ async function update(ctx: RequestContext, process: ProcessRow, body: Body) {
  */
 async function processStats(ctx: RequestContext, process: ProcessRow) {
   const app = await findApp(ctx, process.app_guid);
-  const reported = process.type === 'web' && app.state === 'STARTED' && ctx.runner ? await ctx.runner.instances(app.guid) : [];
+  const reported = process.type === 'web' && app.state === 'STARTED' && ctx.runner ? await ctx.runner.instances(app.guid, undefined, { version: process.version, instances: process.instances }) : [];
   const rank = (state: string) => ({ RUNNING: 3, STARTING: 2, CRASHED: 1 })[state] ?? 0;
   const byIndex = new Map<number, (typeof reported)[number]>();
   for (const instance of reported) {

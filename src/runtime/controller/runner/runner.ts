@@ -217,17 +217,27 @@ export class Runner {
     publishJson(this.bus, 'dea.update', { droplet: appGuid, uris: await appUris(this, appGuid) });
   }
 
-  /** Stats of every instance of an app, gathered from the DEAs for up to `waitMs`. */
-  async instances(appGuid: string, waitMs = 500): Promise<InstanceStats[]> {
+  /**
+   * Stats of every instance of an app, gathered from the DEAs for up to `waitMs`. With `running`,
+   * the gathering ends as soon as each of its indices has a RUNNING instance of its version: no
+   * later reply can change the answer, and a push polls this until then.
+   */
+  async instances(appGuid: string, waitMs = 500, running?: { version: string; instances: number }): Promise<InstanceStats[]> {
     const found: InstanceStats[] = [];
     if (this.pool.size() === 0) return found;
+    const runningIndices = new Set<number>();
     try {
       // Stop 50 ms after the last reply: the DEAs answer together, so waiting out waitMs is only
       // needed when nobody has an instance.
       const replies = await this.bus.requestMany('dea.find.droplet', encodeJson({ droplet: appGuid, include_stats: true }), { strategy: RequestStrategy.JitterTimer, jitter: 50, maxWait: waitMs });
       for await (const msg of replies) {
         const stats = decodeJson<InstanceStats>(msg.data);
-        if (stats && stats.droplet === appGuid) found.push(stats);
+        if (!stats || stats.droplet !== appGuid) continue;
+        found.push(stats);
+        if (running && stats.state === 'RUNNING' && stats.version === running.version && stats.index < running.instances) {
+          runningIndices.add(stats.index);
+          if (runningIndices.size === running.instances) break;
+        }
       }
     } catch {
       // no DEA answered: no instances
