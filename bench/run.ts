@@ -5,6 +5,7 @@ import path from 'node:path';
 import { benchBus } from './bus.js';
 import { printTable, ratio, type BenchRow } from './lib.js';
 import { benchLogs } from './logs.js';
+import { benchMemory } from './memory.js';
 import { benchPush } from './push.js';
 import { benchServices } from './services.js';
 import { benchUp } from './up.js';
@@ -15,6 +16,7 @@ const suites: [string, () => Promise<BenchRow[]>][] = [
   ['bus', () => benchBus()],
   ['logs', () => benchLogs()],
   ['services', () => benchServices()],
+  ['memory', () => benchMemory()],
 ];
 try {
   const { benchRouter } = (await import('./router.js')) as { benchRouter?: () => Promise<BenchRow[]> };

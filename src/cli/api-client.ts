@@ -828,6 +828,14 @@ export class ApiClient {
     return instance;
   }
 
+  /** The app and the service instance, looked up together; when both are missing, the app is named (as cf does). */
+  async appAndServiceInstance(appName: string, instanceName: string): Promise<[App, ServiceInstance]> {
+    const [app, instance] = await Promise.allSettled([this.app(appName), this.serviceInstance(instanceName)]);
+    if (app.status === 'rejected') throw app.reason;
+    if (instance.status === 'rejected') throw instance.reason;
+    return [app.value, instance.value];
+  }
+
   /** The offering's plan called `planName`, or a CliError listing the plans there are. */
   async resolvePlan(offeringName: string, planName?: string): Promise<{ offering: ServiceOffering; plans: ServicePlan[]; plan?: ServicePlan }> {
     const offerings = await this.serviceOfferings([offeringName]);

@@ -118,6 +118,21 @@ export function findManifestIn(dir: string): string | undefined {
   return undefined;
 }
 
+const TOO_DEEP = 'it nests lists or maps too deeply; a manifest needs only a few levels';
+
+/** Where the data contains itself (an anchor aliased inside its own node), as a path like `applications[0].env`. */
+function aliasLoop(data: unknown, at = 'the manifest', ancestors = new Set<object>()): string | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  if (ancestors.has(data)) return at;
+  ancestors.add(data);
+  for (const [key, value] of Object.entries(data)) {
+    const found = aliasLoop(value, Array.isArray(data) ? `${at}[${key}]` : at === 'the manifest' ? key : `${at}.${key}`, ancestors);
+    if (found) return found;
+  }
+  ancestors.delete(data);
+  return undefined;
+}
+
 /** Parses and checks a manifest's text. Relative paths (path, buildpack directories) are resolved against baseDir. */
 export function parseManifest(text: string, { file, baseDir = process.cwd() }: { file?: string; baseDir?: string } = {}): Manifest {
   const lineCounter = new LineCounter();
@@ -125,7 +140,7 @@ export function parseManifest(text: string, { file, baseDir = process.cwd() }: {
   if (doc.errors.length > 0) {
     const problems = doc.errors.slice(0, 5).map((e) => {
       const at = lineCounter.linePos(e.pos[0]);
-      return `line ${at.line}, column ${at.col}: ${e.message.replace(/; please use YAML\.parseAllDocuments\(\)/, '')}`;
+      return `line ${at.line}, column ${at.col}: ${e.message.replace(/; please use YAML\.parseAllDocuments\(\)/, '').replace(/^Maximum call stack size exceeded$/, TOO_DEEP)}`;
     });
     throw new ManifestError([`it is not valid YAML:`, ...problems.map((p) => `  ${p}`)], file);
   }
@@ -136,8 +151,11 @@ export function parseManifest(text: string, { file, baseDir = process.cwd() }: {
     if (error instanceof ReferenceError) {
       throw new ManifestError([`its YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} expansions): ${error.message}`], file);
     }
+    if (error instanceof RangeError) throw new ManifestError([`it cannot be read as YAML: ${TOO_DEEP}`], file);
     throw new ManifestError([`it cannot be read as YAML: ${(error as Error).message}`], file);
   }
+  const loop = aliasLoop(data);
+  if (loop) throw new ManifestError([`${loop} is an alias of a node that contains it (a YAML recursion): write the values out instead`], file);
   const variable = /\(\(([^()\s]+)\)\)/.exec(text);
   if (variable) {
     const at = lineCounter.linePos(variable.index);

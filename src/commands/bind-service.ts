@@ -25,7 +25,7 @@ The app sees them after a restage (or restart).`;
     const parameters = flags.config === undefined ? undefined : await jsonObjectArg(flags.config, '-c');
     const { client, target } = await this.targeted();
     this.log(`Binding service instance ${name} to app ${appName} ${this.where(target)}...`);
-    const [app, instance] = await Promise.all([client.app(appName), client.serviceInstance(name)]);
+    const [app, instance] = await client.appAndServiceInstance(appName, name);
     const existing = await client.serviceBindings({ service_instance_guids: instance.guid, app_guids: app.guid });
     if (existing.length) {
       this.log(`App ${appName} is already bound to service instance ${name}.`);

@@ -91,11 +91,27 @@ describe('devbox push, restage, start, app instances', function () {
     assert.equal(res.text, 'hello from node-hello, instance 0\n');
   });
 
-  it('re-pushing an unchanged app uploads nothing new', async () => {
+  it('re-pushing an unchanged app uploads nothing new and reuses its droplet; restage and a new env stage again', async () => {
+    const dropletBefore = (await api.call('GET', `/v3/apps/${await appGuid('hello')}/droplets/current`)).json();
     const out = await ok(['push', 'hello'], { cwd: nodeHello });
     assert.match(out, /^ {3}0 new files \(0\) uploaded, 2 unchanged \([\d.]+K\) not sent again$/m);
     assert.doesNotMatch(out, /Mapping routes/, 'the app keeps its route');
-    assert.equal((await visit('hello')).status, 200);
+    assert.match(out, /^ {3}Files, buildpacks and environment are unchanged: reusing the droplet staged /m);
+    assert.doesNotMatch(out, /Nodejs Buildpack/, 'the buildpack did not run');
+    assert.match(out, /^ {3}staged with nodejs$/m);
+    assert.match(out, /^#0 {3}running /m);
+    const dropletAfter = (await api.call('GET', `/v3/apps/${await appGuid('hello')}/droplets/current`)).json();
+    assert.notEqual(dropletAfter.guid, dropletBefore.guid, 'a new droplet, as every build makes');
+    assert.equal(dropletAfter.checksum.value, dropletBefore.checksum.value, 'with the same bits');
+    assert.equal((await visit('hello')).text, 'hello from node-hello, instance 0\n');
+
+    // Restage stages the same package anew; a changed environment is staged anew on push.
+    assert.match(await ok(['restage', 'hello']), /-----> Nodejs Buildpack \(devbox\)/);
+    await ok(['set-env', 'hello', 'REPUSH_MARK', '1']);
+    const changed = await ok(['push', 'hello'], { cwd: nodeHello });
+    assert.match(changed, /-----> Nodejs Buildpack \(devbox\)/);
+    assert.doesNotMatch(changed, /reusing the droplet/);
+    await ok(['unset-env', 'hello', 'REPUSH_MARK']);
   });
 
   it('-i 3 runs three instances; the router spreads requests over all of them; app shows each', async () => {

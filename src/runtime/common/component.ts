@@ -3,6 +3,7 @@
 // started it goes away. A component module only says what it does between start and stop.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { connectBus, embeddedBusUrl, publishJson, type NatsConnection } from './bus.js';
 import { loadConfig, readJson, statePaths, type DevboxConfig, type StatePaths } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -31,6 +32,14 @@ export interface ComponentContext {
   ports?: PortsFile;
   /** The component's own service port where it has one (the bus's client port, the router's). */
   port?: number;
+  /** The address its servers listen on (`--host`, DEVBOX_HOST; default 127.0.0.1: DESIGN.md §3). */
+  host?: string;
+  /**
+   * The address other machines reach it at (`--advertise`, DEVBOX_ADVERTISE): what it registers with
+   * the routers and announces on the bus. Default: the listen address, or the machine's first
+   * external IPv4 address when that is a wildcard. Components read both through resolveAddresses(ctx).
+   */
+  advertise?: string;
   log: Logger;
 }
 
@@ -56,6 +65,8 @@ export interface ComponentOptions {
   natsUrl?: string;
   statusPort?: number;
   port?: number;
+  host?: string;
+  advertise?: string;
 }
 
 export const componentKey = (name: string, index = 0) => (index === 0 ? name : `${name}-${index}`);
@@ -77,6 +88,24 @@ export function resolveNatsUrl(options: { natsUrl?: string }, config: DevboxConf
   throw new Error('no bus to connect to: pass --nats-url nats://[token@]host:port, or start the box with `devbox up`');
 }
 
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
+
+/** The machine's first non-internal IPv4 address (what others can reach), else loopback. */
+export function externalAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  return '127.0.0.1';
+}
+
+/** Where a component listens and what it advertises: the flags, then DEVBOX_HOST / DEVBOX_ADVERTISE. */
+export function resolveAddresses(options: { host?: string; advertise?: string }, env: NodeJS.ProcessEnv = process.env): { host: string; advertise: string } {
+  const host = options.host || env.DEVBOX_HOST || '127.0.0.1';
+  const advertise = options.advertise || env.DEVBOX_ADVERTISE || (isWildcard(host) ? externalAddress() : host);
+  return { host, advertise };
+}
+
 /** Runs one component in this process until SIGTERM/SIGINT (or the supervisor's exit). */
 export async function runComponent(module: ComponentModule, options: ComponentOptions): Promise<void> {
   const index = options.index ?? 0;
@@ -86,6 +115,7 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
   const ports = readPorts(paths);
   const log = createLogger(key);
   const startedAt = Date.now();
+  const { host, advertise } = resolveAddresses(options);
   const ctx: ComponentContext = {
     name: options.name,
     index,
@@ -95,6 +125,8 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
     config,
     ports,
     port: options.port,
+    host,
+    advertise,
     log,
   };
   const component = module.create(ctx);
@@ -106,7 +138,7 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
     type: module.type,
     index,
     uuid: ctx.uuid,
-    host: `127.0.0.1:${status.port}`,
+    host: `${advertise.includes(':') ? `[${advertise}]` : advertise}:${status.port}`,
     credentials: [config.status.user, config.status.password],
     start: new Date(startedAt).toISOString(),
     uptime: formatUptime((Date.now() - startedAt) / 1000),
@@ -115,6 +147,7 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
 
   const statusPort = options.statusPort ?? ports?.components[key]?.status_port ?? 0;
   const status = await startStatusServer({
+    host,
     port: statusPort,
     user: config.status.user,
     password: config.status.password,

@@ -1,13 +1,17 @@
 // The blobstore: app files stored once each, by sha1, under blobs/files/<aa>/<sha1>, so that a push
 // uploads only what the controller does not already have (resource matching). A package is a list
 // of entries pointing at those files; its tarball is built on the fly when a stager downloads it.
+// With a shared (MySQL) database every blob is also stored there, and blobs/ is then only this
+// controller's cache: controllers on several machines serve the same packages and droplets.
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import type { Kysely } from 'kysely';
 import { Header, Pax } from 'tar';
+import type { Database } from './db/schema.js';
 
 export interface PackageEntry {
   /** Relative, normalised, never escaping the app directory. */
@@ -21,12 +25,63 @@ export interface PackageEntry {
 }
 
 const SHA1 = /^[0-9a-f]{40}$/;
+/** Rows of 1 MiB: well under MySQL's and MariaDB's default max_allowed_packet (16-64 MiB). */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Blobs in the controllers' shared database: chunks first, the `blobs` row last, marking it complete. */
+export class DatabaseBlobs {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The sha1s among `wanted` stored with that size. */
+  async present(wanted: { sha1: string; size?: number }[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const sha1s = [...new Set(wanted.map((w) => w.sha1).filter((s) => SHA1.test(s)))];
+    for (let i = 0; i < sha1s.length; i += 1000) {
+      const rows = await this.db.selectFrom('blobs').select(['sha1', 'size']).where('sha1', 'in', sha1s.slice(i, i + 1000)).execute();
+      const sizes = new Map(rows.map((r) => [r.sha1, Number(r.size)]));
+      for (const w of wanted) if (sizes.has(w.sha1) && (w.size === undefined || sizes.get(w.sha1) === w.size)) found.add(w.sha1);
+    }
+    return found;
+  }
+
+  /** Copies a complete local file in, unless another controller already did. */
+  async store(sha1: string, size: number, file: string): Promise<void> {
+    if ((await this.present([{ sha1 }])).has(sha1)) return;
+    let seq = 0;
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
+      // Two controllers storing the same blob write the same bytes: the second insert is ignored.
+      await this.db.insertInto('blob_chunks').values({ sha1, seq: seq++, data: chunk as Buffer }).ignore().execute();
+    }
+    await this.db.insertInto('blobs').values({ sha1, size, chunks: seq, created_at: new Date().toISOString() }).ignore().execute();
+  }
+
+  /** Writes the blob to `file`; false when the database does not have it. */
+  async fetch(sha1: string, file: string): Promise<boolean> {
+    const blob = await this.db.selectFrom('blobs').select(['chunks']).where('sha1', '=', sha1).executeTakeFirst();
+    if (!blob) return false;
+    const db = this.db;
+    // One chunk in memory at a time, however large the droplet.
+    async function* chunks() {
+      for (let seq = 0; seq < Number(blob!.chunks); seq++) {
+        const row = await db.selectFrom('blob_chunks').select('data').where('sha1', '=', sha1).where('seq', '=', seq).executeTakeFirst();
+        if (!row) throw new Error(`blob ${sha1} lacks its chunk ${seq} in the database`);
+        yield row.data;
+      }
+    }
+    await pipeline(chunks(), fs.createWriteStream(file, { mode: 0o600 }));
+    return true;
+  }
+}
 
 export class Blobstore {
   readonly filesDir: string;
   private readonly tmpDir: string;
 
-  constructor(readonly root: string) {
+  /** `shared`: the controllers' database, when several controllers share one (MySQL). */
+  constructor(
+    readonly root: string,
+    private readonly shared?: DatabaseBlobs,
+  ) {
     this.filesDir = path.join(root, 'files');
     this.tmpDir = path.join(root, 'tmp');
     fs.mkdirSync(this.filesDir, { recursive: true, mode: 0o700 });
@@ -49,6 +104,30 @@ export class Blobstore {
     }
   }
 
+  /** The sha1s among `wanted` stored with that size, here or in the shared database. */
+  async present(wanted: { sha1: string; size?: number }[]): Promise<Set<string>> {
+    const found = new Set(wanted.filter((w) => this.has(w.sha1, w.size)).map((w) => w.sha1));
+    const missing = wanted.filter((w) => !found.has(w.sha1));
+    if (this.shared && missing.length > 0) for (const sha1 of await this.shared.present(missing)) found.add(sha1);
+    return found;
+  }
+
+  /** The local file of a blob, fetched from the shared database when another controller stored it. */
+  async localFile(sha1: string): Promise<string> {
+    const file = this.filePath(sha1);
+    if (fs.existsSync(file) || !this.shared) return file;
+    const tmp = path.join(this.tmpDir, randomUUID());
+    try {
+      if (await this.shared.fetch(sha1, tmp)) {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.renameSync(tmp, file);
+      }
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    return file;
+  }
+
   /** Stores a stream, returning its sha1 and size; the file appears only once complete. */
   async put(source: AsyncIterable<Buffer | Uint8Array>, { maxBytes = Number.MAX_SAFE_INTEGER }: { maxBytes?: number } = {}): Promise<{ sha1: string; size: number }> {
     const tmp = path.join(this.tmpDir, randomUUID());
@@ -66,6 +145,7 @@ export class Blobstore {
       const final = this.filePath(sha1);
       fs.mkdirSync(path.dirname(final), { recursive: true, mode: 0o700 });
       fs.renameSync(tmp, final);
+      await this.shared?.store(sha1, size, final);
       return { sha1, size };
     } finally {
       fs.rmSync(tmp, { force: true });
@@ -88,6 +168,26 @@ export class Blobstore {
     return stored;
   }
 
+  /**
+   * The droplet's file (a link to its blob). On a controller that did not receive the upload, it is
+   * fetched by `sha1` from the shared database; undefined when it is nowhere.
+   */
+  async dropletFile(guid: string, sha1: string | null): Promise<string | undefined> {
+    const target = this.dropletPath(guid);
+    if (fs.existsSync(target)) return target;
+    if (!sha1 || !SHA1.test(sha1)) return undefined;
+    const blob = await this.localFile(sha1);
+    if (!fs.existsSync(blob)) return undefined;
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+    try {
+      fs.linkSync(blob, target);
+    } catch (error) {
+      // A concurrent download linked it first.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    return target;
+  }
+
   /** A gzipped tarball of a package's entries, read from the stored files. */
   tarball(entries: PackageEntry[]): Readable {
     const out = createGzip();
@@ -100,7 +200,7 @@ export class Blobstore {
         if (header.needPax) await write(new Pax(data).encode());
         await write(header.block!);
         if (entry.type === 'file' && entry.size) {
-          for await (const chunk of fs.createReadStream(this.filePath(entry.sha1!))) await write(chunk as Buffer);
+          for await (const chunk of fs.createReadStream(await this.localFile(entry.sha1!))) await write(chunk as Buffer);
           const pad = (512 - (entry.size % 512)) % 512;
           if (pad) await write(Buffer.alloc(pad));
         }

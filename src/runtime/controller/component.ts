@@ -4,11 +4,11 @@
 import type http from 'node:http';
 import path from 'node:path';
 import type { NatsConnection } from '../common/bus.js';
-import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { createTokenVerifier, uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
 import { redactUrl } from '../common/log.js';
-import { Blobstore } from './blobstore.js';
+import { Blobstore, DatabaseBlobs } from './blobstore.js';
 import type { ControllerContext, Urls } from './context.js';
 import { openDatabase, type ControllerDatabase } from './db/index.js';
 import { Runner } from './runner/runner.js';
@@ -41,7 +41,7 @@ const controller: ComponentModule = {
 
     return {
       async start(bus: NatsConnection) {
-        database = await openDatabase(dbUrl);
+        database = await openDatabase(dbUrl, { onRetry: (error) => ctx.log.warn('waiting for the controller database', { db: redactUrl(dbUrl), error: error.message }) });
         await seed(database.db, ctx.config.domain);
         const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
         runner = new Runner(database.db, bus, urls, ctx.log);
@@ -52,7 +52,8 @@ const controller: ComponentModule = {
           log: ctx.log,
           bus,
           runner,
-          blobstore: new Blobstore(ctx.paths.blobs),
+          // On a shared database the bits are shared too: any controller serves what another stored.
+          blobstore: new Blobstore(ctx.paths.blobs, database.dialect === 'mysql' ? new DatabaseBlobs(database.db) : undefined),
           limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
           defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
         };
@@ -61,12 +62,12 @@ const controller: ComponentModule = {
         const wanted = Number(process.env.DEVBOX_CONTROLLER_PORT ?? 0);
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen({ host: '127.0.0.1', port: wanted }, () => resolve());
+          server!.listen({ host: resolveAddresses(ctx).host, port: wanted }, () => resolve());
         });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: '127.0.0.1', port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
         await registrar.start();
         ctx.log.info('api listening', { port, api: urls.api, db: database.location });
       },

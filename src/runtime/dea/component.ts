@@ -1,21 +1,21 @@
 // The `dea` component (DESIGN.md §6, docs/dea.md): one Droplet Execution Agent with the id
 // dea-<index> and its directory $DEVBOX_HOME/dea/dea-<index>. It reaches the controller through
 // the router with a token of uaa's components client.
-import path from 'node:path';
 import type { NatsConnection } from '../common/bus.js';
-import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { uaaBaseUrl } from '../common/tokens.js';
 import { Dea } from './dea.js';
-import { deaId } from './paths.js';
-import { deaSettings } from './settings.js';
+import { deaIdentity, deaSettings } from './settings.js';
 import { uaaTokenSource } from './uaa-client.js';
 
 const dea: ComponentModule = {
   type: 'DEA',
   create(ctx: ComponentContext) {
-    const id = deaId(ctx.index);
-    const dir = path.join(ctx.paths.dea, id);
-    const settings = deaSettings(dir);
+    // Droplets, buildpack caches and whatever buildpacks and app instances write are owner-only: they
+    // are users' code and data (docs/security.md). Children (buildpacks, instances) inherit it.
+    process.umask(0o077);
+    const { id, dir } = deaIdentity(ctx.index, ctx.paths.dea);
+    const settings = { ...deaSettings(dir), host: resolveAddresses(ctx).advertise };
     const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
     const auth = uaaTokenSource({
       uaaUrl: uaaBaseUrl(ctx.config.domain, routerPort),

@@ -70,7 +70,7 @@ export class Dea {
   }
 
   async start(): Promise<void> {
-    const reaped = await reapOrphans(this.paths.instances, this.log);
+    const reaped = await reapOrphans(this.paths.instances, this.log, (route) => publishJson(this.nc, 'router.unregister', route));
     this.memory.removeStale();
     fs.rmSync(this.paths.staging, { recursive: true, force: true });
     fs.mkdirSync(this.paths.staging, { recursive: true, mode: 0o700 });
@@ -109,6 +109,9 @@ export class Dea {
   /** Stops everything: stagings cancelled, instances stopped with DEA_SHUTDOWN, routes removed. */
   async stop(): Promise<void> {
     if (this.stopping) return;
+    // Said first (dea_ng's `dea.shutdown`), so the controllers place nothing more here while the
+    // instances stop and the health manager starts them on the other DEAs.
+    if (!this.nc.isClosed()) publishJson(this.nc, 'dea.shutdown', { id: this.id, ip: this.settings.host ?? '127.0.0.1', app_id_to_count: advertisement(this.id, this.settings, this.list()).app_id_to_count });
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];

@@ -1,6 +1,8 @@
 // The DEA's settings: fixed defaults, overridable from the environment (tests shorten the intervals).
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { deaId } from './paths.js';
 
 export type MemoryEnforcement = 'auto' | 'cgroup' | 'rss';
 
@@ -31,6 +33,16 @@ export interface DeaSettings {
   cgroupDir?: string;
   /** Droplets kept in the DEA's cache (DEVBOX_DEA_DROPLET_CACHE, 16). */
   dropletCacheSize: number;
+  /** The DEA's advertised address (`--advertise`): instances are registered with the routers there. */
+  host?: string;
+}
+
+/** The DEA's id (`--dea-id`, DEVBOX_DEA_ID; default dea-<index>) and directory (`--dir`, DEVBOX_DEA_DIR; default $DEVBOX_HOME/dea/<id>). */
+export function deaIdentity(index: number, deasDir: string, env: NodeJS.ProcessEnv = process.env): { id: string; dir: string } {
+  const id = env.DEVBOX_DEA_ID || deaId(index);
+  // The id is part of bus subjects (dea.<id>.start) and of a directory name.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`DEVBOX_DEA_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
+  return { id, dir: path.resolve(env.DEVBOX_DEA_DIR || path.join(deasDir, id)) };
 }
 
 const num = (env: NodeJS.ProcessEnv, name: string, fallback: number): number => {

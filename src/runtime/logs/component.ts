@@ -4,7 +4,7 @@
 // through the router, to whoever holds a token the controller accepts for the app.
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '../common/bus.js';
-import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { createTokenVerifier, uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
 import { AppAccess } from './access.js';
@@ -76,12 +76,12 @@ const logs: ComponentModule = {
         server.keepAliveTimeout = 65_000;
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen({ host: '127.0.0.1', port: ctx.port ?? settings.port }, () => resolve());
+          server!.listen({ host: resolveAddresses(ctx).host, port: ctx.port ?? settings.port }, () => resolve());
         });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: '127.0.0.1', port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
         await registrar.start();
         registered = true;
         ctx.log.info('logs listening', { port, host: settings.host, dir: settings.dir, ring_lines: settings.ringLines, file_bytes: settings.fileBytes });

@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import path from 'node:path';
 import { publishJson, subscribeJson, type NatsConnection, type Subscription } from '../common/bus.js';
-import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { uaaBaseUrl } from '../common/tokens.js';
 import { Broker } from './broker.js';
@@ -94,12 +94,12 @@ export function createGateway(ctx: ComponentContext): GatewayComponent {
       server = createBrokerServer({ broker, orphans, username, password, log: ctx.log, stats });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
-        server!.listen({ host: '127.0.0.1', port: wantedPort }, () => resolve());
+        server!.listen({ host: resolveAddresses(ctx).host, port: wantedPort }, () => resolve());
       });
       const address = server.address();
       port = typeof address === 'object' && address ? address.port : 0;
       registrar = new RouteRegistrar(bus, ctx.log);
-      registrar.add({ host: '127.0.0.1', port, uris: [new URL(brokerUrl).hostname], tags: { component: 'MysqlGateway' }, private_instance_id: ctx.uuid });
+      registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [new URL(brokerUrl).hostname], tags: { component: 'MysqlGateway' }, private_instance_id: ctx.uuid });
       await registrar.start();
 
       orphanTimer = setInterval(() => {

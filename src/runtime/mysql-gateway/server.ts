@@ -114,6 +114,7 @@ export function createBrokerServer(o: BrokerServerOptions): http.Server {
     route(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof BodyError) return send(res, { status: 400, body: { description: error.message } });
+      if (error instanceof URIError) return send(res, { status: 400, body: { description: `the path ${(req.url ?? '').slice(0, 200)} has a malformed percent-encoding: write a literal % as %25` } });
       o.log.error('broker request failed', { method: req.method, url: req.url, error: (error as Error).message });
       send(res, { status: 500, body: { description: `internal error: ${(error as Error).message}` } });
     });

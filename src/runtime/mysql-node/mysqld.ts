@@ -26,6 +26,12 @@ export interface PrivateMysqld {
 }
 
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/usr/local/mysql/bin'];
+/**
+ * The MySQL binaries run so that what they create (data files with password hashes, the error log) is
+ * owner-only: umask 077 for the install scripts, and UMASK/UMASK_DIR for mysqld, which sets its own
+ * umask from them (default 0660/0700). `exec` keeps the pid: the child is mysqld itself.
+ */
+const owned = (file: string, args: string[]): [string, string[]] => ['/bin/sh', ['-c', 'export UMASK=0600 UMASK_DIR=0700; umask 077; exec "$0" "$@"', file, ...args]];
 
 /** The server binary and the initialiser, or undefined when neither MariaDB nor MySQL is installed. */
 export function findMysqlServer(): { server: string; install?: string; flavour: 'mariadb' | 'mysql' } | undefined {
@@ -44,8 +50,8 @@ function initialise(binaries: NonNullable<ReturnType<typeof findMysqlServer>>, d
   const user = process.getuid?.() === 0 ? ['--user=root'] : [];
   const result =
     binaries.flavour === 'mariadb' && binaries.install
-      ? spawnSync(binaries.install, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' })
-      : spawnSync(binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${dataDir}`, ...user], { encoding: 'utf8' });
+      ? spawnSync(...owned(binaries.install, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user]), { encoding: 'utf8' })
+      : spawnSync(...owned(binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${dataDir}`, ...user]), { encoding: 'utf8' });
   if (result.status !== 0) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`initialising a MySQL data directory in ${dataDir} failed: ${(result.stderr || result.stdout || String(result.error)).trim().split('\n').slice(-5).join('\n')}`);
@@ -76,7 +82,7 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
     '--max-connections=500',
     ...(process.getuid?.() === 0 ? ['--user=root'] : []),
   ];
-  const child = spawn(binaries.server, args, { stdio: 'ignore' });
+  const child = spawn(...owned(binaries.server, args), { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `mysql://root:${encodeURIComponent(options.rootPassword)}@127.0.0.1:${options.port}`;
   // Loaded here, not at the top: `devbox up` imports this module only to find the server binary.

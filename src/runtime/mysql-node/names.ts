@@ -50,6 +50,26 @@ export function plans(): Record<string, Plan> {
   };
 }
 
+/**
+ * The plans this node offers (`--plan`, DEVBOX_MYSQL_PLANS, comma-separated; default all): what it
+ * announces and provisions. Databases it already has keep their plan whatever this says.
+ */
+export function servedPlans(env: NodeJS.ProcessEnv = process.env): Record<string, Plan> {
+  const all = plans();
+  const wanted = (env.DEVBOX_MYSQL_PLANS ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (wanted.length === 0) return all;
+  const unknown = wanted.filter((p) => !all[p]);
+  if (unknown.length > 0) throw new Error(`DEVBOX_MYSQL_PLANS names unknown plans (${unknown.join(', ')}); the plans are ${Object.keys(all).join(', ')}`);
+  return Object.fromEntries(wanted.map((p) => [p, all[p]]));
+}
+
+/** The node's id (`--node-id`, DEVBOX_MYSQL_NODE_ID; default mysql-node-<index>): part of bus subjects. */
+export function nodeIdFromEnv(index: number, env: NodeJS.ProcessEnv = process.env): string {
+  const id = env.DEVBOX_MYSQL_NODE_ID || nodeId(index);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`DEVBOX_MYSQL_NODE_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
+  return id;
+}
+
 export const SUPPORTED_VERSIONS = ['10.11'];
 
 export interface NodeSettings {

@@ -12,6 +12,7 @@ import {
   isUserName,
   passwordForBinding,
   plans,
+  servedPlans,
   SUPPORTED_VERSIONS,
   userForBinding,
   type NodeSettings,
@@ -54,6 +55,8 @@ export class MysqlNode {
   private readonly locks = new Map<string, Promise<unknown>>();
   private stats = { databases: 0, users: 0, quota_revoked: [] as string[], requests: 0, failures: 0 };
   private stopped = false;
+  /** Provisions and unprovisions done: an announcement counted before one of them is stale. */
+  private changes = 0;
 
   constructor(
     private readonly options: {
@@ -188,6 +191,7 @@ export class MysqlNode {
 
   async announce(): Promise<void> {
     if (this.stopped) return;
+    const generation = this.changes;
     try {
       await this.refreshStats();
     } catch (error) {
@@ -195,9 +199,12 @@ export class MysqlNode {
       this.options.log.warn('not announcing: the MySQL server does not answer', { error: (error as Error).message });
       return;
     }
+    // A provision finished while counting: its own announcement carries the newer count. A stale one
+    // arriving after it would give the gateway back a place that is taken.
+    if (generation !== this.changes) return;
     const { host, port } = this.options.address();
     const available = Math.max(0, this.options.settings.capacity - this.stats.databases);
-    for (const plan of Object.keys(plans())) {
+    for (const plan of Object.keys(servedPlans())) {
       publishJson(this.options.nc, 'MyaaS.announce', {
         id: this.id,
         plan,
@@ -223,8 +230,8 @@ export class MysqlNode {
   async provision(request: ProvisionRequest): Promise<object> {
     const name = request?.name;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and 32 hex digits`);
-    const plan = plans()[String(request.plan)];
-    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(plans()).join(', ')}`);
+    const plan = servedPlans()[String(request.plan)];
+    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(servedPlans()).join(', ')}`);
     if (request.version !== undefined && !SUPPORTED_VERSIONS.includes(String(request.version)))
       throw new NodeError(400, `unsupported version ${JSON.stringify(request.version)}; this node serves ${SUPPORTED_VERSIONS.join(', ')}`);
     return this.locked(name, async () => {
@@ -236,6 +243,9 @@ export class MysqlNode {
         await this.exec(`INSERT INTO ${META}.instances (name, plan) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = name`, [name, plan.name]);
         this.stats.databases++;
         this.options.log.info('provisioned', { name, plan: plan.name });
+        // Announced before the reply: the gateway learns the new capacity before it provisions again.
+        this.changes++;
+        await this.announce();
       } else {
         // A retry: make sure the database is there (a half-done earlier attempt).
         await this.exec('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [name]);
@@ -301,6 +311,8 @@ export class MysqlNode {
     return this.locked(name, async () => {
       await this.dropDatabase(name, extra);
       this.options.log.info('unprovisioned', { name });
+      this.changes++;
+      await this.announce();
       return { success: true };
     });
   }

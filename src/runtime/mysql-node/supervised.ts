@@ -61,7 +61,7 @@ export class SupervisedMysqld {
   private async launch(): Promise<PrivateMysqld> {
     const port = await this.pickPort();
     const server = await startPrivateMysqld({ dir: this.options.dir, port, rootPassword: this.options.rootPassword });
-    fs.writeFileSync(path.join(this.options.dir, 'port'), `${port}\n`);
+    fs.writeFileSync(path.join(this.options.dir, 'port'), `${port}\n`, { mode: 0o600 });
     this.server = server;
     this.startedAt = Date.now();
     this.lastError = undefined;

@@ -33,7 +33,8 @@ const router: ComponentModule = {
     const registry = (single ?? workers)!.registry;
     const announcement: RouterStartMessage = {
       id: ctx.uuid,
-      hosts: [settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host],
+      // The advertised address (--advertise) when there is one: what other machines reach it at.
+      hosts: [ctx.advertise ?? (settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host)],
       minimumRegisterIntervalInSeconds: settings.registerIntervalSeconds,
       pruneThresholdInSeconds: Math.max(1, Math.ceil(settings.pruneThresholdMs / 1000)),
     };

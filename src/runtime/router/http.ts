@@ -454,6 +454,26 @@ function throwError(status: number, message: string): never {
  * Parses a request head: `buf[start, end)` is everything before the blank line (`end` is where
  * the CRLFCRLF begins). Throws HttpError (400, 505) for anything a proxy must not forward.
  */
+/** The longest method the router waits for before it calls a request line malformed. */
+const MAX_METHOD = 32;
+
+/**
+ * Whether the start of a request head still in the making can become a request line: a method
+ * (tchars) and a space, then the target; once its first line has ended, that line must end in
+ * ` HTTP/x.y`. Bytes that cannot are answered 400 at once instead of waiting for a head end
+ * that a client sending garbage never sends.
+ */
+export function requestStartPlausible(buf: Buffer): boolean {
+  let i = 0;
+  while (i < buf.length && i <= MAX_METHOD && TCHAR[buf[i]] === 1) i++;
+  if (i === buf.length) return i <= MAX_METHOD;
+  if (i === 0 || buf[i] !== 32) return false;
+  const lf = buf.indexOf(10, i);
+  if (lf === -1) return true;
+  const lineEnd = lf > 0 && buf[lf - 1] === 13 ? lf - 1 : lf;
+  return lineEnd - i >= 10 && buf.toString('latin1', lineEnd - 9, lineEnd - 3) === ' HTTP/';
+}
+
 export function parseRequestHead(buf: Buffer, start: number, end: number, names: FieldNames = DEFAULT_REQUEST_FIELDS): RequestHead {
   const head = new RequestHeadImpl(buf, start, end);
   const text = buf.toString('latin1', start, end);

@@ -20,6 +20,7 @@ import {
   parseResponseHead,
   reasonPhrase,
   requestFieldNames,
+  requestStartPlausible,
   responseHasNoBody,
   type FieldNames,
   type RequestHead,
@@ -227,6 +228,8 @@ class ClientConn {
   closed = false;
   private processing = false;
   lastActivity: number;
+  /** When the head now being read began to arrive (0: none is): it must be whole within requestHeadTimeoutMs. */
+  headSince = 0;
   readonly ip: string;
   readonly port: number;
 
@@ -291,10 +294,17 @@ class ClientConn {
             this.proxy.badRequest(this, new HttpError(431, 'request head too large'));
             return;
           }
+          if (!requestStartPlausible(buf)) {
+            this.buf = null;
+            this.proxy.badRequest(this, new HttpError(400, 'malformed request line'));
+            return;
+          }
+          if (this.headSince === 0) this.headSince = this.proxy.clock.now;
           if (this.ended) return this.finish();
           if (this.socket.isPaused()) this.socket.resume();
           return;
         }
+        this.headSince = 0;
         let head: RequestHead;
         try {
           head = parseRequestHead(buf, 0, end, this.proxy.requestFields);
@@ -928,8 +938,8 @@ export class Proxy {
     this.backends = new BackendPool(this.settings, this.clock);
     // Timeouts are checked by one sweep instead of a timer per socket (socket timers are re-armed
     // on every read and write). Their precision is the sweep interval.
-    const { backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs } = this.settings;
-    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs) / 5)));
+    const { backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs } = this.settings;
+    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs) / 5)));
     this.sweepTimer = setInterval(() => this.sweep(), every);
     this.sweepTimer.unref();
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -956,8 +966,15 @@ export class Proxy {
   private sweep(): void {
     const now = Date.now();
     this.clock.now = now;
-    const idle = this.settings.clientIdleTimeoutMs;
-    for (const conn of this.connections) if (conn.exchange === null && now - conn.lastActivity >= idle) conn.socket.destroy();
+    const { clientIdleTimeoutMs: idle, requestHeadTimeoutMs: headTimeout } = this.settings;
+    for (const conn of this.connections) {
+      if (conn.exchange !== null || conn.closing) continue;
+      if (conn.headSince !== 0 && now - conn.headSince >= headTimeout) {
+        conn.buf = null;
+        conn.headSince = 0;
+        this.badRequest(conn, new HttpError(408, 'request head not complete in time'));
+      } else if (now - conn.lastActivity >= idle) conn.socket.destroy();
+    }
     this.backends.sweep(now);
   }
 

@@ -29,6 +29,8 @@ export interface RouterSettings {
   maxIdlePerBackend: number;
   /** Idle client connections are closed after this. */
   clientIdleTimeoutMs: number;
+  /** A request head that has begun arriving must be complete within this, else 408 and close. */
+  requestHeadTimeoutMs: number;
   /** A request head (request line + headers) larger than this gets 431. */
   maxHeaderBytes: number;
   /** Publish one RTR access-log line per request to the app's logs. */
@@ -48,6 +50,7 @@ export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers'> = {
   backendIdleTimeoutMs: 30_000,
   maxIdlePerBackend: 256,
   clientIdleTimeoutMs: 900_000,
+  requestHeadTimeoutMs: 30_000,
   maxHeaderBytes: 64 * 1024,
   accessLog: true,
 };
@@ -71,7 +74,8 @@ export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.en
   if (scheduling !== 'rr' && scheduling !== 'none') throw new Error(`DEVBOX_ROUTER_SCHEDULING=${scheduling}: expected rr or none`);
   const accessLog = env.DEVBOX_ROUTER_ACCESS_LOG;
   return {
-    host: env.DEVBOX_ROUTER_HOST || DEFAULTS.host,
+    // DEVBOX_HOST is what `devbox component router --host` sets; the router's own variable wins.
+    host: env.DEVBOX_ROUTER_HOST || env.DEVBOX_HOST || DEFAULTS.host,
     port,
     workers: int(env, 'DEVBOX_ROUTER_WORKERS', defaultWorkers(), 1),
     scheduling,
@@ -84,6 +88,7 @@ export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.en
     backendIdleTimeoutMs: int(env, 'DEVBOX_ROUTER_BACKEND_IDLE_TIMEOUT_MS', DEFAULTS.backendIdleTimeoutMs, 1),
     maxIdlePerBackend: int(env, 'DEVBOX_ROUTER_MAX_IDLE_PER_BACKEND', DEFAULTS.maxIdlePerBackend, 0),
     clientIdleTimeoutMs: int(env, 'DEVBOX_ROUTER_CLIENT_IDLE_TIMEOUT_MS', DEFAULTS.clientIdleTimeoutMs, 1),
+    requestHeadTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_HEAD_TIMEOUT_MS', DEFAULTS.requestHeadTimeoutMs, 1),
     maxHeaderBytes: int(env, 'DEVBOX_ROUTER_MAX_HEADER_BYTES', DEFAULTS.maxHeaderBytes, 1024),
     accessLog: accessLog === undefined ? DEFAULTS.accessLog : !/^(0|false|no|off)$/i.test(accessLog),
     ...overrides,

@@ -2,7 +2,7 @@
 // token endpoint on a loopback port of its own and registers `uaa.<domain>` with the router(s), so
 // the CLI and browsers reach it at http://uaa.localhost:<router port>.
 import type { NatsConnection } from '../common/bus.js';
-import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { UaaServer } from './server.js';
 import { uaaSettings } from './settings.js';
@@ -12,14 +12,15 @@ const uaa: ComponentModule = {
   create(ctx: ComponentContext) {
     const settings = uaaSettings(ctx.config, { routerPort: ctx.ports?.router_port, port: ctx.port });
     const server = new UaaServer({ settings, log: ctx.log });
+    const { host, advertise } = resolveAddresses(ctx);
     let registrar: RouteRegistrar | undefined;
     let registered = false;
 
     return {
       async start(nc: NatsConnection) {
-        const port = await server.listen();
+        const port = await server.listen(settings.port, host);
         ctx.log.info('uaa listening', {
-          host: '127.0.0.1',
+          host,
           port,
           url: settings.baseUrl,
           // (not "…token…" field names: the logger redacts those)
@@ -27,7 +28,7 @@ const uaa: ComponentModule = {
           refresh_validity_s: settings.refreshTokenValiditySeconds,
         });
         registrar = new RouteRegistrar(nc, ctx.log);
-        registrar.add({ host: '127.0.0.1', port, uris: [`uaa.${settings.domain}`], tags: { component: 'uaa' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: advertise, port, uris: [`uaa.${settings.domain}`], tags: { component: 'uaa' }, private_instance_id: ctx.uuid });
         await registrar.start();
         registered = true;
       },

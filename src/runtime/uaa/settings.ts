@@ -1,7 +1,7 @@
 // uaa's settings: its users and clients (from config.json), token validities (config.json, then
 // the environment for tests), its public URL (the token issuer) and its port.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { devboxVersion } from '../common/version.js';
 import type { DevboxConfig } from '../common/config.js';
 import { uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
 
@@ -76,17 +76,6 @@ function port(env: NodeJS.ProcessEnv, given?: number): number {
   return n;
 }
 
-/** devbox's version, shown as uaa's in /info. */
-function packageVersion(): string {
-  try {
-    // src/runtime/uaa and dist/runtime/uaa are both three levels below the package root.
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export interface SettingsOptions {
   /** The router's actual port (run/ports.json); config.router_port otherwise. */
   routerPort?: number;
@@ -129,6 +118,6 @@ export function uaaSettings(config: DevboxConfig, { routerPort, port: givenPort,
     signingKey: { kid: uaa.signing_key.kid, privatePem: uaa.signing_key.private_pem, publicPem: uaa.signing_key.public_pem },
     users,
     clients,
-    version: packageVersion(),
+    version: devboxVersion(),
   };
 }

@@ -74,7 +74,7 @@ describe('dea instances', function () {
     assert.equal(vcap.instance_index, 2);
     assert.equal(vcap.instance_id, entry.instance);
     assert.equal(vcap.port, reg.data.port);
-    assert.equal(vcap.host, '0.0.0.0');
+    assert.equal(vcap.host, '127.0.0.1');
     assert.equal(vcap.application_id, app);
     assert.equal(vcap.space_name, 'dev');
     assert.deepEqual(vcap.uris, ['hello.localhost', 'hi.localhost']);

@@ -193,6 +193,44 @@ describe('router proxy', function () {
     assert.equal(router.router.stats.snapshot().bad_requests, 3);
   });
 
+  it('answers a request line that cannot be one with 400 at once, and a head not finished in time with 408', async () => {
+    const own = await startRouter({ requestHeadTimeoutMs: 300 });
+    try {
+      const b = await backend('b');
+      own.register(registration(b, ['app.localhost']));
+      const started = Date.now();
+      // Without a line end, and without the end of the head: judged on what came.
+      for (const junk of [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), 'GET\t/ HTTP/1.1', 'GET / SPDY/3\r\nHost: app.localhost\r\n', 'X'.repeat(40)]) {
+        assert.match(await rawExchange(own.port, junk, { timeoutMs: 2_000 }), /^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/, String(junk));
+      }
+      assert.ok(Date.now() - started < 250, 'the 400s came before the head timeout');
+      // A plausible start that never ends: 408 after the head timeout, and the connection closes.
+      const slow = await rawExchange(own.port, 'GARBAGE-NO-LINE-END', { timeoutMs: 3_000 });
+      assert.match(slow, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      const halfHead = Date.now();
+      assert.match(await rawExchange(own.port, 'GET / HTTP/1.1\r\nHost: app.localhost\r\n', { timeoutMs: 3_000 }), /^HTTP\/1\.1 408 /);
+      assert.ok(Date.now() - halfHead >= 250, 'not before the timeout');
+      // A head sent slowly, in pieces, within the timeout is served.
+      const pieces = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(own.port, '127.0.0.1');
+        let out = '';
+        socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+        socket.on('close', () => resolve(out));
+        socket.on('error', reject);
+        const parts = ['GE', 'T / HT', 'TP/1.1\r\nHost: app.loc', 'alhost\r\nConnection: close\r\n\r\n'];
+        const next = () => {
+          socket.write(parts.shift()!);
+          if (parts.length > 0) setTimeout(next, 50);
+        };
+        socket.on('connect', next);
+      });
+      assert.match(pieces, /^HTTP\/1\.1 200 /);
+      assert.equal(b.requests.length, 1);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('keeps connections to backends alive and answers pipelined requests in order', async () => {
     const b = await backend('b', (req, res) => res.end(`you asked ${req.url}`));
     let connections = 0;

@@ -27,6 +27,8 @@ export type Handler<C> = (req: ApiRequest, ctx: C) => Promise<ApiResponse> | Api
 
 interface Route<C> {
   method: string;
+  /** The path as declared (`/v3/apps/:guid`). */
+  path: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler<C>;
@@ -45,8 +47,13 @@ export class Routes<C> {
       keys.push(key);
       return '([^/]+)';
     });
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler, rawBody });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}/?$`), keys, handler, rawBody });
     return this;
+  }
+
+  /** Every route as declared, in order: method, path and whether the handler reads the raw body. */
+  list(): { method: string; path: string; rawBody: boolean }[] {
+    return this.routes.map(({ method, path, rawBody }) => ({ method, path, rawBody }));
   }
 
   get = (path: string, handler: Handler<C>) => this.add('GET', path, handler);
@@ -63,10 +70,18 @@ export class Routes<C> {
       pathMatched = true;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      route.keys.forEach((key, i) => (params[key] = decodeURIComponent(m[i + 1])));
+      route.keys.forEach((key, i) => (params[key] = decodePathSegment(m[i + 1])));
       return { route, params };
     }
     return pathMatched ? 'method' : undefined;
+  }
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError('InvalidRequest', `The request path has a malformed percent-encoding ('${segment.slice(0, 64)}'): write a literal % as %25`);
   }
 }
 

@@ -2,8 +2,9 @@
 // wait for a writer), or MySQL (`--db mysql://…`) for a database shared by several controllers.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, MysqlDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, MysqlDialect, sql, SqliteDialect, type MigrationProvider } from 'kysely';
 import { redactUrl } from '../../common/log.js';
+import { sleep } from '../../common/net.js';
 import { migrations } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -19,8 +20,28 @@ export interface ControllerDatabase {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+/** Errors that say the server is not reachable yet (or dropped a connection), not that it refuses us. */
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR']);
+
+/**
+ * A shared MySQL database may be on a machine that is still starting, or too busy to answer a
+ * handshake in time: wait for it (about 2 minutes), as components wait for the bus.
+ */
+async function waitForServer(db: Kysely<Database>, onRetry?: (error: Error) => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`select 1`.execute(db);
+      return;
+    } catch (error) {
+      if (!TRANSIENT.has(String((error as NodeJS.ErrnoException).code)) || attempt >= 60) throw error;
+      onRetry?.(error as Error);
+      await sleep(Math.min(2_000, 100 * attempt));
+    }
+  }
+}
+
 /** `url`: a `mysql://user:pass@host:port/db` URL, or a SQLite file path (default db/controller.sqlite). */
-export async function openDatabase(url: string): Promise<ControllerDatabase> {
+export async function openDatabase(url: string, { onRetry }: { onRetry?: (error: Error) => void } = {}): Promise<ControllerDatabase> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   let location: string;
@@ -31,20 +52,38 @@ export async function openDatabase(url: string): Promise<ControllerDatabase> {
     const { createPool } = await import('mysql2');
     const pool = createPool({ uri: url, connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4' });
     db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+    try {
+      await waitForServer(db, onRetry);
+    } catch (error) {
+      await db.destroy();
+      throw new Error(`cannot reach the controller database (${location}): ${(error as Error).message}`, { cause: error });
+    }
   } else {
     dialect = 'sqlite';
     location = url.replace(/^sqlite:\/\//, '');
     fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
     const { default: SqliteDatabase } = await import('better-sqlite3');
+    // It holds binding credentials: owner-only, like config.json (SQLite gives -wal and -shm the mode
+    // of the database file).
+    fs.closeSync(fs.openSync(location, 'a', 0o600));
+    fs.chmodSync(location, 0o600);
     const sqlite = new SqliteDatabase(location);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) break;
+    // A connection dropped by a busy server: the migrations that finished are recorded, so trying
+    // again goes on from there (several controllers take turns through Kysely's migration lock).
+    if (dialect === 'mysql' && TRANSIENT.has(String((error as NodeJS.ErrnoException | undefined)?.code)) && attempt < 5) {
+      onRetry?.(error as Error);
+      await sleep(500 * attempt);
+      continue;
+    }
     await db.destroy();
     throw new Error(`migrating the controller database (${location}) failed at ${failed?.migrationName ?? '?'}: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
   }

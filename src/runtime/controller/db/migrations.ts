@@ -274,4 +274,38 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0005_blobs': {
+    // App files and droplets in the database when it is shared (MySQL): several controllers, on
+    // several machines, then serve the same bits. SQLite boxes keep them in blobs/ only.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('blobs')
+        .addColumn('sha1', 'varchar(40)', (c) => c.primaryKey())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('chunks', 'integer', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('blob_chunks')
+        .addColumn('sha1', 'varchar(40)', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', sql`longblob`, (c) => c.notNull())
+        .addPrimaryKeyConstraint('blob_chunks_pk', ['sha1', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table blob_chunks`.execute(db);
+      await sql`drop table blobs`.execute(db);
+    },
+  },
+  '0006_droplet_staging_key': {
+    // What a droplet was staged from (runner/staging-key.ts): a new package with the same files,
+    // buildpacks and environment reuses it instead of staging again.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('droplets').addColumn('staging_key', 'varchar(64)').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('droplets').dropColumn('staging_key').execute();
+    },
+  },
 };

@@ -138,6 +138,22 @@ export interface DropletTable extends Timestamps {
   stack: string;
   sha1: string | null;
   bytes: number;
+  /** sha256 of what it was staged from (runner/staging-key.ts); null for droplets staged before 0006. */
+  staging_key: string | null;
+}
+
+/** A blob kept in a shared (MySQL) database, so every controller on it can serve it (blobstore.ts). */
+export interface BlobTable {
+  sha1: string;
+  size: number;
+  chunks: number;
+  created_at: string;
+}
+
+export interface BlobChunkTable {
+  sha1: string;
+  seq: number;
+  data: Buffer;
 }
 
 export interface BuildTable extends Timestamps {
@@ -239,4 +255,6 @@ export interface Database {
   service_plans: ServicePlanTable;
   service_instances: ServiceInstanceTable;
   service_bindings: ServiceBindingTable;
+  blobs: BlobTable;
+  blob_chunks: BlobChunkTable;
 }

@@ -160,6 +160,7 @@ export function buildAndDropletRoutes(routes: Routes<RequestContext>): void {
   });
 
   routes.patch('/v3/apps/:guid/relationships/current_droplet', async (req, ctx) => {
+    await findApp(ctx, req.params.guid); // an unknown app is a 404 whatever the body says
     const body = asObject(req.body);
     allowOnly(body, ['data']);
     const data = optionalObject(body, 'data');
@@ -195,8 +196,8 @@ export function buildAndDropletRoutes(routes: Routes<RequestContext>): void {
   routes.get('/v3/droplets/:guid/download', async (req, ctx) => {
     const droplet = await findDroplet(ctx, req.params.guid);
     if (droplet.state !== 'STAGED') throw new ApiError('UnprocessableEntity', `Droplet is ${droplet.state}; only a STAGED droplet can be downloaded`);
-    const file = ctx.blobstore.dropletPath(droplet.guid);
-    if (!fs.existsSync(file)) throw notFound('Droplet bits');
+    const file = await ctx.blobstore.dropletFile(droplet.guid, droplet.sha1);
+    if (!file) throw notFound('Droplet bits');
     return { headers: { 'Content-Type': 'application/gzip', 'Content-Length': String(droplet.bytes) }, stream: fs.createReadStream(file) };
   });
 }

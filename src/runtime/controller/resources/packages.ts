@@ -138,6 +138,43 @@ async function readBits(ctx: RequestContext, part: Part, entries: Map<string, Pa
   if (failure) throw failure;
 }
 
+/**
+ * Each link was checked alone as it arrived; together, links can still climb out (`a/up -> ..` is
+ * inside, `b -> a/up/..` is inside on paper but leaves through the first link), and a file below a
+ * link (`b/x`) would be written through it on extraction. Both are refused.
+ */
+function checkLinksTogether(entries: Map<string, PackageEntry>): void {
+  if (![...entries.values()].some((e) => e.type === 'symlink')) return;
+  /** The physical path of `p` inside the app, following the package's links; undefined when it leaves (or loops). */
+  const resolve = (p: string, depth: number): string[] | undefined => {
+    const at: string[] = [];
+    for (const part of p.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (at.length === 0) return undefined;
+        at.pop();
+        continue;
+      }
+      at.push(part);
+      const entry = entries.get(at.join('/'));
+      if (entry?.type !== 'symlink') continue;
+      if (depth > 40) return undefined;
+      const resolved = resolve([...at.slice(0, -1), entry.target ?? ''].join('/'), depth + 1);
+      if (resolved === undefined) return undefined;
+      at.splice(0, at.length, ...resolved);
+    }
+    return at;
+  };
+  for (const entry of entries.values()) {
+    if (entry.type === 'symlink' && resolve(entry.path, 0) === undefined) throw invalidArchive(`the link '${entry.path}' points outside the app directory through other links ('${entry.target ?? ''}'), or the links loop`);
+    const parts = entry.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (entries.get(parent)?.type === 'symlink') throw invalidArchive(`the entry '${entry.path}' is inside the link '${parent}': nothing may be written through a link`);
+    }
+  }
+}
+
 const tooLarge = (ctx: RequestContext) => new ApiError('RequestEntityTooLarge', `The app package is larger than the limit of ${Math.round(ctx.limits.maxPackageBytes / 1024 / 1024)} MB`);
 
 async function upload(ctx: RequestContext, pkg: PackageRow, req: Parameters<Parameters<Routes<RequestContext>['post']>[1]>[0]): Promise<PackageRow> {
@@ -180,16 +217,18 @@ async function upload(ctx: RequestContext, pkg: PackageRow, req: Parameters<Para
     if (received > ctx.limits.maxPackageBytes) throw tooLarge(ctx);
     throw error;
   }
+  const stored = await ctx.blobstore.present(matched.map((r) => ({ sha1: r.checksum.value, size: r.size_in_bytes })));
   for (const resource of matched) {
     const path = resource.path === undefined ? undefined : safeEntryPath(resource.path);
     if (path === undefined) throw invalidArchive(`the resource path '${resource.path ?? ''}' is outside the app directory`);
-    if (!ctx.blobstore.has(resource.checksum.value, resource.size_in_bytes)) {
+    if (!stored.has(resource.checksum.value)) {
       throw new ApiError('UnprocessableEntity', `The resource '${path}' (sha1 ${resource.checksum.value}) is not in the blobstore: upload it in the bits`);
     }
     budget.bytes -= resource.size_in_bytes;
     if (budget.bytes < 0) throw tooLarge(ctx);
     entries.set(path, { path, type: 'file', mode: (resource.mode ? parseInt(resource.mode, 8) : 0o644) | 0o600, sha1: resource.checksum.value, size: resource.size_in_bytes });
   }
+  checkLinksTogether(entries);
   if (!sawBits && matched.length === 0) throw new ApiError('UnprocessableEntity', 'The upload has neither bits nor resources: nothing to package');
   const files = [...entries.values()].sort((a, b) => a.path.localeCompare(b.path));
   const manifest = JSON.stringify(files);
@@ -205,7 +244,8 @@ export function packageRoutes(routes: Routes<RequestContext>): void {
     allowOnly(body, ['resources']);
     const resources = parseResources(body.resources);
     if (resources.length > 100_000) throw new ApiError('UnprocessableEntity', 'Resources must list at most 100000 files');
-    const known = resources.filter((r) => ctx.blobstore.has(r.checksum.value, r.size_in_bytes));
+    const stored = await ctx.blobstore.present(resources.map((r) => ({ sha1: r.checksum.value, size: r.size_in_bytes })));
+    const known = resources.filter((r) => stored.has(r.checksum.value));
     return { status: 201, body: { resources: known } };
   });
 

@@ -16,6 +16,9 @@ export function allowOnly(body: Body, fields: string[]): void {
   if (unknown.length > 0) throw new ApiError('UnprocessableEntity', `Unknown field(s): '${unknown.join("', '")}'`);
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 const label = (field: string) => field.charAt(0).toUpperCase() + field.slice(1).replace(/_/g, ' ');
 
 export function optionalString(body: Body, field: string, { max = 255 } = {}): string | undefined {
@@ -23,6 +26,8 @@ export function optionalString(body: Body, field: string, { max = 255 } = {}): s
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new ApiError('UnprocessableEntity', `${label(field)} must be a string`);
   if (value.length > max) throw new ApiError('UnprocessableEntity', `${label(field)} is too long (maximum is ${max} characters)`);
+  // A name (app, space, org, service instance, broker, binding) ends up in tables, logs and terminals.
+  if (field === 'name' && CONTROL_CHARACTERS.test(value)) throw new ApiError('UnprocessableEntity', `${label(field)} must not contain control characters (line breaks, tabs, NUL, escapes): use printable characters only`);
   return value;
 }
 

@@ -27,6 +27,11 @@ export class DeaPool {
     this.deas.set(ad.id, { ad, seenAt: now, placed: {}, reservedMemory: 0 });
   }
 
+  /** A DEA said `dea.shutdown`: nothing more is placed there. */
+  remove(id: string): void {
+    this.deas.delete(id);
+  }
+
   /** DEAs heard from recently. */
   live(now = Date.now()): Known[] {
     for (const [id, dea] of this.deas) if (now - dea.seenAt > 3 * this.advertiseIntervalMs) this.deas.delete(id);

@@ -12,6 +12,7 @@ import { newGuid, now, parseJson, type Urls } from '../context.js';
 import { appUris } from '../resources/apps.js';
 import { recordEvent } from '../resources/audit-events.js';
 import { DeaPool, type Advertisement } from './dea-pool.js';
+import { stagingKey } from './staging-key.js';
 
 export const STAGING_TIMEOUT_MS = 15 * 60 * 1000;
 const SYSTEM_ACTOR = { guid: 'health_manager', type: 'client' as const, name: 'health_manager' };
@@ -59,7 +60,7 @@ interface DropletExited {
 
 export class Runner {
   readonly pool = new DeaPool();
-  readonly counters = { stagings: 0, staging_failures: 0, starts_sent: 0, stops_sent: 0, crashes: 0 };
+  readonly counters = { stagings: 0, stagings_reused: 0, staging_failures: 0, starts_sent: 0, stops_sent: 0, crashes: 0 };
 
   constructor(
     readonly db: Kysely<Database>,
@@ -70,6 +71,9 @@ export class Runner {
 
   start(): void {
     subscribeJson<Advertisement>(this.bus, 'dea.advertise', (ad) => this.pool.advertise(ad), { log: this.log });
+    subscribeJson<{ id?: unknown }>(this.bus, 'dea.shutdown', (msg) => {
+      if (typeof msg.id === 'string') this.pool.remove(msg.id);
+    }, { log: this.log });
     subscribeJson<{ droplet: string; indices?: number[]; version?: string }>(this.bus, 'health.start', (msg) => this.onHealthStart(msg), { log: this.log, queue: 'controllers' });
     subscribeJson<{ droplet: string; instances?: string[]; version?: string }>(this.bus, 'health.stop', (msg) => this.onHealthStop(msg), { log: this.log, queue: 'controllers' });
     subscribeJson<DropletExited>(this.bus, 'droplet.exited', (msg) => this.onExited(msg), { log: this.log, queue: 'controllers' });
@@ -86,9 +90,12 @@ export class Runner {
     const build = await this.db.selectFrom('builds').selectAll().where('guid', '=', buildGuid).executeTakeFirstOrThrow();
     const app = await this.db.selectFrom('apps').selectAll().where('guid', '=', build.app_guid).executeTakeFirstOrThrow();
     const web = await this.db.selectFrom('processes').selectAll().where('app_guid', '=', app.guid).where('type', '=', 'web').executeTakeFirst();
+    const pkg = await this.db.selectFrom('packages').select('checksum').where('guid', '=', build.package_guid).executeTakeFirst();
+    const key = stagingKey({ packageChecksum: pkg?.checksum ?? null, buildpacks: parseJson<string[]>(build.buildpacks, []), environment: app.environment_variables, startCommand: web?.command ?? null, stack: app.stack });
+    if (key !== undefined && (await this.reuseDroplet(build, key))) return;
     const dropletGuid = newGuid();
     const at = now();
-    await this.db.insertInto('droplets').values({ guid: dropletGuid, app_guid: app.guid, package_guid: build.package_guid, state: 'STAGING', error: null, process_types: '{}', buildpacks: '[]', stack: app.stack, sha1: null, bytes: 0, created_at: at, updated_at: at }).execute();
+    await this.db.insertInto('droplets').values({ guid: dropletGuid, app_guid: app.guid, package_guid: build.package_guid, state: 'STAGING', error: null, process_types: '{}', buildpacks: '[]', stack: app.stack, sha1: null, bytes: 0, staging_key: null, created_at: at, updated_at: at }).execute();
     await this.db.updateTable('builds').set({ droplet_guid: dropletGuid, updated_at: at }).where('guid', '=', build.guid).execute();
     this.counters.stagings++;
     const fail = async (id: string, message: string) => {
@@ -130,11 +137,39 @@ export class Runner {
     const buildpack = reply.buildpack_name ?? reply.detected_buildpack ?? 'unknown';
     await this.db
       .updateTable('droplets')
-      .set({ process_types: JSON.stringify(processTypes), buildpacks: JSON.stringify([{ name: buildpack, detect_output: reply.detected_buildpack ?? null, buildpack_name: buildpack, version: null }]), updated_at: now() })
+      .set({ process_types: JSON.stringify(processTypes), buildpacks: JSON.stringify([{ name: buildpack, detect_output: reply.detected_buildpack ?? null, buildpack_name: buildpack, version: null }]), staging_key: key ?? null, updated_at: now() })
       .where('guid', '=', dropletGuid)
       .execute();
     await this.db.updateTable('builds').set({ state: 'STAGED', updated_at: now() }).where('guid', '=', build.guid).execute();
     this.log.info('staged', { app: app.guid, build: build.guid, buildpack });
+  }
+
+  /**
+   * A package staged for the first time whose staging key equals that of one of the app's STAGED
+   * droplets gets a copy of that droplet (same bits, same process types) and its build is STAGED at
+   * once. A package staged before (restage) is always staged again: that is what restage asks for.
+   */
+  private async reuseDroplet(build: { guid: string; app_guid: string; package_guid: string }, key: string): Promise<boolean> {
+    const stagedBefore = await this.db.selectFrom('builds').select('guid').where('package_guid', '=', build.package_guid).where('guid', '!=', build.guid).executeTakeFirst();
+    if (stagedBefore) return false;
+    const earlier = await this.db
+      .selectFrom('droplets')
+      .selectAll()
+      .where('app_guid', '=', build.app_guid)
+      .where('staging_key', '=', key)
+      .where('state', '=', 'STAGED')
+      .where('sha1', 'is not', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    if (!earlier) return false;
+    const at = now();
+    const guid = newGuid();
+    await this.db.insertInto('droplets').values({ ...earlier, guid, package_guid: build.package_guid, created_at: at, updated_at: at }).execute();
+    await this.db.updateTable('builds').set({ droplet_guid: guid, state: 'STAGED', updated_at: at }).where('guid', '=', build.guid).execute();
+    this.counters.stagings_reused++;
+    this.appLog(build.app_guid, 'STG', `Files, buildpacks and environment are unchanged: reusing the droplet staged ${earlier.created_at} instead of staging again ('restage' stages anew)`);
+    this.log.info('droplet reused', { app: build.app_guid, build: build.guid, from: earlier.guid, droplet: guid });
+    return true;
   }
 
   /** Starts the given indices of the app's web process on the DEAs chosen by placement. */

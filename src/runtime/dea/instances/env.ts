@@ -11,6 +11,8 @@ export interface InstancePlacement {
   appDir: string;
   depsDir: string;
   tmpDir: string;
+  /** The DEA's advertised address, where routers and other machines reach the instance (default 127.0.0.1). */
+  host?: string;
 }
 
 /** VCAP_SERVICES: bindings grouped by label (user-provided ones under `user-provided`). */
@@ -68,12 +70,20 @@ export function vcapApplication(start: StartMessage, placement: InstancePlacemen
     users: null,
     version: start.version,
     ...given,
-    host: '0.0.0.0',
+    host: appHost(placement.host),
     instance_id: placement.instanceGuid,
     instance_index: start.index,
     port: placement.port,
   };
 }
+
+/**
+ * Where an app should listen (VCAP_APP_HOST, VCAP_APPLICATION.host). Cloud Foundry says 0.0.0.0, the
+ * container's own network; here apps share the machine's. When the routers reach the DEA on loopback
+ * (one machine, the default), 127.0.0.1 keeps apps that honour it (cfenv's `bind`) off the network
+ * (docs/security.md); a DEA advertised elsewhere needs 0.0.0.0 (routers there, health checks here).
+ */
+export const appHost = (advertised = '127.0.0.1'): string => (/^(127\.|::1$|localhost$)/.test(advertised) ? '127.0.0.1' : '0.0.0.0');
 
 /**
  * Host settings every instance gets, as Cloud Foundry's running environment variable group would
@@ -103,21 +113,22 @@ export function instanceEnv(start: StartMessage, placement: InstancePlacement): 
   if (db && env.DATABASE_URL === undefined) env.DATABASE_URL = db;
   const index = String(start.index);
   const port = String(placement.port);
+  const ip = placement.host ?? '127.0.0.1';
   Object.assign(env, {
     HOME: placement.appDir,
     TMPDIR: placement.tmpDir,
     DEPS_DIR: placement.depsDir,
     PORT: port,
     VCAP_APP_PORT: port,
-    VCAP_APP_HOST: '0.0.0.0',
+    VCAP_APP_HOST: appHost(placement.host),
     VCAP_APPLICATION: JSON.stringify(vcapApplication(start, placement)),
     VCAP_SERVICES: JSON.stringify(services),
     CF_INSTANCE_INDEX: index,
     CF_INSTANCE_GUID: placement.instanceGuid,
-    CF_INSTANCE_IP: '127.0.0.1',
-    CF_INSTANCE_INTERNAL_IP: '127.0.0.1',
+    CF_INSTANCE_IP: ip,
+    CF_INSTANCE_INTERNAL_IP: ip,
     CF_INSTANCE_PORT: port,
-    CF_INSTANCE_ADDR: `127.0.0.1:${port}`,
+    CF_INSTANCE_ADDR: `${ip}:${port}`,
     CF_INSTANCE_PORTS: JSON.stringify([{ external: placement.port, internal: placement.port }]),
     INSTANCE_INDEX: index,
     INSTANCE_GUID: placement.instanceGuid,

@@ -11,7 +11,7 @@ import { publishAppLog } from '../../common/app-log.js';
 import { publishJson, type NatsConnection } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import { freePort, sleep } from '../../common/net.js';
-import type { RouteRegistrar } from '../../common/route-registrar.js';
+import type { RouteRegistrar, RouterRegisterMessage } from '../../common/route-registrar.js';
 import { extractTarball } from '../archive.js';
 import type { DeaPaths } from '../paths.js';
 import type { DropletExited, ExitReason, HealthCheckType, InstanceState, InstanceStats, StartMessage } from '../protocol.js';
@@ -26,8 +26,8 @@ import { LogForwarder } from './log-forwarder.js';
 import { CLOCK_TICKS, killSession, readStat, type ProcStat } from './procfs.js';
 
 const MB = 1024 * 1024;
-/** Leaves nothing of the app readable by other users (the instance directory is 0700 as well). */
-const APP_UMASK = 0o027;
+/** Leaves nothing of the app to the group or others (the instance directory is 0700 as well). */
+const APP_UMASK = 0o077;
 
 export interface InstanceDeps {
   deaId: string;
@@ -52,6 +52,8 @@ export interface InstanceRecord {
   starttime: number;
   app: string;
   index: number;
+  /** Its registration, so that a DEA reaping it after a crash can take it off the routers first. */
+  route?: RouterRegisterMessage;
 }
 
 export const INSTANCE_RECORD = 'instance.json';
@@ -175,7 +177,7 @@ export class Instance {
     if (this.finished) return;
     this.cell(droplet.downloaded ? `Downloaded droplet (${formatSize(droplet.size)})` : `Downloaded droplet (${formatSize(droplet.size)}, cached)`);
     await extractTarball(droplet.file, this.dir, { umask: APP_UMASK });
-    fs.mkdirSync(this.appDir, { recursive: true, mode: 0o750 });
+    fs.mkdirSync(this.appDir, { recursive: true, mode: 0o700 });
     if (this.finished) return;
 
     const command = (typeof start.start_command === 'string' && start.start_command.trim()) || this.stagedCommand();
@@ -184,7 +186,7 @@ export class Instance {
     this.port = await this.pickPort();
     if (this.finished) return;
     this.cgroup = deps.memory.create(this.guid, this.memLimitBytes);
-    const env = instanceEnv(start, { instanceGuid: this.guid, port: this.port, appDir: this.appDir, depsDir: path.join(this.dir, 'deps'), tmpDir });
+    const env = instanceEnv(start, { instanceGuid: this.guid, port: this.port, appDir: this.appDir, depsDir: path.join(this.dir, 'deps'), tmpDir, host: this.host });
     const child = spawn('bash', launcherArgs(this.cgroup?.procsFile, Number(start.limits?.fds) || undefined, command), { cwd: this.appDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.pid = child.pid;
@@ -220,7 +222,7 @@ export class Instance {
   }
 
   private writeRecord(pid: number): void {
-    const record: InstanceRecord = { pid, starttime: readStat(pid)?.starttime ?? 0, app: this.appGuid, index: this.index };
+    const record: InstanceRecord = { pid, starttime: readStat(pid)?.starttime ?? 0, app: this.appGuid, index: this.index, route: this.route() };
     try {
       fs.writeFileSync(path.join(this.dir, INSTANCE_RECORD), JSON.stringify(record), { mode: 0o600 });
     } catch {
@@ -253,8 +255,13 @@ export class Instance {
     this.log.info('instance running', { port: this.port });
   }
 
+  /** The DEA's advertised address: what the routers connect to. */
+  private get host(): string {
+    return this.deps.settings.host ?? '127.0.0.1';
+  }
+
   private route() {
-    return { host: '127.0.0.1', port: this.port, uris: this.uris, app: this.appGuid, private_instance_id: this.guid, tags: { component: this.deps.deaId } };
+    return { host: this.host, port: this.port, uris: this.uris, app: this.appGuid, private_instance_id: this.guid, tags: { component: this.deps.deaId } };
   }
 
   private register(): void {
@@ -279,7 +286,7 @@ export class Instance {
   private unregister(): void {
     if (!this.registered) return;
     this.registered = false;
-    this.deps.registrar.remove('127.0.0.1', this.port);
+    this.deps.registrar.remove(this.host, this.port);
   }
 
   /** The DEA ends the instance as a crash (limits, health): SIGKILL to all of it. */
@@ -404,7 +411,7 @@ export class Instance {
     return {
       name: this.start.name,
       uris: this.uris,
-      host: '127.0.0.1',
+      host: this.host,
       port: this.port,
       uptime: this.startedAt ? Math.floor((Date.now() - this.startedAt) / 1000) : 0,
       mem_quota: this.memLimitBytes,

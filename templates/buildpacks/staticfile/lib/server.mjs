@@ -124,7 +124,8 @@ const server = http.createServer((req, res) => {
     else res.destroy();
   });
 });
-server.listen(port, () => console.log(`devbox static file server: serving ${root} on port ${port}`));
+// Loopback, where the router reaches instances, unless the platform says otherwise.
+server.listen(port, process.env.VCAP_APP_HOST || '127.0.0.1', () => console.log(`devbox static file server: serving ${root} on port ${port}`));
 
 const shutdown = () => {
   server.close(() => process.exit(0));
