@@ -114,6 +114,12 @@ export async function stagePackage(client: ApiClient, app: App, packageGuid: str
   }
 }
 
+/**
+ * After staging ends, the stream is closed once no line came for this long: the DEA publishes its
+ * lines before it answers, so what is left is only in flight through the logs component (ms).
+ */
+const STAGING_SETTLE_MS = 30;
+
 /** The app's STG lines as they come (never fails: without the logs component, push goes on without them). */
 async function followStaging(client: ApiClient, appGuid: string, print: (line: string) => void): Promise<{ stop(): Promise<void> } | undefined> {
   try {
@@ -131,7 +137,7 @@ async function followStaging(client: ApiClient, appGuid: string, print: (line: s
     return {
       stop: () =>
         (stopped ??= (async () => {
-          await stream.settle(100, 1_000).catch(() => undefined);
+          await stream.settle(STAGING_SETTLE_MS, 1_000).catch(() => undefined);
           stream.close();
         })()),
     };

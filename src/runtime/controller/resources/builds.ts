@@ -123,6 +123,11 @@ export function buildAndDropletRoutes(routes: Routes<RequestContext>): void {
     apiLog(ctx, app.guid, `Creating build for app with guid ${app.guid}`);
     if (!ctx.runner) throw new ApiError('ServerError', 'staging is not available on this controller');
     const runner = ctx.runner;
+    // An unchanged app's build is STAGED at once with the droplet it already has (docs/push.md).
+    if (await runner.reuseDroplet(row)) {
+      const staged = await ctx.db.selectFrom('builds').selectAll().where('guid', '=', row.guid).executeTakeFirstOrThrow();
+      return { status: 201, body: presentBuild(staged, ctx) };
+    }
     void runner.stage(row.guid).catch((error: Error) => ctx.log.error('staging failed', { build: row.guid, error: error.message }));
     return { status: 201, body: presentBuild(row, ctx) };
   });

@@ -88,11 +88,10 @@ export class Runner {
   /** Sends the build to a DEA and records the outcome; resolves when staging has finished. */
   async stage(buildGuid: string): Promise<void> {
     const build = await this.db.selectFrom('builds').selectAll().where('guid', '=', buildGuid).executeTakeFirstOrThrow();
+    if (build.state !== 'STAGING' || build.droplet_guid !== null) return; // reused, or staged already
     const app = await this.db.selectFrom('apps').selectAll().where('guid', '=', build.app_guid).executeTakeFirstOrThrow();
     const web = await this.db.selectFrom('processes').selectAll().where('app_guid', '=', app.guid).where('type', '=', 'web').executeTakeFirst();
-    const pkg = await this.db.selectFrom('packages').select('checksum').where('guid', '=', build.package_guid).executeTakeFirst();
-    const key = stagingKey({ packageChecksum: pkg?.checksum ?? null, buildpacks: parseJson<string[]>(build.buildpacks, []), environment: app.environment_variables, startCommand: web?.command ?? null, stack: app.stack });
-    if (key !== undefined && (await this.reuseDroplet(build, key))) return;
+    const key = await this.stagingKeyOf(build);
     const dropletGuid = newGuid();
     const at = now();
     await this.db.insertInto('droplets').values({ guid: dropletGuid, app_guid: app.guid, package_guid: build.package_guid, state: 'STAGING', error: null, process_types: '{}', buildpacks: '[]', stack: app.stack, sha1: null, bytes: 0, staging_key: null, created_at: at, updated_at: at }).execute();
@@ -144,12 +143,24 @@ export class Runner {
     this.log.info('staged', { app: app.guid, build: build.guid, buildpack });
   }
 
+  /** What staging the build would start from (staging-key.ts); undefined when it must always stage. */
+  private async stagingKeyOf(build: { app_guid: string; package_guid: string; buildpacks: string }): Promise<string | undefined> {
+    const app = await this.db.selectFrom('apps').select(['environment_variables', 'stack']).where('guid', '=', build.app_guid).executeTakeFirst();
+    if (!app) return undefined;
+    const web = await this.db.selectFrom('processes').select('command').where('app_guid', '=', build.app_guid).where('type', '=', 'web').executeTakeFirst();
+    const pkg = await this.db.selectFrom('packages').select('checksum').where('guid', '=', build.package_guid).executeTakeFirst();
+    return stagingKey({ packageChecksum: pkg?.checksum ?? null, buildpacks: parseJson<string[]>(build.buildpacks, []), environment: app.environment_variables, startCommand: web?.command ?? null, stack: app.stack });
+  }
+
   /**
-   * A package staged for the first time whose staging key equals that of one of the app's STAGED
-   * droplets gets a copy of that droplet (same bits, same process types) and its build is STAGED at
-   * once. A package staged before (restage) is always staged again: that is what restage asks for.
+   * Called when a build is created, before staging: a package staged for the first time whose
+   * staging key equals that of one of the app's STAGED droplets gets a copy of that droplet (same
+   * bits, same process types) and the build is STAGED before the API answers. A package staged
+   * before (restage) is always staged again: that is what restage asks for.
    */
-  private async reuseDroplet(build: { guid: string; app_guid: string; package_guid: string }, key: string): Promise<boolean> {
+  async reuseDroplet(build: { guid: string; app_guid: string; package_guid: string; buildpacks: string }): Promise<boolean> {
+    const key = await this.stagingKeyOf(build);
+    if (key === undefined) return false;
     const stagedBefore = await this.db.selectFrom('builds').select('guid').where('package_guid', '=', build.package_guid).where('guid', '!=', build.guid).executeTakeFirst();
     if (stagedBefore) return false;
     const earlier = await this.db
