@@ -58,6 +58,25 @@ function initialise(binaries: NonNullable<ReturnType<typeof findMysqlServer>>, d
   }
 }
 
+/** In the data directory once root has devbox's password (older data directories: see below). */
+const SECURED_MARKER = 'devbox-root-secured';
+
+/**
+ * The init file of an unsecured data directory: only root over loopback remains (anonymous users
+ * and root from elsewhere dropped), with devbox's password. Idempotent, so an interrupted first
+ * start runs it again.
+ */
+export function secureRootSql(flavour: 'mariadb' | 'mysql', password: string): string {
+  const quoted = `'${password.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const users = flavour === 'mariadb' ? 'mysql.global_priv' : 'mysql.user';
+  return [
+    `DELETE FROM ${users} WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1'));`,
+    'FLUSH PRIVILEGES;',
+    ...['localhost', '127.0.0.1', '::1'].map((host) => `ALTER USER IF EXISTS 'root'@'${host}' IDENTIFIED BY ${quoted};`),
+    '',
+  ].join('\n');
+}
+
 export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise<PrivateMysqld> {
   const binaries = findMysqlServer();
   if (!binaries) throw new Error(MYSQL_MISSING_HELP);
@@ -65,8 +84,13 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
   const socket = path.join(options.dir, 'mysqld.sock');
   const errorLog = path.join(options.dir, 'error.log');
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  const fresh = !fs.existsSync(path.join(dataDir, 'mysql'));
-  if (fresh) initialise(binaries, dataDir);
+  if (!fs.existsSync(path.join(dataDir, 'mysql'))) initialise(binaries, dataDir);
+  // Until root has our password (the marker), the server runs an init file that sets it before it
+  // accepts a connection: a new data directory's root has none, and nobody may use that window.
+  const secured = path.join(dataDir, SECURED_MARKER);
+  const initFile = path.join(options.dir, 'init.sql');
+  const securing = !fs.existsSync(secured);
+  if (securing) fs.writeFileSync(initFile, secureRootSql(binaries.flavour, options.rootPassword), { mode: 0o600 });
   if (await isListening(options.port)) throw new Error(`port ${options.port} is already in use; cannot start the private MySQL server there`);
 
   const args = [
@@ -80,6 +104,7 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
     '--skip-name-resolve',
     '--innodb-buffer-pool-size=32M',
     '--max-connections=500',
+    ...(securing ? [`--init-file=${initFile}`] : []),
     ...(process.getuid?.() === 0 ? ['--user=root'] : []),
   ];
   const child = spawn(...owned(binaries.server, args), { stdio: 'ignore' });
@@ -91,19 +116,11 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
     await waitFor(`the MySQL server on port ${options.port}`, async () => {
       if (child.exitCode !== null) throw new Error(`it exited: ${tail(errorLog)}`);
       if (!(await isListening(options.port))) return false;
-      const connection = await createConnection({ host: '127.0.0.1', port: options.port, user: 'root', password: fresh ? '' : options.rootPassword });
-      try {
-        if (fresh) {
-          // Only root over loopback remains, with our password.
-          const [rows] = await connection.query("SELECT User AS user, Host AS host FROM mysql.user WHERE User = 'root' OR User = ''");
-          for (const row of rows as { user: string; host: string }[]) {
-            if (row.user === '' || !['127.0.0.1', 'localhost', '::1'].includes(row.host)) await connection.query('DROP USER ?@?', [row.user, row.host]);
-            else await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [row.user, row.host, options.rootPassword]);
-          }
-          await connection.query('FLUSH PRIVILEGES');
-        }
-      } finally {
-        await connection.end();
+      const connection = await createConnection({ host: '127.0.0.1', port: options.port, user: 'root', password: options.rootPassword });
+      await connection.end();
+      if (securing) {
+        fs.writeFileSync(secured, '');
+        fs.rmSync(initFile, { force: true });
       }
       return true;
     }, { timeoutMs: options.startTimeoutMs ?? 30_000, intervalMs: 50 });

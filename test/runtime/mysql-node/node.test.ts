@@ -344,8 +344,7 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
   let componentNc: NatsConnection;
   let component: Component;
   let server: PrivateMysqld | undefined;
-  let url = 'mysql://root:@127.0.0.1:3306';
-  let hadMeta = false;
+  let url = '';
   let home: string;
   const saved = { DEVBOX_MYSQL_URL: process.env.DEVBOX_MYSQL_URL };
 
@@ -355,17 +354,10 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
   };
 
   before(async () => {
-    try {
-      const probe = await admin();
-      const [rows] = await probe.query<RowDataPacket[]>("SHOW DATABASES LIKE 'devbox\\_node'");
-      hadMeta = rows.length > 0;
-      await probe.end();
-    } catch {
-      // The machine has no server we may use: a second private one stands in for "an existing server".
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-existing-'));
-      server = await startPrivateMysqld({ dir, port: await freePort(), rootPassword: 'existing-pw' });
-      url = server.url;
-    }
+    // A second private server stands in for "an existing server" (never the machine's own on 3306).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-existing-'));
+    server = await startPrivateMysqld({ dir, port: await freePort(), rootPassword: 'existing-pw' });
+    url = server.url;
     process.env.DEVBOX_MYSQL_URL = url;
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-url-'));
     bus = new BusServer({ host: '127.0.0.1', port: 0 });
@@ -381,11 +373,6 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     await componentNc?.close();
     await nc?.close();
     await bus?.close();
-    if (!hadMeta && !server) {
-      const c = await admin();
-      await c.query('DROP DATABASE IF EXISTS devbox_node');
-      await c.end();
-    }
     await server?.stop();
     if (server) fs.rmSync(path.dirname(server.socket), { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
@@ -410,6 +397,38 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     const [rows] = await check.query<RowDataPacket[]>('SHOW DATABASES LIKE ?', [name]);
     await check.end();
     assert.equal(rows.length, 0);
+  });
+});
+
+describe('mysql-node: the private server of a new data directory', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let server: PrivateMysqld | undefined;
+  after(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("never lets root in without devbox's password, not even on its first start, and keeps it across restarts", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-secure-'));
+    const port = await freePort();
+    server = await startPrivateMysqld({ dir, port, rootPassword: "pw-with-'quote-and-\\" });
+    const refused = async (user: string, password: string) => {
+      const c = await createConnection({ host: '127.0.0.1', port, user, password }).catch((error: { code?: string }) => error);
+      if ('end' in c && typeof c.end === 'function') {
+        await c.end();
+        return undefined;
+      }
+      return (c as { code?: string }).code;
+    };
+    assert.equal(await refused('root', ''), 'ER_ACCESS_DENIED_ERROR', 'root without a password');
+    assert.equal(await refused('', ''), 'ER_ACCESS_DENIED_ERROR', 'the anonymous user');
+    assert.equal(await refused('root', "pw-with-'quote-and-\\"), undefined, 'root with the password');
+    assert.ok(!fs.existsSync(path.join(dir, 'init.sql')), 'the init file with the password is gone');
+    await server.stop();
+    server = await startPrivateMysqld({ dir, port, rootPassword: "pw-with-'quote-and-\\" });
+    assert.equal(await refused('root', ''), 'ER_ACCESS_DENIED_ERROR', 'after a restart');
+    assert.ok(!fs.existsSync(path.join(dir, 'init.sql')));
   });
 });
 
