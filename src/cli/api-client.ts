@@ -252,6 +252,11 @@ function trace(method: string, url: string, status: number, started: number): vo
   if (TRACING) process.stderr.write(`TRACE ${new Date().toISOString()} ${method} ${url} -> ${status} (${(performance.now() - started).toFixed(1)} ms)\n`);
 }
 
+/** Gateway answers of the router: the API endpoint failed or is being replaced. */
+const RETRIED_STATUSES = new Set([502, 503, 504]);
+/** How long a read is retried through them: a crashed controller is back within a few seconds. */
+const READ_RETRY_MS = 15_000;
+
 export class ApiClient {
   constructor(readonly session: Session) {}
 
@@ -284,6 +289,13 @@ export class ApiClient {
     const started = performance.now();
     let res = await attempt(await this.session.accessToken());
     if (res.status === 401 && errorTitle(res) === 'CF-InvalidAuthToken') res = await attempt(await this.session.refresh());
+    // The router answered for an API that is not there for a moment (a controller restarting after
+    // a crash): a read is asked again for a while; a write is not (it may have been done).
+    for (let delay = 100, waited = 0; method === 'GET' && RETRIED_STATUSES.has(res.status) && waited < READ_RETRY_MS; waited += delay, delay = Math.min(delay * 2, 1_000)) {
+      trace(method, url, res.status, started);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      res = await attempt(await this.session.accessToken());
+    }
     trace(method, url, res.status, started);
     return res;
   }

@@ -11,7 +11,7 @@ import { redactUrl } from '../common/log.js';
 import { Blobstore, DatabaseBlobs } from './blobstore.js';
 import type { ControllerContext, Urls } from './context.js';
 import { openDatabase, type ControllerDatabase } from './db/index.js';
-import { Runner } from './runner/runner.js';
+import { Runner, STAGING_TIMEOUT_MS } from './runner/runner.js';
 import { seed } from './seed.js';
 import { createApiServer, type ApiStats } from './server.js';
 
@@ -37,6 +37,7 @@ const controller: ComponentModule = {
     let server: http.Server | undefined;
     let registrar: RouteRegistrar | undefined;
     let runner: Runner | undefined;
+    let abandonedSweep: NodeJS.Timeout | undefined;
     let port = 0;
 
     return {
@@ -46,6 +47,15 @@ const controller: ComponentModule = {
         const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
         runner = new Runner(database.db, bus, urls, ctx.log);
         runner.start();
+        // Alone on SQLite, every STAGING build at start was cut off; on a shared MySQL database other
+        // controllers may be staging, so only builds past the staging timeout are, looked for every minute.
+        const shared = database.dialect === 'mysql';
+        await runner.failAbandonedBuilds(shared ? STAGING_TIMEOUT_MS : 0);
+        if (shared) {
+          const r = runner;
+          abandonedSweep = setInterval(() => void r.failAbandonedBuilds(STAGING_TIMEOUT_MS).catch((error: Error) => ctx.log.warn('looking for abandoned builds failed', { error: error.message })), 60_000);
+          abandonedSweep.unref();
+        }
         const context: ControllerContext = {
           db: database.db,
           urls,
@@ -74,6 +84,7 @@ const controller: ComponentModule = {
       healthy: () => !!server?.listening,
       varz: () => ({ port, api: urls.api, db: database?.location ?? redactUrl(dbUrl), db_dialect: database?.dialect, deas: runner?.pool.size() ?? 0, ...runner?.counters, ...stats }),
       async stop() {
+        clearInterval(abandonedSweep);
         await registrar?.stop();
         await new Promise<void>((resolve) => {
           if (!server) return resolve();

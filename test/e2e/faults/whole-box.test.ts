@@ -13,7 +13,7 @@ import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import { statePaths } from '../../../src/runtime/common/config.js';
 import { readSupervisor } from '../../../src/runtime/supervisor/lock.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
-import { appInstances, boxCli, brokerRows, controllerRows, missing, nodeRows, readBox, table } from '../../helpers/box-probe.js';
+import { appInstances, boxCli, brokerRows, controllerRows, missing, nodeRows, readBox, table, varz, waitForRestart } from '../../helpers/box-probe.js';
 import { cleanupBox, DEVBOX_BIN, isPidAlive, tempHome } from '../../helpers/devbox.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/apps');
@@ -102,8 +102,8 @@ describe('faults: the whole box', function () {
     assert.deepEqual(missing(rows.node, await nodeRows(after)), [], "the mysql-node's bookkeeping");
   });
 
-  it('`devbox down` during a push: the push fails cleanly, nothing half-made looks like a running app', async () => {
-    // A buildpack that takes its time, so that `down` surely lands while the app stages.
+  /** A buildpack that takes its time, so that a fault surely lands while the app stages; and an app for it. */
+  const slowBuildpack = (): { buildpack: string; app: string } => {
     const buildpack = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-slow-buildpack-'));
     const app = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-slow-app-'));
     scratch.push(buildpack, app);
@@ -114,6 +114,38 @@ describe('faults: the whole box', function () {
     script('compile', `echo "compiling slowly"\nbash -c 'sleep 60; :' "$0"\ncp -r ${path.join(fixtures, 'node-hello')}/. "$1"/`);
     script('release', 'printf -- "---\\ndefault_process_types:\\n  web: node server.js\\n"');
     fs.writeFileSync(path.join(app, 'server.js'), '// replaced by the buildpack\n');
+    return { buildpack, app };
+  };
+
+  it('kill -9 of the controller during a push: the build is failed when it is back, and the push says so', async () => {
+    const { buildpack, app } = slowBuildpack();
+    const push = execa(process.execPath, [DEVBOX_BIN, 'push', 'cutoff', '-p', app, '-b', buildpack], { env: { DEVBOX_HOME: home, NO_COLOR: '1' }, extendEnv: true, stdin: 'ignore', reject: false, timeout: 60_000 });
+    try {
+      const appGuid = await waitFor('the app to exist', async () => (await api.call('GET', '/v3/apps?names=cutoff')).json().resources[0]?.guid as string | undefined, { timeoutMs: 30_000, intervalMs: 100 });
+      await waitFor('the app staging', async () => (await api.call('GET', `/v3/builds?app_guids=${appGuid}`)).json().resources.some((b: { state: string }) => b.state === 'STAGING'), { timeoutMs: 30_000, intervalMs: 100 });
+      const box = readBox(home);
+      const controller = (await varz(box, 'controller'))!.pid;
+      const killedAt = Date.now();
+      process.kill(controller, 'SIGKILL');
+      await waitForRestart(box, 'controller', controller);
+      const result = await push;
+      figures.push(['controller killed while staging: push ended after (s)', ((Date.now() - killedAt) / 1000).toFixed(1)]);
+      assert.equal(result.exitCode, 1, `the push fails: ${result.stdout}\n${result.stderr}`);
+      assert.match(String(result.stderr), /staging was cut off: the controller staging it stopped\. Push or restage again\./);
+      assert.ok(Date.now() - killedAt < 30_000, 'long before the 15-minute staging timeout');
+      const builds = (await api.call('GET', `/v3/builds?app_guids=${appGuid}`)).json().resources as { state: string }[];
+      assert.deepEqual(builds.map((b) => b.state), ['FAILED']);
+    } finally {
+      if (push.exitCode === null) push.kill('SIGKILL');
+      await push;
+    }
+    // The same app pushed again with a quick buildpack stages and runs.
+    await ok(['push', 'cutoff', '-p', path.join(fixtures, 'node-hello'), '-b', 'nodejs']);
+    assert.equal((await visit('cutoff')).status, 200);
+  });
+
+  it('`devbox down` during a push: the push fails cleanly, nothing half-made looks like a running app', async () => {
+    const { buildpack, app } = slowBuildpack();
 
     const push = execa(process.execPath, [DEVBOX_BIN, 'push', 'slow', '-p', app, '-b', buildpack], { env: { DEVBOX_HOME: home, NO_COLOR: '1' }, extendEnv: true, stdin: 'ignore', reject: false, timeout: 60_000 });
     try {

@@ -85,6 +85,24 @@ export class Runner {
     publishAppLog(this.bus, { app_guid: appGuid, source_type: source, source_instance: '0', message_type: type, message });
   }
 
+  /**
+   * Builds left STAGING by a controller that died while staging them (kill -9: nothing answers their
+   * DEA's reply any more) are FAILED, with their droplets, so that nobody waits for them. Alone on
+   * its database a controller at start knows every STAGING build is such (`olderThanMs` 0); on a
+   * shared one only builds older than the staging timeout can be.
+   */
+  async failAbandonedBuilds(olderThanMs: number): Promise<number> {
+    const cutoff = new Date(Date.now() - olderThanMs).toISOString();
+    const abandoned = await this.db.selectFrom('builds').select(['guid', 'app_guid', 'droplet_guid']).where('state', '=', 'STAGING').where('created_at', '<=', cutoff).execute();
+    const error = 'StagingError - staging was cut off: the controller staging it stopped. Push or restage again.';
+    for (const build of abandoned) {
+      await this.db.updateTable('builds').set({ state: 'FAILED', error, updated_at: now() }).where('guid', '=', build.guid).where('state', '=', 'STAGING').execute();
+      if (build.droplet_guid) await this.db.updateTable('droplets').set({ state: 'FAILED', error, updated_at: now() }).where('guid', '=', build.droplet_guid).where('state', '!=', 'STAGED').execute();
+      this.log.warn('failed a build left staging by a stopped controller', { build: build.guid, app: build.app_guid });
+    }
+    return abandoned.length;
+  }
+
   /** Sends the build to a DEA and records the outcome; resolves when staging has finished. */
   async stage(buildGuid: string): Promise<void> {
     const build = await this.db.selectFrom('builds').selectAll().where('guid', '=', buildGuid).executeTakeFirstOrThrow();
