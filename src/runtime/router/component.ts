@@ -8,7 +8,7 @@ import type { NatsConnection } from '../common/bus.js';
 import type { ComponentContext, ComponentModule } from '../common/component.js';
 import { RouterBus, type RouterStartMessage, type RouteSink } from './bus.js';
 import { RouterCluster } from './cluster.js';
-import { AccessLogPublisher, batchedSink, type PendingLine } from './handlers/access-log.js';
+import { AccessLogPublisher, type AccessLogSink, type PendingLine } from './handlers/access-log.js';
 import { Router } from './router.js';
 import { routerSettings } from './settings.js';
 import { mergeSnapshots, varzFields } from './stats.js';
@@ -24,9 +24,10 @@ const router: ComponentModule = {
     let boundPort = 0;
 
     let publisher: AccessLogPublisher | undefined;
-    // Lines are published in batches: one bus write per batch rather than one per request.
+    // Lines go out in batches (one bus write per batch rather than one per request); the workers'
+    // come here only while their own bus connection is down.
     const publishLines = (lines: PendingLine[]) => publisher?.publish(lines);
-    const accessLogSink = batchedSink(publishLines);
+    const accessLogSink: AccessLogSink = (app, message, timestampNs) => publisher?.add(app, message, timestampNs);
     const single = settings.workers <= 1 ? new Router({ settings, log, accessLogSink }) : undefined;
     const workers = single ? undefined : new RouterCluster({ settings, log, sourceInstance: String(ctx.index), onAccessLog: publishLines });
     const sink: RouteSink = (single ?? workers)!;
@@ -92,7 +93,7 @@ const router: ComponentModule = {
         bus?.stop();
         if (single) await single.close(3_000);
         else await workers!.stop();
-        accessLogSink.flush();
+        publisher?.flush();
       },
     };
   },

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { connect, Events, type NatsConnection } from 'nats';
 import { createLogger } from '../common/log.js';
 import { STATS_INTERVAL_MS, WORKER_SETTINGS_ENV, type BusAccess, type FromWorker, type ToWorker } from './cluster.js';
-import { AccessLogPublisher, batchedSink } from './handlers/access-log.js';
+import { AccessLogPublisher, batchedSink, type AccessLogSink } from './handlers/access-log.js';
 import { Router } from './router.js';
 import type { RouterSettings } from './settings.js';
 
@@ -22,10 +22,11 @@ function main(): void {
   // then (or while this worker's connection is down) they are relayed through the primary.
   let nc: NatsConnection | undefined;
   let publisher: AccessLogPublisher | undefined;
-  const accessLogSink = batchedSink((lines) => {
-    if (publisher && nc && !nc.isClosed() && !reconnecting) publisher.publish(lines);
-    else send({ t: 'logs', lines });
-  });
+  const relay = batchedSink((lines) => send({ t: 'logs', lines }));
+  const accessLogSink: AccessLogSink = (app, message, timestampNs) => {
+    if (publisher && nc && !nc.isClosed() && !reconnecting) publisher.add(app, message, timestampNs);
+    else relay(app, message, timestampNs);
+  };
   let reconnecting = false;
   const connectBus = async (access: BusAccess) => {
     if (nc) return;
@@ -48,7 +49,8 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     await router.close(3_000).catch(() => undefined);
-    accessLogSink.flush();
+    relay.flush();
+    publisher?.flush();
     if (nc && !nc.isClosed()) await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
     send({ t: 'report', report: router.report() });
     // Let the last IPC messages go out before leaving.

@@ -109,18 +109,30 @@ interface FramedOutbound {
   sendCommand(frames: Uint8Array): void;
 }
 
+/** A batch is handed to the bus connection when it holds this much, or after BATCH_DELAY_MS. */
+const BATCH_BYTES = 64 * 1024;
+const BATCH_DELAY_MS = 20;
+
 /**
  * Publishes RTR lines to the apps' logs (`logs.<app guid>`, one message per line, holding the
  * LogEnvelope publishAppLog (common/app-log.ts) would send, byte for byte). The router sends one
- * per request, so this is its hottest path after the proxy itself: a whole batch is framed here as
- * `PUB <subject> <bytes>` ops in one buffer and handed to the connection's outbound queue in one
- * call. nats.js's publish() (a string, an encode and three buffers per message, then a copy)
- * measured ~5 µs of router CPU per request, a fifth of the whole; this keeps nats.js's connection,
- * reconnects and buffering. Where that internal queue is not there, it falls back to publish().
+ * per request, so this is its hottest path after the proxy itself, and it was measured (perf):
+ * - Each line is framed as a `PUB <subject> <bytes>` op straight into a batch buffer when it is
+ *   logged. Lines kept as strings until a batch was published outlived young-generation GCs: the
+ *   old-generation GC and the flattening of those strings cost the router more than the rest of the
+ *   access log together.
+ * - A batch goes to the connection's outbound queue in one call (nats.js's publish() per line,
+ *   with a string, an encode and three buffers each, cost ~5 µs of router CPU per request). This
+ *   keeps nats.js's connection, reconnects and buffering; where that internal queue is not there it
+ *   falls back to publish().
  */
 export class AccessLogPublisher {
   private readonly apps = new Map<string, { subject: string; pub: string; rest: string }>();
   private readonly outbound: FramedOutbound | undefined;
+  /** The batch being filled (handed over whole: the connection keeps it until it is written). */
+  private batch: Buffer | null = null;
+  private offset = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -150,35 +162,55 @@ export class AccessLogPublisher {
     return entry;
   }
 
-  publish(lines: PendingLine[]): void {
+  /** An AccessLogSink: frames the line into the batch now; the batch goes out within BATCH_DELAY_MS. */
+  readonly add = (appGuid: string, message: string, timestampNs: number): void => {
     if (this.nc.isClosed()) return;
+    const entry = this.app(appGuid);
+    if (entry === undefined) return;
+    const envelope = `{"timestamp":${timestampNs}${entry.rest}${message}"}`;
     if (this.outbound === undefined) {
-      for (const [app, message, timestamp] of lines) {
-        const entry = this.app(app);
-        if (entry) this.nc.publish(entry.subject, Buffer.from(`{"timestamp":${timestamp}${entry.rest}${message}"}`));
-      }
+      this.nc.publish(entry.subject, Buffer.from(envelope));
       return;
     }
-    let size = 0;
-    for (const [app, message] of lines) size += 220 + 3 * app.length + 3 * message.length; // UTF-8: at most 3 bytes per UTF-16 unit
-    const buf = Buffer.allocUnsafe(size);
-    let offset = 0;
-    for (const [app, message, timestamp] of lines) {
-      const entry = this.app(app);
-      if (entry === undefined) continue;
-      const { pub, rest } = entry;
-      // The envelope is encoded once, straight into the buffer, after room for the longest
-      // `PUB <subject> <bytes>\r\n`; then the op line goes in front of it and the envelope moves up.
-      const reserved = pub.length + MAX_SIZE_DIGITS + 2;
-      const bytes = buf.write(`{"timestamp":${timestamp}${rest}${message}"}`, offset + reserved);
-      const op = `${pub}${bytes}\r\n`;
-      if (op.length < reserved) buf.copyWithin(offset + op.length, offset + reserved, offset + reserved + bytes);
-      buf.write(op, offset, 'latin1');
-      offset += op.length + bytes;
-      buf[offset++] = 13;
-      buf[offset++] = 10;
+    // The envelope is encoded once, straight into the batch, after room for the longest
+    // `PUB <subject> <bytes>\r\n`; then the op line goes in front of it and the envelope moves up.
+    const reserved = entry.pub.length + MAX_SIZE_DIGITS + 2;
+    const room = reserved + 3 * envelope.length + 2; // UTF-8: at most 3 bytes per UTF-16 unit
+    if (this.batch !== null && this.offset + room > this.batch.length) this.flush();
+    if (this.batch === null) {
+      this.batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, room));
+      this.offset = 0;
     }
-    this.outbound.sendCommand(buf.subarray(0, offset));
+    const buf = this.batch;
+    const start = this.offset;
+    const bytes = buf.write(envelope, start + reserved);
+    const op = `${entry.pub}${bytes}\r\n`;
+    if (op.length < reserved) buf.copyWithin(start + op.length, start + reserved, start + reserved + bytes);
+    buf.write(op, start, 'latin1');
+    let end = start + op.length + bytes;
+    buf[end++] = 13;
+    buf[end++] = 10;
+    this.offset = end;
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), BATCH_DELAY_MS);
+      this.timer.unref();
+    }
+  };
+
+  /** Hands the batch to the bus connection (a new one is started by the next line). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.batch;
+    this.batch = null;
+    if (batch === null || this.offset === 0 || this.nc.isClosed()) return;
+    this.outbound!.sendCommand(batch.subarray(0, this.offset));
+  }
+
+  /** Publishes lines collected elsewhere (a worker's, relayed while its own connection was down). */
+  publish(lines: PendingLine[]): void {
+    for (const [app, message, timestamp] of lines) this.add(app, message, timestamp);
+    this.flush();
   }
 }
 
