@@ -83,7 +83,9 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
   const dataDir = path.join(options.dir, 'data');
   const socket = path.join(options.dir, 'mysqld.sock');
   const errorLog = path.join(options.dir, 'error.log');
+  const tmpDir = path.join(options.dir, 'tmp');
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   if (!fs.existsSync(path.join(dataDir, 'mysql'))) initialise(binaries, dataDir);
   // Until root has our password (the marker), the server runs an init file that sets it before it
   // accepts a connection: a new data directory's root has none, and nobody may use that window.
@@ -101,6 +103,9 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
     '--bind-address=127.0.0.1',
     `--pid-file=${path.join(options.dir, 'mysqld.pid')}`,
     `--log-error=${errorLog}`,
+    // Its own temporary directory: internal temporary tables (users' data) stay owner-only, and
+    // nothing that cleans the machine's /tmp pulls files from under the server.
+    `--tmpdir=${tmpDir}`,
     '--skip-name-resolve',
     '--innodb-buffer-pool-size=32M',
     '--max-connections=500',
@@ -119,7 +124,7 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
       const connection = await createConnection({ host: '127.0.0.1', port: options.port, user: 'root', password: options.rootPassword });
       await connection.end();
       if (securing) {
-        fs.writeFileSync(secured, '');
+        fs.writeFileSync(secured, '', { mode: 0o600 });
         fs.rmSync(initFile, { force: true });
       }
       return true;
