@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePort, sleep, waitFor } from '../src/runtime/common/net.js';
+import { processTree } from '../src/runtime/dea/instances/procfs.js';
 import { DEVBOX_BIN } from '../src/runtime/supervisor/supervisor.js';
 import { printTable, type BenchRow } from './lib.js';
 
@@ -33,34 +34,6 @@ function procKb(file: string, field: string): number {
 }
 const rss = (pid: number) => procKb(`/proc/${pid}/status`, 'VmRSS');
 const pss = (pid: number) => procKb(`/proc/${pid}/smaps_rollup`, 'Pss');
-
-/** pid → its children, from /proc. */
-function childrenOf(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
-/** The pid and every process under it, minus the subtrees of `except`. */
-function tree(pid: number, children: Map<number, number[]>, except: Set<number> = new Set()): number[] {
-  const out: number[] = [];
-  const visit = (p: number) => {
-    if (except.has(p)) return;
-    out.push(p);
-    for (const child of children.get(p) ?? []) visit(child);
-  };
-  visit(pid);
-  return out;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -91,16 +64,15 @@ export async function benchMemory(): Promise<BenchRow[]> {
     const mysqlNode = status.components.find((c) => c.name === 'mysql-node');
     // The node starts its mariadbd in the background of `up`: idle means after that too.
     const mariadbd = await waitFor('the private mariadbd', () => {
-      const found = mysqlNode?.pid ? (childrenOf().get(mysqlNode.pid) ?? []).find((pid) => /mariadbd|mysqld/.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8'))) : undefined;
-      return found;
+      const comm = (pid: number) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8');
+      return mysqlNode?.pid ? processTree(mysqlNode.pid).find((pid) => pid !== mysqlNode.pid && /mariadbd|mysqld/.test(comm(pid))) : undefined;
     }, { timeoutMs: 60_000, intervalMs: 250 });
     await sleep(IDLE_MS);
 
     // Every component's processes (the router's workers with the router), mariadbd on its own.
-    const children = childrenOf();
     const groups = [
       { name: 'supervisor', pids: [status.supervisor_pid] },
-      ...status.components.filter((c) => c.pid).map((c) => ({ name: c.name, pids: tree(c.pid!, children, new Set([mariadbd])) })),
+      ...status.components.filter((c) => c.pid).map((c) => ({ name: c.name, pids: processTree(c.pid!, new Set([mariadbd])) })),
       { name: 'mariadbd (private)', pids: [mariadbd] },
     ];
     const samples = new Map<string, number[]>();

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { CliError } from './base-command.js';
 import { request, streamRequest, type HttpResponse } from '../runtime/common/http.js';
+import { sleep } from '../runtime/common/net.js';
 import { NOT_LOGGED_IN, Session, type Named } from './session.js';
 
 export const DEFAULT_ORG = 'devbox';
@@ -293,7 +294,7 @@ export class ApiClient {
     // a crash): a read is asked again for a while; a write is not (it may have been done).
     for (let delay = 100, waited = 0; method === 'GET' && RETRIED_STATUSES.has(res.status) && waited < READ_RETRY_MS; waited += delay, delay = Math.min(delay * 2, 1_000)) {
       trace(method, url, res.status, started);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       res = await attempt(await this.session.accessToken());
     }
     trace(method, url, res.status, started);

@@ -4,6 +4,7 @@
 import type { ApiClient, App, AuditEvent, Build, Droplet, Process, ProcessInstanceStats } from './api-client.js';
 import { CliError } from './base-command.js';
 import type { Steps } from './steps.js';
+import { sleep } from '../runtime/common/net.js';
 
 /** How long push waits for the logs component before staging without its lines. */
 const LOGS_CONNECT_TIMEOUT_MS = 1_500;
@@ -69,6 +70,7 @@ export interface Staged {
 export interface StagingTrace {
   stream: Promise<{ stop(): Promise<void> } | undefined>;
   print?: (line: string) => void;
+  stop(): Promise<void>;
 }
 
 /**
@@ -76,8 +78,8 @@ export interface StagingTrace {
  * starts it with the upload) so that the connection is there when the build begins, and no line
  * is missed; `stop()` it if staging does not happen.
  */
-export function traceStaging(client: ApiClient, app: App, ui: Ui): StagingTrace & { stop(): Promise<void> } {
-  const trace: StagingTrace & { stop(): Promise<void> } = {
+export function traceStaging(client: ApiClient, app: App, ui: Ui): StagingTrace {
+  const trace: StagingTrace = {
     stream: ui.logs ? followStaging(client, app.guid, (line) => trace.print?.(line)) : Promise.resolve(undefined),
     stop: async () => (await trace.stream)?.stop(),
   };
@@ -263,5 +265,3 @@ function crashLines(crashes: AuditEvent[]): string {
     });
   return `${lines.join('\n')}\n\n`;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

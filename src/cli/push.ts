@@ -193,11 +193,11 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   const have = new Set(matched.map((r) => r.path));
   const send: AppFile[] = files.entries.filter((e) => e.type === 'symlink' || (e.type === 'directory' && e.empty) || (e.type === 'file' && !have.has(e.path)));
   const newFiles = send.filter((e) => e.type === 'file');
-  let staged: Staged;
   const newBytes = newFiles.reduce((sum, e) => sum + e.size, 0);
   const matchedBytes = matched.reduce((sum, r) => sum + r.size_in_bytes, 0);
   // The staging log stream connects while the files go up.
   const trace = noStart ? undefined : traceStaging(client, app, ui);
+  let staged: Staged;
   try {
     const pkg = await client.createPackage(app.guid);
     await steps.step(

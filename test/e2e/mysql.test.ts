@@ -12,17 +12,10 @@ import { createConnection } from 'mysql2/promise';
 import { request, type HttpResponse } from '../../src/runtime/common/http.js';
 import { freePort, waitFor } from '../../src/runtime/common/net.js';
 import { cleanupBox, DEVBOX_BIN, tempHome, type DevboxResult } from '../helpers/devbox.js';
+import type { MysqlCredentials as Credentials } from '../../src/runtime/mysql-node/node.js';
 
 const app = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/apps/mysql-app');
 
-interface Credentials {
-  hostname: string;
-  port: number;
-  name: string;
-  username: string;
-  password: string;
-  uri: string;
-}
 
 describe('MySQL as a service (real broker, node and MariaDB)', function () {
   this.timeout(120_000);

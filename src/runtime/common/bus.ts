@@ -71,6 +71,12 @@ async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * A word that can stand as one token of a subject, and in a file name: letters, digits, `-` and
+ * `_`, up to 64 (ids of DEAs and nodes, app guids in `logs.<guid>`).
+ */
+export const isSubjectToken = (word: string): boolean => /^[A-Za-z0-9_-]{1,64}$/.test(word);
+
 export const encodeJson = (value: unknown): Uint8Array => json.encode(value);
 
 /** Decodes a JSON payload; returns undefined (and the caller logs) for anything malformed. */

@@ -40,6 +40,8 @@ const controller: ComponentModule = {
     let abandonedSweep: NodeJS.Timeout | undefined;
     let port = 0;
 
+    const { host, advertise } = resolveAddresses(ctx);
+
     return {
       async start(bus: NatsConnection) {
         database = await openDatabase(dbUrl, { onRetry: (error) => ctx.log.warn('waiting for the controller database', { db: redactUrl(dbUrl), error: error.message }) });
@@ -63,7 +65,7 @@ const controller: ComponentModule = {
           bus,
           runner,
           // On a shared database the bits are shared too: any controller serves what another stored.
-          blobstore: new Blobstore(ctx.paths.blobs, database.dialect === 'mysql' ? new DatabaseBlobs(database.db) : undefined),
+          blobstore: new Blobstore(ctx.paths.blobs, shared ? new DatabaseBlobs(database.db) : undefined),
           limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
           defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
         };
@@ -72,12 +74,12 @@ const controller: ComponentModule = {
         const wanted = Number(process.env.DEVBOX_CONTROLLER_PORT ?? 0);
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen({ host: resolveAddresses(ctx).host, port: wanted }, () => resolve());
+          server!.listen({ host, port: wanted }, () => resolve());
         });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: advertise, port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
         await registrar.start();
         ctx.log.info('api listening', { port, api: urls.api, db: database.location });
       },

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isSubjectToken } from '../common/bus.js';
 import { deaId } from './paths.js';
 
 export type MemoryEnforcement = 'auto' | 'cgroup' | 'rss';
@@ -41,7 +42,7 @@ export interface DeaSettings {
 export function deaIdentity(index: number, deasDir: string, env: NodeJS.ProcessEnv = process.env): { id: string; dir: string } {
   const id = env.DEVBOX_DEA_ID || deaId(index);
   // The id is part of bus subjects (dea.<id>.start) and of a directory name.
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`DEVBOX_DEA_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
+  if (!isSubjectToken(id)) throw new Error(`DEVBOX_DEA_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
   return { id, dir: path.resolve(env.DEVBOX_DEA_DIR || path.join(deasDir, id)) };
 }
 

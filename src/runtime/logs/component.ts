@@ -21,6 +21,7 @@ const logs: ComponentModule = {
   create(ctx: ComponentContext) {
     const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
     const settings = logsSettings(ctx.config, ctx.paths, routerPort);
+    const { host, advertise } = resolveAddresses(ctx);
     const store = new LogStore({
       dir: settings.dir,
       ringLines: settings.ringLines,
@@ -76,12 +77,12 @@ const logs: ComponentModule = {
         server.keepAliveTimeout = 65_000;
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen({ host: resolveAddresses(ctx).host, port: ctx.port ?? settings.port }, () => resolve());
+          server!.listen({ host, port: ctx.port ?? settings.port }, () => resolve());
         });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: advertise, port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
         await registrar.start();
         registered = true;
         ctx.log.info('logs listening', { port, host: settings.host, dir: settings.dir, ring_lines: settings.ringLines, file_bytes: settings.fileBytes });

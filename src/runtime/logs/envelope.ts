@@ -2,16 +2,15 @@
 // envelope for the app its subject names is refused, so that one bad publisher cannot put garbage in
 // an app's logs, in its file name or in the clients' streams.
 import type { LogEnvelope } from '../common/app-log.js';
-
-/** An app guid as it may appear in a subject and a file name: letters, digits, `-` and `_`. */
-const GUID = /^[A-Za-z0-9_-]{1,64}$/;
+import { isSubjectToken } from '../common/bus.js';
 /** A source type: `APP/PROC/WEB`, `RTR`, ... (upper-case words separated by `/`), up to 64 characters. */
 const SOURCE_TYPE = /^[A-Z][A-Z0-9_]*(?:\/[A-Z0-9_]+)*$/;
 const MAX_SOURCE = 64;
 /** The DEA cuts lines at 64 KiB; a little more is accepted, anything larger is not a log line. */
 export const MAX_MESSAGE_LENGTH = 128 * 1024;
 
-export const isAppGuid = (guid: string): boolean => GUID.test(guid);
+/** An app guid as it may appear in a subject and a file name. */
+export const isAppGuid = isSubjectToken;
 
 /** The app guid of a `logs.<guid>` subject, or undefined when the subject is not one. */
 export function subjectGuid(subject: string): string | undefined {

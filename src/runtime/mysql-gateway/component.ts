@@ -43,6 +43,7 @@ export function createGateway(ctx: ComponentContext): GatewayComponent {
   const gatherMs = envMs('DEVBOX_MYSQL_ORPHAN_GATHER_MS', 1_000);
   const register = process.env.DEVBOX_MYSQL_REGISTER_BROKER !== '0';
   const wantedPort = Number(process.env.DEVBOX_MYSQL_GATEWAY_PORT ?? ctx.port ?? 0);
+  const { host, advertise } = resolveAddresses(ctx);
   const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
   const brokerUrl = new URL(`http://${BROKER_HOST}.${ctx.config.domain}:${routerPort}`).origin;
   const { username, password } = ctx.config.mysql.broker;
@@ -94,12 +95,12 @@ export function createGateway(ctx: ComponentContext): GatewayComponent {
       server = createBrokerServer({ broker, orphans, username, password, log: ctx.log, stats });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
-        server!.listen({ host: resolveAddresses(ctx).host, port: wantedPort }, () => resolve());
+        server!.listen({ host, port: wantedPort }, () => resolve());
       });
       const address = server.address();
       port = typeof address === 'object' && address ? address.port : 0;
       registrar = new RouteRegistrar(bus, ctx.log);
-      registrar.add({ host: resolveAddresses(ctx).advertise, port, uris: [new URL(brokerUrl).hostname], tags: { component: 'MysqlGateway' }, private_instance_id: ctx.uuid });
+      registrar.add({ host: advertise, port, uris: [new URL(brokerUrl).hostname], tags: { component: 'MysqlGateway' }, private_instance_id: ctx.uuid });
       await registrar.start();
 
       orphanTimer = setInterval(() => {

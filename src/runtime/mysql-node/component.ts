@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { NatsConnection } from '../common/bus.js';
 import type { Component, ComponentContext, ComponentModule } from '../common/component.js';
 import { findMysqlServer, MYSQL_MISSING_HELP } from './mysqld.js';
-import { nodeIdFromEnv, nodeSettings, servedPlans } from './names.js';
+import { nodeIdFromEnv, nodeSettings } from './names.js';
 import { MysqlNode, type ServerAddress } from './node.js';
 import { SupervisedMysqld } from './supervised.js';
 
@@ -37,8 +37,7 @@ export function createMysqlNode(ctx: ComponentContext, { findServer = findMysqlS
   const id = nodeIdFromEnv(ctx.index);
   // A node named with --node-id keeps its private server under that name.
   const dir = path.join(ctx.paths.mysql, process.env.DEVBOX_MYSQL_NODE_ID ? id : `node-${ctx.index}`);
-  const settings = nodeSettings();
-  servedPlans(); // refuses an unknown --plan at start rather than at the first announce
+  const settings = nodeSettings(); // refuses an unknown --plan at start
   let supervised: SupervisedMysqld | undefined;
   let node: MysqlNode | undefined;
   let external: ServerAddress | undefined;

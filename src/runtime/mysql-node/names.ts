@@ -2,6 +2,7 @@
 // Database and user names come from the gateway over the bus: every one is checked against its
 // exact shape before it gets anywhere near SQL.
 import { createHash, createHmac } from 'node:crypto';
+import { isSubjectToken } from '../common/bus.js';
 
 export const DATABASE_NAME = /^cf_[0-9a-f]{32}$/;
 export const USER_NAME = /^u[0-9a-f]{15}$/;
@@ -66,7 +67,7 @@ export function servedPlans(env: NodeJS.ProcessEnv = process.env): Record<string
 /** The node's id (`--node-id`, DEVBOX_MYSQL_NODE_ID; default mysql-node-<index>): part of bus subjects. */
 export function nodeIdFromEnv(index: number, env: NodeJS.ProcessEnv = process.env): string {
   const id = env.DEVBOX_MYSQL_NODE_ID || nodeId(index);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`DEVBOX_MYSQL_NODE_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
+  if (!isSubjectToken(id)) throw new Error(`DEVBOX_MYSQL_NODE_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
   return id;
 }
 
@@ -74,6 +75,8 @@ export const SUPPORTED_VERSIONS = ['10.11'];
 
 export interface NodeSettings {
   capacity: number;
+  /** The plans it offers (servedPlans): read once, so that an unknown --plan fails the start. */
+  plans: Record<string, Plan>;
   announceMs: number;
   quotaMs: number;
 }
@@ -81,6 +84,7 @@ export interface NodeSettings {
 export function nodeSettings(): NodeSettings {
   return {
     capacity: envNumber('DEVBOX_MYSQL_CAPACITY', 50),
+    plans: servedPlans(),
     announceMs: envNumber('DEVBOX_MYSQL_ANNOUNCE_MS', 30_000),
     quotaMs: envNumber('DEVBOX_MYSQL_QUOTA_MS', 2_000),
   };

@@ -12,7 +12,6 @@ import {
   isUserName,
   passwordForBinding,
   plans,
-  servedPlans,
   SUPPORTED_VERSIONS,
   userForBinding,
   type NodeSettings,
@@ -43,6 +42,19 @@ class NodeError extends Error {
 
 const USER_HOST = '%';
 const META = 'devbox_node';
+
+/** What a binding gets (docs/services-protocol.md): the VCAP_SERVICES credentials of a p-mysql binding. */
+export interface MysqlCredentials {
+  name: string;
+  hostname: string;
+  host: string;
+  port: number;
+  node_id: string;
+  username: string;
+  password: string;
+  uri: string;
+  jdbcUrl: string;
+}
 
 export class MysqlNode {
   private pool: Pool | undefined;
@@ -204,7 +216,7 @@ export class MysqlNode {
     if (generation !== this.changes) return;
     const { host, port } = this.options.address();
     const available = Math.max(0, this.options.settings.capacity - this.stats.databases);
-    for (const plan of Object.keys(servedPlans())) {
+    for (const plan of Object.keys(this.options.settings.plans)) {
       publishJson(this.options.nc, 'MyaaS.announce', {
         id: this.id,
         plan,
@@ -217,7 +229,7 @@ export class MysqlNode {
     }
   }
 
-  private baseCredentials(name: string) {
+  private baseCredentials(name: string): Omit<MysqlCredentials, 'username' | 'password' | 'uri' | 'jdbcUrl'> {
     const { host, port } = this.options.address();
     return { name, hostname: host, host, port, node_id: this.id };
   }
@@ -230,8 +242,9 @@ export class MysqlNode {
   async provision(request: ProvisionRequest): Promise<object> {
     const name = request?.name;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and 32 hex digits`);
-    const plan = servedPlans()[String(request.plan)];
-    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(servedPlans()).join(', ')}`);
+    const served = this.options.settings.plans;
+    const plan = served[String(request.plan)];
+    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
     if (request.version !== undefined && !SUPPORTED_VERSIONS.includes(String(request.version)))
       throw new NodeError(400, `unsupported version ${JSON.stringify(request.version)}; this node serves ${SUPPORTED_VERSIONS.join(', ')}`);
     return this.locked(name, async () => {
@@ -286,7 +299,7 @@ export class MysqlNode {
           password,
           uri: `mysql://${username}:${encodeURIComponent(password)}@${host}:${port}/${name}?reconnect=true`,
           jdbcUrl: `jdbc:mysql://${host}:${port}/${name}?user=${username}&password=${encodeURIComponent(password)}`,
-        },
+        } satisfies MysqlCredentials,
       };
     });
   }

@@ -11,35 +11,13 @@ import { execa } from 'execa';
 import { request } from '../../../src/runtime/common/http.js';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import { statePaths } from '../../../src/runtime/common/config.js';
+import { processTree } from '../../../src/runtime/dea/instances/procfs.js';
 import { readSupervisor } from '../../../src/runtime/supervisor/lock.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { appInstances, boxCli, brokerRows, controllerRows, missing, nodeRows, readBox, table, varz, waitForRestart } from '../../helpers/box-probe.js';
 import { cleanupBox, DEVBOX_BIN, isPidAlive, tempHome } from '../../helpers/devbox.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/apps');
-
-/** Every descendant of `root` (children first found through /proc/<pid>/stat's ppid), and root. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      // The command may contain spaces and parentheses: the fields start after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree: number[] = [];
-  const walk = (pid: number) => {
-    tree.push(pid);
-    for (const child of children.get(pid) ?? []) walk(child);
-  };
-  walk(root);
-  return tree;
-}
 
 describe('faults: the whole box', function () {
   this.timeout(120_000);

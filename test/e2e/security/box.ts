@@ -9,21 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import type { PortsFile } from '../../../src/runtime/common/component.js';
+import { processTree } from '../../../src/runtime/dea/instances/procfs.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { cleanupBox, devbox, tempHome, type DevboxResult } from '../../helpers/devbox.js';
+import type { MysqlCredentials } from '../../../src/runtime/mysql-node/node.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const helloApp = path.resolve(here, '../../../templates/apps/hello-node');
 const staticSite = path.resolve(here, '../../fixtures/apps/static-site');
 
-export interface Credentials {
-  hostname: string;
-  port: number;
-  name: string;
-  username: string;
-  password: string;
-  uri: string;
-}
 
 export interface ComponentStatus {
   name: string;
@@ -42,7 +36,7 @@ export interface SecurityBox {
   /** app name → guid */
   apps: Record<string, string>;
   /** Service keys of two MySQL instances, `db1` and `db2`. */
-  keys: { db1: Credentials; db2: Credentials };
+  keys: { db1: MysqlCredentials; db2: MysqlCredentials };
   cli(args: string[]): Promise<DevboxResult>;
   /** Every secret the box holds or issued: config.json's, the CLI's tokens, the binding passwords. */
   secrets(): string[];
@@ -85,10 +79,10 @@ async function start(): Promise<SecurityBox> {
   await ok(['create-service', 'p-mysql', 'small', 'db2']);
   await ok(['bind-service', 'hello', 'db1']);
   await ok(['restart', 'hello']);
-  const key = async (instance: string): Promise<Credentials> => {
+  const key = async (instance: string): Promise<MysqlCredentials> => {
     await ok(['create-service-key', instance, 'k']);
     const out = await ok(['service-key', instance, 'k']);
-    return JSON.parse(out.slice(out.indexOf('{'))) as Credentials;
+    return JSON.parse(out.slice(out.indexOf('{'))) as MysqlCredentials;
   };
   const keys = { db1: await key('db1'), db2: await key('db2') };
 
@@ -121,29 +115,7 @@ async function start(): Promise<SecurityBox> {
 }
 
 /** Every pid under `root` (itself included), from /proc. */
-export function descendants(root: number): Set<number> {
-  const parents = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found = new Set([root]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parents) {
-      if (found.has(ppid) && !found.has(pid)) {
-        found.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return found;
-}
+export const descendants = (root: number): Set<number> => new Set(processTree(root));
 
 /** The processes of app instances: their working directory is in the DEA's instance directories. */
 export function appPids(box: SecurityBox): number[] {

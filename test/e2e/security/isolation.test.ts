@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { appPids, securityBox, walk, type Credentials, type SecurityBox } from './box.js';
+import type { MysqlCredentials as Credentials } from '../../../src/runtime/mysql-node/node.js';
+import { appPids, securityBox, walk, type SecurityBox } from './box.js';
 
 describe('security: isolation between tenants of a box', function () {
   this.timeout(180_000);

@@ -2,10 +2,8 @@
 // on a real bus with fake mysql-nodes: every status code, the order of the checks, node choice by
 // capacity, node timeouts, the record across a restart, and orphans.
 import assert from 'node:assert/strict';
-import { BusServer } from '../../../src/runtime/bus/server.js';
-import { waitFor } from '../../../src/runtime/common/net.js';
 import { PLANS, SERVICE_ID } from '../../../src/runtime/mysql-gateway/catalog.js';
-import { BROKER, FakeNode, osb, startGateway, tempHome, type RunningGateway } from './helpers.js';
+import { BROKER, gatewaySuite, osb, type FakeNode, type RunningGateway } from './helpers.js';
 
 const SMALL = PLANS.find((p) => p.name === 'small')!.id;
 const MEDIUM = PLANS.find((p) => p.name === 'medium')!.id;
@@ -15,37 +13,7 @@ const Q = `?service_id=${SERVICE_ID}&plan_id=${SMALL}`;
 
 describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
   this.timeout(15_000);
-  let bus: BusServer;
-  let busPort: number;
-  let running: RunningGateway[] = [];
-  let nodes: FakeNode[] = [];
-
-  const gateway = async (home = tempHome(), env: Record<string, string> = {}) => {
-    const g = await startGateway({ home, busPort, env });
-    running.push(g);
-    return g;
-  };
-  const node = async (o: ConstructorParameters<typeof FakeNode>[0]) => {
-    const n = await new FakeNode(o).start(busPort);
-    nodes.push(n);
-    return n;
-  };
-  const seesNodes = (g: RunningGateway, ...ids: string[]) =>
-    waitFor(`the gateway to know ${ids.join(', ')}`, () => ids.every((id) => g.varz().nodes.some((n) => n.id === id)), { timeoutMs: 3_000 });
-
-  before(async () => {
-    bus = new BusServer({ host: '127.0.0.1', port: 0 });
-    busPort = (await bus.listen()).port;
-  });
-  afterEach(async () => {
-    for (const g of running) await g.stop();
-    for (const n of nodes) await n.stop();
-    running = [];
-    nodes = [];
-  });
-  after(async () => {
-    await bus.close();
-  });
+  const { gateway, node, seesNodes } = gatewaySuite();
 
   describe('headers, auth and catalog', () => {
     let g: RunningGateway;

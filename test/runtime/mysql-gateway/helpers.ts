@@ -11,6 +11,8 @@ import { statePaths, type DevboxConfig } from '../../../src/runtime/common/confi
 import { request, type HttpResponse } from '../../../src/runtime/common/http.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import { createGateway, type GatewayComponent } from '../../../src/runtime/mysql-gateway/component.js';
+import { BusServer } from '../../../src/runtime/bus/server.js';
+import { waitFor } from '../../../src/runtime/common/net.js';
 
 const json = JSONCodec();
 export const BROKER = { username: 'broker', password: 'broker-pw' };
@@ -218,4 +220,42 @@ export class FakeNode {
         return { success: false, error: { code: 400, description: `unknown op ${op}` } };
     }
   }
+}
+
+/**
+ * A suite's real bus, with the gateways and fake nodes its tests start (stopped after each test).
+ * Call it inside a describe: it adds the hooks.
+ */
+export function gatewaySuite() {
+  let bus: BusServer;
+  let busPort = 0;
+  let running: RunningGateway[] = [];
+  let nodes: FakeNode[] = [];
+  before(async () => {
+    bus = new BusServer({ host: '127.0.0.1', port: 0 });
+    busPort = (await bus.listen()).port;
+  });
+  afterEach(async () => {
+    for (const g of running) await g.stop();
+    for (const n of nodes) await n.stop();
+    running = [];
+    nodes = [];
+  });
+  after(async () => {
+    await bus.close();
+  });
+  return {
+    gateway: async (home = tempHome(), env: Record<string, string> = {}, routerPort?: number) => {
+      const g = await startGateway({ home, busPort, env, routerPort });
+      running.push(g);
+      return g;
+    },
+    node: async (o: FakeNodeOptions) => {
+      const n = await new FakeNode(o).start(busPort);
+      nodes.push(n);
+      return n;
+    },
+    seesNodes: (g: RunningGateway, ...ids: string[]) =>
+      waitFor(`the gateway to know ${ids.join(', ')}`, () => ids.every((id) => g.varz().nodes.some((n) => n.id === id)), { timeoutMs: 3_000 }),
+  };
 }

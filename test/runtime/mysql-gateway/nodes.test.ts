@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusServer } from '../../../src/runtime/bus/server.js';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';
 import { PLANS, SERVICE_ID } from '../../../src/runtime/mysql-gateway/catalog.js';
 import { recordsFile } from '../../../src/runtime/mysql-gateway/component.js';
-import { BROKER, FakeNode, osb, startGateway, tempHome, type RunningGateway } from './helpers.js';
+import { BROKER, gatewaySuite, osb, tempHome } from './helpers.js';
 
 const SMALL = PLANS.find((p) => p.name === 'small')!.id;
 const provisionBody = () => ({ service_id: SERVICE_ID, plan_id: SMALL, organization_guid: 'org-1', space_guid: 'space-1' });
@@ -18,37 +17,7 @@ const Q = `?service_id=${SERVICE_ID}&plan_id=${SMALL}`;
 
 describe('mysql-gateway: nodes, the record and orphans', function () {
   this.timeout(15_000);
-  let bus: BusServer;
-  let busPort: number;
-  let running: RunningGateway[] = [];
-  let nodes: FakeNode[] = [];
-
-  const gateway = async (home = tempHome(), env: Record<string, string> = {}, routerPort?: number) => {
-    const g = await startGateway({ home, busPort, env, routerPort });
-    running.push(g);
-    return g;
-  };
-  const node = async (o: ConstructorParameters<typeof FakeNode>[0]) => {
-    const n = await new FakeNode(o).start(busPort);
-    nodes.push(n);
-    return n;
-  };
-  const seesNodes = (g: RunningGateway, ...ids: string[]) =>
-    waitFor(`the gateway to know ${ids.join(', ')}`, () => ids.every((id) => g.varz().nodes.some((n) => n.id === id)), { timeoutMs: 3_000 });
-
-  before(async () => {
-    bus = new BusServer({ host: '127.0.0.1', port: 0 });
-    busPort = (await bus.listen()).port;
-  });
-  afterEach(async () => {
-    for (const g of running) await g.stop();
-    for (const n of nodes) await n.stop();
-    running = [];
-    nodes = [];
-  });
-  after(async () => {
-    await bus.close();
-  });
+  const { gateway, node, seesNodes } = gatewaySuite();
 
   it('provisions on the node with the most capacity, and never overfills under concurrent provisions', async () => {
     const big = await node({ id: 'node-big', capacity: 3 });

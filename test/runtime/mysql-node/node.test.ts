@@ -15,6 +15,7 @@ import { createLogger } from '../../../src/runtime/common/log.js';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import mysqlNode, { createMysqlNode } from '../../../src/runtime/mysql-node/component.js';
 import { MYSQL_MISSING_HELP, startPrivateMysqld, type PrivateMysqld } from '../../../src/runtime/mysql-node/mysqld.js';
+import type { MysqlCredentials as Credentials } from '../../../src/runtime/mysql-node/node.js';
 
 const json = JSONCodec();
 const ENV = {
@@ -26,17 +27,6 @@ const ENV = {
 const ROOT_PASSWORD = 'root-pw-for-tests';
 
 type Reply = { success?: boolean; error?: { code: number; description: string }; credentials?: Credentials } & Record<string, unknown>;
-interface Credentials {
-  name: string;
-  hostname: string;
-  host: string;
-  port: number;
-  username: string;
-  password: string;
-  uri: string;
-  jdbcUrl: string;
-  node_id: string;
-}
 interface Announcement {
   id: string;
   plan: string;

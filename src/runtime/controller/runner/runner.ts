@@ -109,7 +109,7 @@ export class Runner {
     if (build.state !== 'STAGING' || build.droplet_guid !== null) return; // reused, or staged already
     const app = await this.db.selectFrom('apps').selectAll().where('guid', '=', build.app_guid).executeTakeFirstOrThrow();
     const web = await this.db.selectFrom('processes').selectAll().where('app_guid', '=', app.guid).where('type', '=', 'web').executeTakeFirst();
-    const key = await this.stagingKeyOf(build);
+    const key = await this.stagingKeyOf(build, app, web);
     const dropletGuid = newGuid();
     const at = now();
     await this.db.insertInto('droplets').values({ guid: dropletGuid, app_guid: app.guid, package_guid: build.package_guid, state: 'STAGING', error: null, process_types: '{}', buildpacks: '[]', stack: app.stack, sha1: null, bytes: 0, staging_key: null, created_at: at, updated_at: at }).execute();
@@ -162,10 +162,11 @@ export class Runner {
   }
 
   /** What staging the build would start from (staging-key.ts); undefined when it must always stage. */
-  private async stagingKeyOf(build: { app_guid: string; package_guid: string; buildpacks: string }): Promise<string | undefined> {
-    const app = await this.db.selectFrom('apps').select(['environment_variables', 'stack']).where('guid', '=', build.app_guid).executeTakeFirst();
-    if (!app) return undefined;
-    const web = await this.db.selectFrom('processes').select('command').where('app_guid', '=', build.app_guid).where('type', '=', 'web').executeTakeFirst();
+  private async stagingKeyOf(
+    build: { package_guid: string; buildpacks: string },
+    app: { environment_variables: string; stack: string },
+    web: { command: string | null } | undefined,
+  ): Promise<string | undefined> {
     const pkg = await this.db.selectFrom('packages').select('checksum').where('guid', '=', build.package_guid).executeTakeFirst();
     return stagingKey({ packageChecksum: pkg?.checksum ?? null, buildpacks: parseJson<string[]>(build.buildpacks, []), environment: app.environment_variables, startCommand: web?.command ?? null, stack: app.stack });
   }
@@ -177,7 +178,10 @@ export class Runner {
    * before (restage) is always staged again: that is what restage asks for.
    */
   async reuseDroplet(build: { guid: string; app_guid: string; package_guid: string; buildpacks: string }): Promise<boolean> {
-    const key = await this.stagingKeyOf(build);
+    const app = await this.db.selectFrom('apps').select(['environment_variables', 'stack']).where('guid', '=', build.app_guid).executeTakeFirst();
+    if (!app) return false;
+    const web = await this.db.selectFrom('processes').select('command').where('app_guid', '=', build.app_guid).where('type', '=', 'web').executeTakeFirst();
+    const key = await this.stagingKeyOf(build, app, web);
     if (key === undefined) return false;
     const stagedBefore = await this.db.selectFrom('builds').select('guid').where('package_guid', '=', build.package_guid).where('guid', '!=', build.guid).executeTakeFirst();
     if (stagedBefore) return false;

@@ -57,24 +57,48 @@ export function readStat(pid: number): ProcStat | undefined {
   }
 }
 
-/** Every process on the machine, grouped by session id (one scan of /proc). */
-export function scanSessions(): Map<number, ProcStat[]> {
-  const sessions = new Map<number, ProcStat[]>();
+/** Every process on the machine (one scan of /proc; processes gone meanwhile are left out). */
+export function scanProcesses(): ProcStat[] {
   let entries: string[];
   try {
     entries = fs.readdirSync('/proc');
   } catch {
-    return sessions;
+    return [];
   }
+  const out: ProcStat[] = [];
   for (const name of entries) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
     const stat = readStat(Number(name));
-    if (!stat) continue;
-    let list = sessions.get(stat.session);
-    if (!list) sessions.set(stat.session, (list = []));
+    if (stat) out.push(stat);
+  }
+  return out;
+}
+
+/** Every process on the machine, grouped by `key` (session id, parent pid). */
+function groupBy(key: 'session' | 'ppid'): Map<number, ProcStat[]> {
+  const groups = new Map<number, ProcStat[]>();
+  for (const stat of scanProcesses()) {
+    let list = groups.get(stat[key]);
+    if (!list) groups.set(stat[key], (list = []));
     list.push(stat);
   }
-  return sessions;
+  return groups;
+}
+
+/** Every process on the machine, grouped by session id. */
+export const scanSessions = (): Map<number, ProcStat[]> => groupBy('session');
+
+/** `root` and every process under it, leaving out the subtrees of `except` (one scan of /proc). */
+export function processTree(root: number, except: ReadonlySet<number> = new Set()): number[] {
+  const children = groupBy('ppid');
+  const out: number[] = [];
+  const visit = (pid: number) => {
+    if (except.has(pid)) return;
+    out.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child.pid);
+  };
+  visit(root);
+  return out;
 }
 
 /** Kills an instance's processes: its process group and anything else left in its session. */

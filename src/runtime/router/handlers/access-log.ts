@@ -2,8 +2,8 @@
 // RTR (the logs component shows them as [RTR/0]). Requests that reached no app (404s) have no app
 // to log to and are only counted.
 import { performance } from 'node:perf_hooks';
-import { appLogSubject, nowNs, type LogEnvelope } from '../../common/app-log.js';
-import type { NatsConnection } from '../../common/bus.js';
+import { appLogSubject, type LogEnvelope } from '../../common/app-log.js';
+import { isSubjectToken, type NatsConnection } from '../../common/bus.js';
 import type { Handler, RequestInfo } from './types.js';
 
 /**
@@ -102,7 +102,6 @@ export function batchedSink(flush: (lines: PendingLine[]) => void, { delayMs = 2
 
 /** Digits of the largest envelope size (a request head is at most a few hundred KiB). */
 const MAX_SIZE_DIGITS = 7;
-const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** The part of nats.js's connection that takes bytes already framed as protocol ops. */
 interface FramedOutbound {
@@ -148,7 +147,7 @@ export class AccessLogPublisher {
     if (!entry) {
       // The guid becomes a subject token: anything else (spaces, dots, wildcards) could not be
       // published, or would break the framing; no app the controller made has such a guid.
-      if (!SUBJECT_TOKEN.test(appGuid)) return undefined;
+      if (!isSubjectToken(appGuid)) return undefined;
       const type: LogEnvelope['source_type'] = 'RTR';
       const subject = appLogSubject(appGuid);
       entry = {
@@ -212,12 +211,4 @@ export class AccessLogPublisher {
     for (const [app, message, timestamp] of lines) this.add(app, message, timestamp);
     this.flush();
   }
-}
-
-/** JSON of the LogEnvelope { timestamp, app_guid, source_type: RTR, source_instance, message_type: OUT, message }. */
-export function accessLogEnvelope(appGuid: string, sourceInstance: string, message: string, timestamp = nowNs()): Buffer {
-  const type: LogEnvelope['source_type'] = 'RTR';
-  return Buffer.from(
-    `{"timestamp":${timestamp},"app_guid":"${escapeForJson(appGuid)}","source_type":"${type}","source_instance":"${escapeForJson(sourceInstance)}","message_type":"OUT","message":"${message}"}`,
-  );
 }
