@@ -27,7 +27,7 @@ const router: ComponentModule = {
     // Lines go out in batches (one bus write per batch rather than one per request); the workers'
     // come here only while their own bus connection is down.
     const publishLines = (lines: PendingLine[]) => publisher?.publish(lines);
-    const accessLogSink: AccessLogSink = (app, message, timestampNs) => publisher?.add(app, message, timestampNs);
+    const accessLogSink: AccessLogSink = (req) => publisher?.addRequest(req);
     const single = settings.workers <= 1 ? new Router({ settings, log, accessLogSink }) : undefined;
     const workers = single ? undefined : new RouterCluster({ settings, log, sourceInstance: String(ctx.index), onAccessLog: publishLines });
     const sink: RouteSink = (single ?? workers)!;

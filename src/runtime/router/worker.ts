@@ -23,9 +23,9 @@ function main(): void {
   let nc: NatsConnection | undefined;
   let publisher: AccessLogPublisher | undefined;
   const relay = batchedSink((lines) => send({ t: 'logs', lines }));
-  const accessLogSink: AccessLogSink = (app, message, timestampNs) => {
-    if (publisher && nc && !nc.isClosed() && !reconnecting) publisher.add(app, message, timestampNs);
-    else relay(app, message, timestampNs);
+  const accessLogSink: AccessLogSink = (req) => {
+    if (publisher && nc && !nc.isClosed() && !reconnecting) publisher.addRequest(req);
+    else relay(req);
   };
   let reconnecting = false;
   const connectBus = async (access: BusAccess) => {

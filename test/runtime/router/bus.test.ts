@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { StringCodec, type NatsConnection } from 'nats';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';
-import { AccessLogPublisher, escapeForJson } from '../../../src/runtime/router/handlers/access-log.js';
+import { performance } from 'node:perf_hooks';
+import { AccessLogPublisher, accessLogMessage, escapeForJson, unescapeMessage } from '../../../src/runtime/router/handlers/access-log.js';
+import type { RequestInfo } from '../../../src/runtime/router/handlers/types.js';
 import {
   busClient,
   natsServerAvailable,
@@ -73,6 +75,54 @@ for (const kind of kinds) {
           received,
           lines.slice(0, published).map((line, i) => [`logs.${apps[i]}`, JSON.stringify({ timestamp: 1000 + i, app_guid: apps[i], source_type: 'RTR', source_instance: '3', message_type: 'OUT', message: line })]),
         );
+      } finally {
+        await publisherConnection.close();
+      }
+    });
+
+    it("frames a finished request's line into the batch as the envelope the logs component reads", async () => {
+      const publisherConnection = await busClient(bus);
+      try {
+        const received: { subject: string; envelope: Record<string, unknown> }[] = [];
+        const sub = client.subscribe('logs.>', { callback: (_error, msg) => received.push({ subject: msg.subject, envelope: JSON.parse(sc.decode(msg.data)) as Record<string, unknown> }) });
+        await client.flush();
+        const publisher = new AccessLogPublisher(publisherConnection, '1');
+        const finishedHr = performance.now();
+        const req = {
+          id: 'req-id',
+          startedAt: Date.now(),
+          startedHr: finishedHr - 1.5,
+          finishedHr,
+          host: 'app.localhost',
+          clientIp: '127.0.0.1',
+          clientPort: 40000,
+          status: 201,
+          bytesIn: 3,
+          bytesOut: 4,
+          routerError: '',
+          endpoint: { key: '127.0.0.1:61001', app: 'app-guid', index: '0', privateInstanceId: 'inst' },
+          head: { method: 'POST', target: '/ü"\\', minor: 1, userAgent: 'agent "x"' },
+        } as unknown as RequestInfo;
+        publisher.addRequest(req);
+        publisher.addRequest({ ...req, status: 500 } as RequestInfo);
+        await sleep(60);
+        await publisherConnection.flush();
+        await waitFor('the access-log messages', () => received.length >= 2, { timeoutMs: 5_000 });
+        sub.unsubscribe();
+        const expectedNs = (performance.timeOrigin + finishedHr) * 1e6;
+        for (const [i, { subject, envelope }] of received.entries()) {
+          assert.equal(subject, 'logs.app-guid');
+          assert.ok(Math.abs((envelope.timestamp as number) - expectedNs) < 2_000, `timestamp ${String(envelope.timestamp)} vs ${expectedNs}`);
+          assert.deepEqual({ ...envelope, timestamp: 0 }, {
+            timestamp: 0,
+            app_guid: 'app-guid',
+            source_type: 'RTR',
+            source_instance: '1',
+            message_type: 'OUT',
+            message: unescapeMessage(accessLogMessage(i === 0 ? req : ({ ...req, status: 500 } as RequestInfo))),
+          });
+        }
+        assert.match(received[0].envelope.message as string, /"POST \/ü"\\ HTTP\/1\.1" 201 3 4 "-" "agent \\"x\\"" /);
       } finally {
         await publisherConnection.close();
       }

@@ -15,7 +15,7 @@ import { ensureConfig, ensureStateDirs, statePaths } from '../../../src/runtime/
 import { createLogger, type Logger } from '../../../src/runtime/common/log.js';
 import { freePort, isListening, waitFor } from '../../../src/runtime/common/net.js';
 import routerModule from '../../../src/runtime/router/component.js';
-import { unescapeMessage } from '../../../src/runtime/router/handlers/access-log.js';
+import { accessLogMessage, unescapeMessage } from '../../../src/runtime/router/handlers/access-log.js';
 import type { RegisterMessage } from '../../../src/runtime/router/registry.js';
 import { Router } from '../../../src/runtime/router/router.js';
 import { routerSettings, type RouterSettings } from '../../../src/runtime/router/settings.js';
@@ -98,7 +98,7 @@ export interface TestRouter {
 export async function startRouter(overrides: Partial<RouterSettings> = {}): Promise<TestRouter> {
   const settings = routerSettings(0, {}, { workers: 1, pruneIntervalMs: 50, backendTimeoutMs: 5_000, connectTimeoutMs: 2_000, ...overrides });
   const accessLog: [string, string][] = [];
-  const router = new Router({ settings, log: quietLog, accessLogSink: (app, message) => accessLog.push([app, unescapeMessage(message)]) });
+  const router = new Router({ settings, log: quietLog, accessLogSink: (req) => accessLog.push([req.endpoint!.app, unescapeMessage(accessLogMessage(req))]) });
   const port = await router.listen();
   return {
     router,
