@@ -298,6 +298,15 @@ function addContentLength(head: Head, value: string, status: number): void {
 }
 
 function addConnection(head: Head, value: string): void {
+  // What nearly every backend and client sends, without splitting.
+  if (value === 'keep-alive') {
+    head.connectionKeepAlive = true;
+    return;
+  }
+  if (value === 'close') {
+    head.connectionClose = true;
+    return;
+  }
   for (const part of value.toLowerCase().split(',')) {
     const token = trimOws(part);
     if (token === 'close') head.connectionClose = true;

@@ -77,6 +77,16 @@ describe('router access-log line', () => {
     assert.match(line, / response_time:0\.000000 app_id:"-" app_index:"-" instance_id:"-" /);
   });
 
+  it('follows a registration refreshed with other ids', () => {
+    const req = requestInfo({});
+    assert.match(unescapeMessage(accessLogMessage(req)), / app_id:"app-guid" app_index:"3" instance_id:"instance-guid" /);
+    const endpoint = req.endpoint!;
+    endpoint.app = 'other"app';
+    endpoint.index = '4';
+    endpoint.privateInstanceId = 'other-instance';
+    assert.equal(unescapeMessage(accessLogMessage(req)), expectedLine(req, '0.001235'));
+  });
+
   it('uses the time now for a request not finished yet', () => {
     const req = requestInfo({}, { startedHr: performance.now() - 2, finishedHr: 0 });
     const seconds = Number(/response_time:(\S+)/.exec(unescapeMessage(accessLogMessage(req)))![1]);

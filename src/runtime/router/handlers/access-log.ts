@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { appLogSubject, type LogEnvelope } from '../../common/app-log.js';
 import { isSubjectToken, type NatsConnection } from '../../common/bus.js';
+import type { Endpoint } from '../registry.js';
 import type { Handler, RequestInfo } from './types.js';
 
 /**
@@ -171,6 +172,35 @@ export function putTimestampNs(out: Uint8Array, pos: number, hr: number): number
   return putPadded(out, put(out, pos, msBytes), ns, 6);
 }
 
+/** What the line says of an endpoint (the same for every request to it), written once. */
+interface EndpointText {
+  key: string;
+  app: string;
+  index: string;
+  instance: string;
+  /** `\"host:port\"` */
+  backend: Uint8Array;
+  /** ` app_id:\"…\" app_index:\"…\" instance_id:\"…\"` */
+  ids: Uint8Array;
+}
+const endpointTexts = new WeakMap<Endpoint, EndpointText>();
+
+function endpointText(endpoint: Endpoint): EndpointText {
+  const { key, app, index, privateInstanceId: instance } = endpoint;
+  let text = endpointTexts.get(endpoint);
+  // A refreshed registration may have changed them.
+  if (text === undefined || text.key !== key || text.app !== app || text.index !== index || text.instance !== instance) {
+    const out = Buffer.allocUnsafe(6 * (key.length + app.length + index.length + instance.length) + 128);
+    const backendEnd = putQuoted(out, 0, key);
+    let pos = putQuoted(out, put(out, backendEnd, L.appId), app);
+    pos = putQuoted(out, put(out, pos, L.appIndex), index);
+    pos = putQuoted(out, put(out, pos, L.instanceId), instance);
+    text = { key, app, index, instance, backend: out.subarray(0, backendEnd), ids: out.subarray(backendEnd, pos) };
+    endpointTexts.set(endpoint, text);
+  }
+  return text;
+}
+
 /** Bytes an access-log line (escaped) can take at most: 6 per character of what varies, and the rest. */
 export function accessLogRoom(req: RequestInfo): number {
   const { head, endpoint } = req;
@@ -224,7 +254,8 @@ export function writeAccessLogMessage(out: Uint8Array, pos: number, req: Request
   out[pos++] = 0x3a; // :
   pos = putInt(out, pos, req.clientPort);
   pos = put(out, pos, L.quoteSpace);
-  pos = putQuoted(out, pos, endpoint?.key);
+  const known = endpoint === undefined ? undefined : endpointText(endpoint);
+  pos = known === undefined ? put(out, pos, L.dashQuoted) : put(out, pos, known.backend);
   // X-Forwarded-For as forwarded: what came in, then the client.
   pos = put(out, pos, L.xff);
   pos = put(out, pos, L.quote);
@@ -245,12 +276,12 @@ export function writeAccessLogMessage(out: Uint8Array, pos: number, req: Request
   pos = putInt(out, pos, seconds);
   out[pos++] = 0x2e; // .
   pos = putPadded(out, pos, micros - seconds * 1e6, 6);
-  pos = put(out, pos, L.appId);
-  pos = putQuoted(out, pos, endpoint?.app);
-  pos = put(out, pos, L.appIndex);
-  pos = putQuoted(out, pos, endpoint?.index);
-  pos = put(out, pos, L.instanceId);
-  pos = putQuoted(out, pos, endpoint?.privateInstanceId);
+  if (known !== undefined) pos = put(out, pos, known.ids);
+  else {
+    pos = put(out, put(out, pos, L.appId), L.dashQuoted);
+    pos = put(out, put(out, pos, L.appIndex), L.dashQuoted);
+    pos = put(out, put(out, pos, L.instanceId), L.dashQuoted);
+  }
   pos = put(out, pos, L.routerError);
   return putQuoted(out, pos, req.routerError);
 }
