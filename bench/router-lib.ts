@@ -11,6 +11,7 @@ import { BusServer } from '../src/runtime/bus/server.js';
 import { embeddedBusUrl, publishJson } from '../src/runtime/common/bus.js';
 import { ensureConfig, ensureStateDirs, statePaths } from '../src/runtime/common/config.js';
 import { freePort, isListening, sleep, waitFor } from '../src/runtime/common/net.js';
+import { CLOCK_TICKS, processTree, readStat } from '../src/runtime/dea/instances/procfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BENCH_HOST = 'bench.localhost';
@@ -20,11 +21,24 @@ export interface Measurement {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** Requests completed in the run (wrk counts them; else rps × seconds). */
+  requests?: number;
+  /** CPU time (user + kernel) the target's processes spent per request, when its pid is known. */
+  cpu_us?: number;
 }
 
 export interface Service {
   port: number;
+  /** The process at the root of what serves the port (its children, e.g. workers, count too). */
+  pid?: number;
   stop(): Promise<void>;
+}
+
+/** CPU time of a process and all its descendants so far, in µs (from /proc). */
+export function treeCpuUs(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) ticks += readStat(pid)?.ticks ?? 0;
+  return (ticks * 1e6) / CLOCK_TICKS;
 }
 
 /** Is `cmd` runnable (on PATH, or in the sbin directories where Debian puts nginx)? */
@@ -66,7 +80,7 @@ export async function startBackend(): Promise<Service> {
     });
     child.once('exit', () => reject(new Error(`the backend exited: ${out}`)));
   });
-  return { port, stop: () => stopChild(child) };
+  return { port, pid: child.pid, stop: () => stopChild(child) };
 }
 
 export interface Bus {
@@ -141,6 +155,7 @@ export async function startRouter(bus: Bus, backendPort: number, env: Record<str
   }
   return {
     port,
+    pid: child.pid,
     async stop() {
       clearInterval(timer);
       sub.unsubscribe();
@@ -194,6 +209,7 @@ http {
   }, { timeoutMs: 10_000 });
   return {
     port,
+    pid: child.pid,
     async stop() {
       await stopChild(child);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -217,7 +233,8 @@ export function parseWrk(output: string): Measurement {
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((s, n) => s + Number(n), 0) : 0);
   if (!Number.isFinite(rps) || !Number.isFinite(p50)) throw new Error(`could not read wrk's output:\n${output}`);
-  return { rps, p50_ms: p50, p99_ms: p99, errors };
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
+  return { rps, p50_ms: p50, p99_ms: p99, errors, ...(Number.isFinite(requests) ? { requests } : {}) };
 }
 
 export interface LoadGenerator {
@@ -272,12 +289,15 @@ export function medianOf(ms: Measurement[]): Measurement {
     p50_ms: median(ms.map((m) => m.p50_ms)),
     p99_ms: median(ms.map((m) => m.p99_ms)),
     errors: ms.reduce((s, m) => s + m.errors, 0),
+    ...(ms.every((m) => m.cpu_us !== undefined) ? { cpu_us: median(ms.map((m) => m.cpu_us!)) } : {}),
   };
 }
 
 export interface Target {
   name: string;
   port: number;
+  /** The serving process tree's root: its CPU per request is measured (a proxy's, not the backend's). */
+  pid?: number;
 }
 
 /** Measures every target `rounds` times, interleaved, after a short warm-up of each. */
@@ -291,9 +311,12 @@ export async function measureInterleaved(
   for (let round = 1; round <= rounds; round++) {
     for (const t of targets) {
       await sleep(300);
+      const cpuBefore = t.pid === undefined ? 0 : treeCpuUs(t.pid);
       const m = await gen.run(t.port, BENCH_HOST, connections, seconds);
+      if (t.pid !== undefined) m.cpu_us = (treeCpuUs(t.pid) - cpuBefore) / (m.requests ?? m.rps * seconds);
       results.get(t.name)!.push(m);
-      log(`  round ${round}/${rounds}  ${t.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50_ms.toFixed(2)} ms  p99 ${m.p99_ms.toFixed(2)} ms${m.errors ? `  errors ${m.errors}` : ''}`);
+      const cpu = m.cpu_us === undefined ? '' : `  CPU ${m.cpu_us.toFixed(1)} µs/req`;
+      log(`  round ${round}/${rounds}  ${t.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50_ms.toFixed(2)} ms  p99 ${m.p99_ms.toFixed(2)} ms${cpu}${m.errors ? `  errors ${m.errors}` : ''}`);
     }
   }
   return new Map([...results].map(([name, ms]) => [name, medianOf(ms)]));

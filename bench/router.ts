@@ -2,7 +2,8 @@
 // (the real component in a child process, on devbox's bus, access log on) and through nginx as a
 // reverse proxy, at 50 connections for a fixed time each, all in one run. The targets are measured
 // in interleaved rounds and each figure is the median over rounds, so that noise from other work
-// on the machine falls on all of them alike.
+// on the machine falls on all of them alike. For the two proxies it also reads, from /proc, the CPU
+// time their processes spent per request.
 //
 //   node --import tsx bench/router.ts        (env: ROUTER_BENCH_SECONDS, ROUTER_BENCH_ROUNDS)
 //
@@ -40,12 +41,12 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Ben
     services.push(router);
     const targets: Target[] = [
       { name: 'direct', port: backend.port },
-      { name: 'devbox router', port: router.port },
+      { name: 'devbox router', port: router.port, pid: router.pid },
     ];
     if (nginxBin) {
       const nginx = await startNginx(nginxBin, backend.port);
       services.push(nginx);
-      targets.push({ name: 'nginx', port: nginx.port });
+      targets.push({ name: 'nginx', port: nginx.port, pid: nginx.pid });
     }
     log(`router benchmark: ${connections} connections, ${seconds} s per run, ${rounds} interleaved rounds, load from ${gen.name}`);
     const results = await measureInterleaved(gen, targets, { connections, seconds, rounds, log });
@@ -58,9 +59,10 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Ben
     const devbox = results.get('devbox router')!;
     const nginx = results.get('nginx');
     log('');
-    log('target           req/s     p50 ms   p99 ms   errors   (medians)');
+    log('target           req/s     p50 ms   p99 ms   CPU µs/req   errors   (medians)');
     for (const [name, m] of results) {
-      log(`${name.padEnd(15)} ${Math.round(m.rps).toString().padStart(7)}   ${m.p50_ms.toFixed(2).padStart(6)}   ${m.p99_ms.toFixed(2).padStart(6)}   ${m.errors}`);
+      const cpu = m.cpu_us === undefined ? '-' : m.cpu_us.toFixed(1);
+      log(`${name.padEnd(15)} ${Math.round(m.rps).toString().padStart(7)}   ${m.p50_ms.toFixed(2).padStart(6)}   ${m.p99_ms.toFixed(2).padStart(6)}   ${cpu.padStart(10)}   ${m.errors}`);
     }
     const one = (name: string) => single.get(name)!;
     log('');
@@ -79,6 +81,10 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Ben
       { name: 'router p50 latency', unit: 'ms', devbox: devbox.p50_ms, reference: ref.p50_ms, referenceName: refName, higherIsBetter: false },
       { name: 'router p99 latency', unit: 'ms', devbox: devbox.p99_ms, reference: ref.p99_ms, referenceName: refName, higherIsBetter: false },
     ];
+    if (nginx?.cpu_us !== undefined && devbox.cpu_us !== undefined) {
+      // Steadier than req/s on a shared machine: what each proxy's processes spent per request.
+      rows.push({ name: 'router CPU per request (50 conns)', unit: 'µs', devbox: devbox.cpu_us, reference: nginx.cpu_us, referenceName: 'nginx', higherIsBetter: false });
+    }
     if (nginx) {
       rows.push({ name: 'router added p50 (vs direct)', unit: 'ms', devbox: Math.max(0, devbox.p50_ms - direct.p50_ms), reference: Math.max(0, nginx.p50_ms - direct.p50_ms), referenceName: 'nginx', higherIsBetter: false });
     }
