@@ -459,10 +459,6 @@ function throwError(status: number, message: string): never {
   throw new HttpError(status, message);
 }
 
-/**
- * Parses a request head: `buf[start, end)` is everything before the blank line (`end` is where
- * the CRLFCRLF begins). Throws HttpError (400, 505) for anything a proxy must not forward.
- */
 /** The longest method the router waits for before it calls a request line malformed. */
 const MAX_METHOD = 32;
 
@@ -483,6 +479,10 @@ export function requestStartPlausible(buf: Buffer): boolean {
   return lineEnd - i >= 10 && buf.toString('latin1', lineEnd - 9, lineEnd - 3) === ' HTTP/';
 }
 
+/**
+ * Parses a request head: `buf[start, end)` is everything before the blank line (`end` is where
+ * the CRLFCRLF begins). Throws HttpError (400, 505) for anything a proxy must not forward.
+ */
 export function parseRequestHead(buf: Buffer, start: number, end: number, names: FieldNames = DEFAULT_REQUEST_FIELDS): RequestHead {
   const head = new RequestHeadImpl(buf, start, end);
   const text = buf.toString('latin1', start, end);

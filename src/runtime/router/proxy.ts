@@ -72,6 +72,7 @@ function readingSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): n
   const options = { handle, allowHalfOpen: true, onread: readInto(onRead) };
   return new net.Socket(options as net.SocketConstructorOpts);
 }
+
 /** Body bytes up to this size are copied into the head's buffer: one write instead of two. */
 const COALESCE_BYTES = 16 * 1024;
 /** Requests that may be sent again when a reused connection turned out to be closed (as Go does). */
@@ -263,10 +264,9 @@ class ClientConn {
   lastActivity: number;
   /** When the head now being read began to arrive (0: none is): it must be whole within requestHeadTimeoutMs. */
   headSince = 0;
+  readonly socket: net.Socket;
   readonly ip: string;
   readonly port: number;
-
-  readonly socket: net.Socket;
 
   constructor(
     readonly proxy: Proxy,

@@ -201,6 +201,9 @@ function endpointText(endpoint: Endpoint): EndpointText {
   return text;
 }
 
+/** When the request ended (performance.now()); now for one still going. */
+const finishedAt = (req: RequestInfo): number => req.finishedHr || performance.now();
+
 /** Bytes an access-log line (escaped) can take at most: 6 per character of what varies, and the rest. */
 export function accessLogRoom(req: RequestInfo): number {
   const { head, endpoint } = req;
@@ -271,7 +274,7 @@ export function writeAccessLogMessage(out: Uint8Array, pos: number, req: Request
   pos = putQuoted(out, pos, req.id);
   // Seconds from the request head to the end of the response, to the microsecond.
   pos = put(out, pos, L.responseTime);
-  const micros = Math.max(0, Math.round(((req.finishedHr || performance.now()) - req.startedHr) * 1000));
+  const micros = Math.max(0, Math.round((finishedAt(req) - req.startedHr) * 1000));
   const seconds = Math.floor(micros / 1e6);
   pos = putInt(out, pos, seconds);
   out[pos++] = 0x2e; // .
@@ -293,7 +296,7 @@ export function accessLogMessage(req: RequestInfo): string {
 }
 
 /** The envelope timestamp of a finished request (ns since the epoch). */
-export const accessLogTimestampNs = (req: RequestInfo): number => Math.round((performance.timeOrigin + (req.finishedHr || performance.now())) * 1e6);
+export const accessLogTimestampNs = (req: RequestInfo): number => Math.round((performance.timeOrigin + finishedAt(req)) * 1e6);
 
 export function accessLog(sink: AccessLogSink): Handler {
   return {
@@ -405,14 +408,14 @@ export class AccessLogPublisher {
 
   /** An AccessLogSink: frames the request's line into the batch now; the batch goes out within BATCH_DELAY_MS. */
   readonly addRequest = (req: RequestInfo): void => {
+    if (this.outbound === undefined) return this.add(req.endpoint!.app, accessLogMessage(req), accessLogTimestampNs(req));
     if (this.nc.isClosed()) return;
     const entry = this.app(req.endpoint!.app);
     if (entry === undefined) return;
-    if (this.outbound === undefined) return this.add(req.endpoint!.app, accessLogMessage(req), accessLogTimestampNs(req));
     const buf = this.reserve(entry, TIMESTAMP_OPEN.length + 20 + entry.restBytes.length + accessLogRoom(req) + ENVELOPE_CLOSE.length);
     const payload = this.offset + entry.pub.length + MAX_SIZE_DIGITS + 2;
     let pos = put(buf, payload, TIMESTAMP_OPEN);
-    pos = putTimestampNs(buf, pos, req.finishedHr || performance.now());
+    pos = putTimestampNs(buf, pos, finishedAt(req));
     pos = put(buf, pos, entry.restBytes);
     pos = writeAccessLogMessage(buf, pos, req);
     this.commit(entry, payload, put(buf, pos, ENVELOPE_CLOSE));
