@@ -240,7 +240,11 @@ describe('dea instances', function () {
     publishJson(h.nc, 'dea.update', { droplet: app, uris: ['b.localhost'] });
     const unreg = await h.rec.wait('router.unregister', (d) => d.app === app);
     assert.deepEqual(unreg.data.uris, ['a.localhost']);
-    await h.rec.wait('router.register', (d) => d.app === app && d.uris.length === 1 && d.uris[0] === 'b.localhost');
+    const last = await h.rec.wait('router.register', (d) => d.app === app && d.uris.length === 1 && d.uris[0] === 'b.localhost');
+    // The instance's record (what a DEA restarted after a crash unregisters) names the routes it has now.
+    const record = JSON.parse(fs.readFileSync(path.join(h.dea.paths.instances, last.data.private_instance_id, 'instance.json'), 'utf8'));
+    assert.deepEqual(record.route.uris, ['b.localhost']);
+    assert.equal(record.route.port, last.data.port);
     publishJson(h.nc, 'dea.stop', { droplet: app });
     const exit = await exited(app);
     assert.equal(exit.data.reason, 'STOPPED');

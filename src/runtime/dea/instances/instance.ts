@@ -274,6 +274,8 @@ export class Instance {
   updateUris(uris: string[]): void {
     const removed = this.uris.filter((u) => !uris.includes(u));
     this.uris = [...uris];
+    // A DEA restarted after a crash unregisters its orphans' routes from this record: keep it current.
+    if (this.pid && !this.finished) this.writeRecord(this.pid);
     if (this.state !== 'RUNNING' || this.finished || this.stopReason) return;
     if (this.registered && removed.length > 0 && !this.deps.nc.isClosed()) {
       // Only the uris that went: the others keep answering meanwhile.
