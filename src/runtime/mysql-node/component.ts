@@ -64,7 +64,7 @@ export function createMysqlNode(ctx: ComponentContext, { findServer = findMysqlS
       const server = new SupervisedMysqld({ dir, rootPassword, log: ctx.log, onRestart: () => void node?.announce(), reservedPorts });
       supervised = server;
       const started = await server.start();
-      ctx.log.info('private mysqld running', { pid: started.pid, port: started.port, dir });
+      ctx.log.info('private mysqld running', { pid: started.pid, port: started.port, dir, adopted: started.adopted });
       address = () => ({ host: '127.0.0.1', port: server.port ?? started.port, user: 'root', password: rootPassword });
     }
     const serving = new MysqlNode({ id, nc: bus, log: ctx.log, settings, address });

@@ -195,8 +195,12 @@ describe('faults: kill -9 of each component under steady traffic', function () {
     await killComponent('mysql-gateway', () => createKey(`after-gateway-${Date.now()}`));
   });
 
-  it('mysql-node: serves again (with the same mysqld data)', async () => {
-    await killComponent('mysql-node', () => createKey(`after-node-${Date.now()}`));
+  it('mysql-node: serves again, on the same mysqld (adopted): no write fails', async () => {
+    const before = await varz<{ mysql: { pid: number } }>(box, 'mysql-node');
+    const result = await killComponent('mysql-node', () => createKey(`after-node-${Date.now()}`));
+    const after = await varz<{ mysql: { pid: number; running: boolean } }>(box, 'mysql-node');
+    assert.equal(after?.mysql.pid, before?.mysql.pid, 'the restarted node adopted the mysqld its predecessor left running');
+    assert.equal(result.writes.failed, 0, `failed writes: ${JSON.stringify(result.writes.failures)}`);
   });
 
   it('the private mysqld: the mysql-node restarts it; acknowledged writes survive', async () => {

@@ -456,31 +456,79 @@ describe('mysql-node: no server binary and no URL', function () {
 });
 
 describe('mysql-node: a mysqld left behind by a killed node', function () {
-  this.timeout(60_000);
+  this.timeout(90_000);
+  let saved: string | undefined;
+  let home: string;
+  let bus: BusServer;
+  let nc: NatsConnection;
+  let left: PrivateMysqld;
 
-  it('is stopped before the node starts its own on the same data', async () => {
-    const saved = process.env.DEVBOX_MYSQL_URL;
+  beforeEach(async () => {
+    saved = process.env.DEVBOX_MYSQL_URL;
     delete process.env.DEVBOX_MYSQL_URL;
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-stale-'));
-    const stale = await startPrivateMysqld({ dir: path.join(home, 'mysql', 'node-0'), port: await freePort(), rootPassword: ROOT_PASSWORD });
-    const bus = new BusServer({ host: '127.0.0.1', port: 0 });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-left-'));
+    // What a node killed with -9 leaves: its mysqld, on the node's data directory, still running.
+    left = await startPrivateMysqld({ dir: path.join(home, 'mysql', 'node-0'), port: await freePort(), rootPassword: ROOT_PASSWORD });
+    bus = new BusServer({ host: '127.0.0.1', port: 0 });
     await bus.listen();
-    const nc = await connect({ servers: `127.0.0.1:${bus.port}` });
+    nc = await connect({ servers: `127.0.0.1:${bus.port}` });
+  });
+  afterEach(async () => {
+    try {
+      process.kill(left.pid, 'SIGCONT'); // the second test stops it
+    } catch {
+      // gone already
+    }
+    await left.stop();
+    await nc.close();
+    await bus.close();
+    fs.rmSync(home, { recursive: true, force: true });
+    if (saved !== undefined) process.env.DEVBOX_MYSQL_URL = saved;
+  });
+
+  type MysqlVarz = { mysql: { pid: number; port: number; running: boolean } };
+
+  it('is adopted when it answers: the apps\' connections live on; when it dies the node starts its own', async () => {
+    // An app's connection, open across the node's restart.
+    const app = await createConnection({ host: '127.0.0.1', port: left.port, user: 'root', password: ROOT_PASSWORD });
+    const component = mysqlNode.create(context(home, 0, []));
+    try {
+      await app.query('CREATE DATABASE kept_across_restart');
+      await component.start(nc);
+      await untilServing(component);
+      const adopted = (component.varz() as MysqlVarz).mysql;
+      assert.equal(adopted.pid, left.pid);
+      assert.equal(adopted.port, left.port);
+      assert.equal(adopted.running, true);
+      const [rows] = await app.query<RowDataPacket[]>("SHOW DATABASES LIKE 'kept_across_restart'");
+      assert.equal(rows.length, 1, 'the connection opened before the node started still works, on the same data');
+      // Not the node's child: its death is noticed all the same, and a server of its own replaces it.
+      left.child.kill('SIGKILL');
+      const replaced = await waitFor('the node to start its own mysqld', () => {
+        const { mysql } = component.varz() as MysqlVarz;
+        return mysql.running && mysql.pid !== left.pid ? mysql : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 50 });
+      assert.equal(replaced.port, left.port, 'on the same port: bindings carry it');
+    } finally {
+      app.destroy();
+      await component.stop();
+    }
+    const { mysql } = component.varz() as MysqlVarz;
+    assert.equal(mysql.running, false, 'stopped with the node');
+  });
+
+  it('is stopped and replaced when it does not answer', async () => {
+    process.kill(left.pid, 'SIGSTOP'); // hung: it accepts nothing
     const component = mysqlNode.create(context(home, 0, []));
     try {
       await component.start(nc);
       await untilServing(component);
-      await waitFor('the stale mysqld to exit', () => stale.child.exitCode !== null || stale.child.signalCode !== null, { timeoutMs: 5_000 });
-      const { mysql } = component.varz() as { mysql: { pid: number; running: boolean } };
-      assert.notEqual(mysql.pid, stale.pid);
+      await waitFor('the hung mysqld to exit', () => left.child.exitCode !== null || left.child.signalCode !== null, { timeoutMs: 10_000 });
+      const { mysql } = component.varz() as MysqlVarz;
+      assert.notEqual(mysql.pid, left.pid);
       assert.equal(mysql.running, true);
     } finally {
       await component.stop();
-      await stale.stop();
-      await nc.close();
-      await bus.close();
-      fs.rmSync(home, { recursive: true, force: true });
-      if (saved !== undefined) process.env.DEVBOX_MYSQL_URL = saved;
     }
   });
 });
