@@ -91,6 +91,8 @@ describe('devbox logs (end to end)', function () {
     const rtr = lines.filter(([source]) => source === 'RTR/0');
     assert.deepEqual(rtr.map(([, , m]) => /"GET (\/log\?m=seq\d) HTTP\/1\.1" 200/.exec(m)?.[1]), ['/log?m=seq1', '/log?m=seq2', '/log?m=seq3', '/log?m=seq4', '/log?m=seq5']);
     assert.ok(rtr.every(([, type, m]) => type === 'OUT' && m.startsWith('hello.localhost - [')));
+    // The DEA registered the instance with its index: gorouter's app_index.
+    assert.ok(rtr.every(([, , m]) => / app_index:"0" /.test(m)), rtr.map(([, , m]) => m).join('\n'));
     // Each request's app line comes before its access line (the router logs a request when it is done).
     const at = (text: string) => lines.findIndex(([, , m]) => m.includes(text));
     for (let i = 1; i <= 5; i++) assert.ok(at(`out: seq${i}`) < at(`GET /log?m=seq${i} `), `seq${i}`);

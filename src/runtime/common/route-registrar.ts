@@ -12,6 +12,8 @@ export interface RouterRegisterMessage {
   uris: string[];
   app?: string;
   private_instance_id?: string;
+  /** The instance index, as gorouter reads it (a string): its access-log lines show it as app_index. */
+  private_instance_index?: string;
   tags?: Record<string, string>;
   stale_threshold_in_seconds?: number;
 }

@@ -50,6 +50,7 @@ describe('dea instances', function () {
     assert.deepEqual(reg.data.uris, ['hello.localhost', 'hi.localhost']);
     assert.equal(reg.data.host, '127.0.0.1');
     assert.equal(reg.data.tags.component, 'dea-0');
+    assert.equal(reg.data.private_instance_index, '2');
     const entry = running.data.droplets.find((e: { droplet: string }) => e.droplet === app);
     assert.equal(reg.data.private_instance_id, entry.instance);
     assert.equal(entry.index, 2);

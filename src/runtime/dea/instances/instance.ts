@@ -261,7 +261,7 @@ export class Instance {
   }
 
   private route() {
-    return { host: this.host, port: this.port, uris: this.uris, app: this.appGuid, private_instance_id: this.guid, tags: { component: this.deps.deaId } };
+    return { host: this.host, port: this.port, uris: this.uris, app: this.appGuid, private_instance_id: this.guid, private_instance_index: String(this.index), tags: { component: this.deps.deaId } };
   }
 
   private register(): void {
