@@ -38,7 +38,7 @@ describe('apps through the whole box (two DEAs)', function () {
   const visit = (host: string, urlPath = '/'): Promise<HttpResponse> => request({ url: `http://${host}.localhost:${routerPort}${urlPath}`, timeoutMs: 5_000 });
   const appGuid = async (name: string): Promise<string> => (await api.call('GET', `/v3/apps?names=${name}`)).json().resources[0].guid;
   const crashEvents = async (guid: string) =>
-    (await api.call('GET', `/v3/audit_events?target_guids=${guid}&types=audit.app.process.crash&order_by=created_at&per_page=100`)).json().resources as { created_at: string; data: { exit_description?: string } }[];
+    (await api.call('GET', `/v3/audit_events?target_guids=${guid}&types=audit.app.process.crash&order_by=created_at&per_page=100`)).json().resources as { created_at: string; actor: { guid: string; type: string; name: string }; data: { exit_description?: string } }[];
 
   before(async () => {
     home = tempHome('devbox-apps-');
@@ -130,6 +130,10 @@ describe('apps through the whole box (two DEAs)', function () {
       assert.ok(gaps[4] > gaps[3], `the delay doubles (gaps ${gaps})`);
       const recent = await ok(['logs', 'crasher', '--recent']);
       assert.match(recent, /\[HEALTH\/0\].*restart/i);
+      // As Cloud Controller has it: the web process is the crash's actor, and the app's log says so.
+      const web = (await api.call('GET', `/v3/apps/${guid}/processes/web`)).json() as { guid: string };
+      assert.deepEqual(events[0].actor, { guid: web.guid, type: 'process', name: 'web' });
+      assert.match(recent, /\[API\/0\] ERR Process has crashed with type: "web"/);
     } finally {
       await ok(['stop', 'crasher']);
     }

@@ -9,7 +9,8 @@ import { page } from './query.js';
 
 export interface AuditEventInput {
   type: string;
-  actor: Actor;
+  /** Who did it: a user or client of the API, or (for a crash) the app's process. */
+  actor: Pick<Actor, 'guid' | 'name'> & { type: Actor['type'] | 'process' };
   target: { guid: string; type: string; name: string };
   spaceGuid?: string | null;
   organizationGuid?: string | null;

@@ -331,9 +331,14 @@ export class Runner {
     if (!app) return;
     this.counters.crashes++;
     const space = await this.db.selectFrom('spaces').select('organization_guid').where('guid', '=', app.space_guid).executeTakeFirst();
+    // As Cloud Controller records and announces a crash: the process is the actor, and the app's
+    // log stream gets an API line.
+    const web = await this.db.selectFrom('processes').select(['guid', 'type']).where('app_guid', '=', app.guid).where('type', '=', 'web').executeTakeFirst();
+    const type = web?.type ?? 'web';
+    this.appLog(app.guid, 'API', `Process has crashed with type: "${type}"`, 'ERR');
     await recordEvent(this.db, {
       type: 'audit.app.process.crash',
-      actor: { guid: msg.instance ?? app.guid, type: 'client', name: 'dea' },
+      actor: { guid: web?.guid ?? app.guid, type: 'process', name: type },
       target: { guid: app.guid, type: 'app', name: app.name },
       spaceGuid: app.space_guid,
       organizationGuid: space?.organization_guid,
