@@ -1,6 +1,7 @@
 // `devbox push` of the README's hello-world Node app until the router answers 200, and a re-push of
 // the unchanged app (resource matching leaves nothing to upload), as a user runs them: the real CLI
-// against a real box.
+// against a real box. Also the time of a small command (`devbox apps`, one API call) from start to
+// exit, against a bare `node -e 0`: what every CLI command pays before it does anything.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,13 @@ export async function benchPush(runs = 3): Promise<BenchRow[]> {
   };
   const first: number[] = [];
   const again: number[] = [];
+  const command: number[] = [];
+  const bareNode: number[] = [];
+  const timed = async (run: () => Promise<unknown>) => {
+    const start = process.hrtime.bigint();
+    await run();
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
   try {
     const up = await devbox(['up', '-d', '--port', String(port)]);
     if (up.exitCode !== 0) throw new Error(`devbox up failed: ${up.stdout}${up.stderr}`);
@@ -41,6 +49,10 @@ export async function benchPush(runs = 3): Promise<BenchRow[]> {
       if (repushed.exitCode !== 0) throw new Error(`re-push failed: ${repushed.stdout}${repushed.stderr}`);
       again.push(await firstOk(name, start));
     }
+    for (let i = 0; i < 5; i++) {
+      command.push(await timed(() => devbox(['apps'])));
+      bareNode.push(await timed(() => execa(process.execPath, ['-e', '0'])));
+    }
   } finally {
     await devbox(['down']);
     fs.rmSync(home, { recursive: true, force: true });
@@ -48,6 +60,7 @@ export async function benchPush(runs = 3): Promise<BenchRow[]> {
   return [
     { name: 'push hello-world to first 200', unit: 'ms', devbox: median(first), higherIsBetter: false },
     { name: 're-push unchanged to first 200', unit: 'ms', devbox: median(again), higherIsBetter: false },
+    { name: 'CLI command start to exit (devbox apps)', unit: 'ms', devbox: median(command), reference: median(bareNode), referenceName: 'node -e 0', higherIsBetter: false },
   ];
 }
 

@@ -1,10 +1,8 @@
 // The CLI's view of a local box: is a supervisor running, where is the bus, and what do the
 // components say about themselves. `devbox status` finds components the way Cloud Foundry's
-// collector did: `vcap.component.discover` on the bus, then each one's /varz.
-import { RequestStrategy } from 'nats';
-import { connectBus, decodeJson, embeddedBusUrl } from '../runtime/common/bus.js';
-import { readPorts, type PortsFile } from '../runtime/common/component.js';
-import { loadConfig, statePaths, type DevboxConfig, type StatePaths } from '../runtime/common/config.js';
+// collector did: `vcap.component.discover` on the bus, then each one's /varz. The bus client is
+// loaded only for that: every other command would pay ~45 ms at start for it.
+import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
 import { sleep } from '../runtime/common/net.js';
 import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
 import { CliError } from './base-command.js';
@@ -55,13 +53,10 @@ export class LocalBox {
     return { supervisor, ports, config: loadConfig(this.paths) };
   }
 
-  natsUrl(ports: PortsFile, config: DevboxConfig): string {
-    return ports.external_bus || !ports.bus_port ? ports.nats_url : embeddedBusUrl(ports.bus_port, config.bus.token);
-  }
-
   async status({ timeoutMs = 1_000 } = {}): Promise<BoxStatus> {
     const { supervisor, ports, config } = this.requireRunning();
-    const natsUrl = this.natsUrl(ports, config);
+    const [{ connectBus, decodeJson, embeddedBusUrl }, { RequestStrategy }] = await Promise.all([import('../runtime/common/bus.js'), import('nats')]);
+    const natsUrl = ports.external_bus || !ports.bus_port ? ports.nats_url : embeddedBusUrl(ports.bus_port, config.bus.token);
     const expected = Object.keys(ports.components).length;
     const nc = await connectBus(natsUrl, { name: 'devbox-cli' }).catch((error: Error) => {
       throw new CliError(`cannot reach the bus at ${ports.nats_url}: ${error.message}`);

@@ -7,8 +7,7 @@
 // cli.json in place, so nothing logs in silently again until `devbox login`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { uaaBaseUrl } from '../runtime/common/tokens.js';
-import { writeSecretJson } from '../runtime/common/config.js';
+import { uaaBaseUrl, writeSecretJson } from '../runtime/common/config.js';
 import { CliError } from './base-command.js';
 import { request } from '../runtime/common/http.js';
 import { LocalBox } from './box.js';

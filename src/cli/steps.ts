@@ -2,7 +2,6 @@
 // title follows the work (bytes uploaded, instances running) and ends ticked with its outcome; in a
 // pipe or CI the same steps are plain lines in cf's words (`Uploading files...`), the outcome
 // indented beneath.
-import { Listr } from 'listr2';
 
 export interface Steps {
   /** A plain line of progress (stdout). */
@@ -62,6 +61,8 @@ class ListrSteps implements Steps {
   }
 
   async step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T> {
+    // Loaded here, at a terminal only: every command imports this module (~15 ms at start otherwise).
+    const { Listr } = await import('listr2');
     let result!: T;
     const tasks = new Listr(
       [

@@ -13,8 +13,7 @@ import { execa } from 'execa';
 import { createConnection } from 'mysql2/promise';
 import { connect, JSONCodec, RequestStrategy } from 'nats';
 import { embeddedBusUrl, parseNatsUrl } from '../../src/runtime/common/bus.js';
-import type { PortsFile } from '../../src/runtime/common/component.js';
-import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
+import { statePaths, type DevboxConfig, type PortsFile } from '../../src/runtime/common/config.js';
 import { waitFor } from '../../src/runtime/common/net.js';
 import { DEVBOX_BIN, type DevboxResult } from './devbox.js';
 

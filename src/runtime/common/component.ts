@@ -2,25 +2,14 @@
 // vcap.component.announce / .discover, graceful stop on SIGTERM, and exit when the supervisor that
 // started it goes away. A component module only says what it does between start and stop.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import { connectBus, embeddedBusUrl, publishJson, type NatsConnection } from './bus.js';
-import { loadConfig, readJson, statePaths, type DevboxConfig, type StatePaths } from './config.js';
+import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { sleep } from './net.js';
 import { startStatusServer, type StatusServer } from './status.js';
 
 /** run/ports.json: where the supervisor put everything. */
-export interface PortsFile {
-  /** The bus URL without credentials (the embedded bus's token is in config.json). */
-  nats_url: string;
-  /** True when `--nats-url` pointed devbox at a NATS server it does not run. */
-  external_bus: boolean;
-  bus_port?: number;
-  router_port: number;
-  components: Record<string, { status_port: number }>;
-}
-
 export interface ComponentContext {
   name: string;
   index: number;
@@ -74,10 +63,6 @@ export const componentKey = (name: string, index = 0) => (index === 0 ? name : `
 export function formatUptime(seconds: number): string {
   const s = Math.floor(seconds);
   return `${Math.floor(s / 86400)}d:${Math.floor((s % 86400) / 3600)}h:${Math.floor((s % 3600) / 60)}m:${s % 60}s`;
-}
-
-export function readPorts(paths: StatePaths): PortsFile | undefined {
-  return fs.existsSync(paths.portsFile) ? readJson<PortsFile>(paths.portsFile) : undefined;
 }
 
 /** Where this component finds the bus: the flag, then DEVBOX_NATS_URL, then the box's own bus. */

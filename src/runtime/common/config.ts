@@ -50,6 +50,16 @@ export interface StatePaths {
   logs: string;
 }
 
+/** uaa's public URL (here, not with the token code, so that the CLI loads no JWT library for it): `http://uaa.<domain>:<router port>` (the port left out when it is 80). */
+export function uaaBaseUrl(domain: string, routerPort: number): string {
+  return new URL(`http://uaa.${domain}:${routerPort}`).origin;
+}
+
+/** The `iss` claim of uaa's tokens: its token endpoint, as UAA writes it. */
+export function uaaIssuer(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/oauth/token`;
+}
+
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DEVBOX_HOME || path.join(os.homedir(), '.devbox'));
 }
@@ -126,6 +136,21 @@ export function readJson<T>(file: string): T {
   } catch (error) {
     throw new Error(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`, { cause: error });
   }
+}
+
+/** ports.json: where the running box's bus, router and status servers listen (the CLI reads it too). */
+export interface PortsFile {
+  /** The bus URL without credentials (the embedded bus's token is in config.json). */
+  nats_url: string;
+  /** True when `--nats-url` pointed devbox at a NATS server it does not run. */
+  external_bus: boolean;
+  bus_port?: number;
+  router_port: number;
+  components: Record<string, { status_port: number }>;
+}
+
+export function readPorts(paths: StatePaths): PortsFile | undefined {
+  return fs.existsSync(paths.portsFile) ? readJson<PortsFile>(paths.portsFile) : undefined;
 }
 
 /**

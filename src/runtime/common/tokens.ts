@@ -10,16 +10,6 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 /** UAA's suffix for the `jti` of refresh tokens. */
 export const REFRESH_TOKEN_SUFFIX = '-r';
 
-/** uaa's public URL: `http://uaa.<domain>:<router port>` (the port left out when it is 80). */
-export function uaaBaseUrl(domain: string, routerPort: number): string {
-  return new URL(`http://uaa.${domain}:${routerPort}`).origin;
-}
-
-/** The `iss` claim of uaa's tokens: its token endpoint, as UAA writes it. */
-export function uaaIssuer(baseUrl: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/oauth/token`;
-}
-
 /** The claims of a verified access token (UAA's names). */
 export interface TokenClaims {
   jti: string;

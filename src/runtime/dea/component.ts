@@ -3,7 +3,7 @@
 // the router with a token of uaa's components client.
 import type { NatsConnection } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
-import { uaaBaseUrl } from '../common/tokens.js';
+import { uaaBaseUrl } from '../common/config.js';
 import { Dea } from './dea.js';
 import { deaIdentity, deaSettings } from './settings.js';
 import { uaaTokenSource } from './uaa-client.js';

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { publishJson, subscribeJson, type NatsConnection, type Subscription } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
-import { uaaBaseUrl } from '../common/tokens.js';
 import { Broker } from './broker.js';
 import { SERVICE_NAME } from './catalog.js';
 import { NodePool, parseAnnouncement } from './nodes.js';
@@ -15,6 +14,7 @@ import { OrphanChecker } from './orphans.js';
 import { RecordStore } from './records.js';
 import { BrokerRegistration } from './registration.js';
 import { createBrokerServer } from './server.js';
+import { uaaBaseUrl } from '../common/config.js';
 
 export const BROKER_HOST = 'mysql-broker';
 

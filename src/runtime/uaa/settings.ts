@@ -2,8 +2,7 @@
 // the environment for tests), its public URL (the token issuer) and its port.
 import { createHash } from 'node:crypto';
 import { devboxVersion } from '../common/version.js';
-import type { DevboxConfig } from '../common/config.js';
-import { uaaBaseUrl, uaaIssuer } from '../common/tokens.js';
+import { uaaBaseUrl, uaaIssuer, type DevboxConfig } from '../common/config.js';
 
 export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { PortsFile } from '../../../src/runtime/common/component.js';
+import type { PortsFile } from '../../../src/runtime/common/config.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import { request, type HttpResponse } from '../../../src/runtime/common/http.js';
 import { freePort } from '../../../src/runtime/common/net.js';

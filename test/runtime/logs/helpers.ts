@@ -13,9 +13,8 @@ import { connect, type NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
 import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
 import type { Component, ComponentContext } from '../../../src/runtime/common/component.js';
-import { statePaths } from '../../../src/runtime/common/config.js';
+import { statePaths, uaaBaseUrl, uaaIssuer } from '../../../src/runtime/common/config.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
-import { uaaBaseUrl, uaaIssuer } from '../../../src/runtime/common/tokens.js';
 import logs from '../../../src/runtime/logs/component.js';
 import { testConfig, testKey, type TestKey } from '../uaa/helpers.js';
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { loadConfig, statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
+import { loadConfig, statePaths, uaaBaseUrl, uaaIssuer, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
-import { createTokenVerifier, fetchTokenKey, TokenError, uaaBaseUrl, uaaIssuer } from '../../../src/runtime/common/tokens.js';
+import { createTokenVerifier, fetchTokenKey, TokenError } from '../../../src/runtime/common/tokens.js';
 import { cleanupBox, devbox, tempHome } from '../../helpers/devbox.js';
 import { basic, httpRequest, tokenRequest, type HttpRequest } from './helpers.js';
 

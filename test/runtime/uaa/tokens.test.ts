@@ -10,10 +10,9 @@ import {
   fetchTokenKey,
   hasScope,
   TokenError,
-  uaaBaseUrl,
-  uaaIssuer,
   type TokenErrorReason,
 } from '../../../src/runtime/common/tokens.js';
+import { uaaBaseUrl, uaaIssuer } from '../../../src/runtime/common/config.js';
 import { testKey, type TestKey } from './helpers.js';
 
 const ISSUER = 'http://uaa.localhost:8080/oauth/token';
