@@ -9,7 +9,6 @@ import { createLogger, type Logger } from './log.js';
 import { sleep } from './net.js';
 import { startStatusServer, type StatusServer } from './status.js';
 
-/** run/ports.json: where the supervisor put everything. */
 export interface ComponentContext {
   name: string;
   index: number;

@@ -50,7 +50,10 @@ export interface StatePaths {
   logs: string;
 }
 
-/** uaa's public URL (here, not with the token code, so that the CLI loads no JWT library for it): `http://uaa.<domain>:<router port>` (the port left out when it is 80). */
+/**
+ * uaa's public URL: `http://uaa.<domain>:<router port>` (the port left out when it is 80). Here, not
+ * with the token code, so that the CLI loads no JWT library for it.
+ */
 export function uaaBaseUrl(domain: string, routerPort: number): string {
   return new URL(`http://uaa.${domain}:${routerPort}`).origin;
 }
@@ -138,7 +141,7 @@ export function readJson<T>(file: string): T {
   }
 }
 
-/** ports.json: where the running box's bus, router and status servers listen (the CLI reads it too). */
+/** run/ports.json: where the supervisor put the box's bus, router and status servers (the CLI reads it too). */
 export interface PortsFile {
   /** The bus URL without credentials (the embedded bus's token is in config.json). */
   nats_url: string;

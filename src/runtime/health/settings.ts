@@ -1,8 +1,7 @@
 // The health manager's timings, from the environment (defaults are Cloud Foundry's policy with
 // devbox's faster heartbeat), and where it finds the controller and uaa.
-import type { DevboxConfig } from '../common/config.js';
+import { uaaBaseUrl, type DevboxConfig } from '../common/config.js';
 import type { CrashPolicySettings } from './crash-policy.js';
-import { uaaBaseUrl } from '../common/config.js';
 
 export interface HealthSettings {
   /** How often the desired state is fetched (DEVBOX_HEALTH_POLL_MS, 2 s). */

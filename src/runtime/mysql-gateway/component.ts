@@ -6,6 +6,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { publishJson, subscribeJson, type NatsConnection, type Subscription } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
+import { uaaBaseUrl } from '../common/config.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { Broker } from './broker.js';
 import { SERVICE_NAME } from './catalog.js';
@@ -14,7 +15,6 @@ import { OrphanChecker } from './orphans.js';
 import { RecordStore } from './records.js';
 import { BrokerRegistration } from './registration.js';
 import { createBrokerServer } from './server.js';
-import { uaaBaseUrl } from '../common/config.js';
 
 export const BROKER_HOST = 'mysql-broker';
 

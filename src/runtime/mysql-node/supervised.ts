@@ -163,6 +163,9 @@ function portOfServer(pid: number, dir: string): number | undefined {
   return port ? Number(port.slice('--port='.length)) || 0 : 0;
 }
 
+/** Whether process `pid` is still a mysqld on `dir`'s data (a pid reused by another process is not). */
+const runsOnDataDir = (pid: number, dir: string): boolean => portOfServer(pid, dir) !== undefined;
+
 /** How often an adopted server (not our child: no 'exit' event) is looked for in /proc. */
 const ADOPTED_POLL_MS = 250;
 
@@ -181,7 +184,7 @@ async function adoptLeftServer(dir: string, rootPassword: string): Promise<Runni
   } catch {
     return undefined; // still starting, stuck, or not ours to use: it is stopped and replaced
   }
-  const alive = () => portOfServer(pid, dir) !== undefined;
+  const alive = () => runsOnDataDir(pid, dir);
   let poll: NodeJS.Timeout | undefined;
   return {
     pid,
@@ -230,5 +233,5 @@ async function killStaleServer(dir: string, log: Logger): Promise<void> {
   const found = serverOnDataDir(dir);
   if (!found) return;
   log.warn('stopping a mysqld left behind by an earlier node', { pid: found.pid });
-  await stopServer(found.pid, () => portOfServer(found.pid, dir) !== undefined);
+  await stopServer(found.pid, () => runsOnDataDir(found.pid, dir));
 }
