@@ -91,7 +91,7 @@ export class LocalBox {
     if (!supervisor) return undefined;
     process.kill(supervisor.pid, 'SIGTERM');
     const deadline = Date.now() + timeoutMs;
-    while (isAlive(supervisor.pid)) {
+    while (isAlive(supervisor)) {
       if (Date.now() > deadline) throw new CliError(`devbox (pid ${supervisor.pid}) did not stop within ${timeoutMs / 1000} s; see ${this.paths.logs}/supervisor.log`);
       await sleep(25);
     }
