@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { BusServer } from '../src/runtime/bus/server.js';
-import { embeddedBusUrl, publishJson } from '../src/runtime/common/bus.js';
+import { embeddedBusUrl, publish } from '../src/runtime/common/bus.js';
+import { routerRegister } from '../src/runtime/common/bus-messages.js';
 import { ensureConfig, ensureStateDirs, statePaths } from '../src/runtime/common/config.js';
 import { freePort, isListening, sleep, waitFor } from '../src/runtime/common/net.js';
 import { CLOCK_TICKS, processTree, readStat } from '../src/runtime/dea/instances/procfs.js';
@@ -134,7 +135,7 @@ export async function startRouter(bus: Bus, backendPort: number, env: Record<str
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   const registration = { host: '127.0.0.1', port: backendPort, uris: [BENCH_HOST], app: 'bench-app-guid', private_instance_id: 'bench-instance-0', tags: { component: 'bench' } };
-  const register = () => publishJson(bus.nc, 'router.register', registration);
+  const register = () => publish(bus.nc, routerRegister, registration);
   const sub = bus.nc.subscribe('router.start', { callback: () => register() });
   const timer = setInterval(register, 5_000);
   try {

@@ -1,6 +1,7 @@
 // The base of every command that talks to the API: one ApiClient per run (logged in lazily after
 // `devbox up`), and the cf phrases commands share.
-import { ApiClient, type Target } from './api-client.js';
+import { ApiClient } from './api/client.js';
+import type { Target } from './api/target.js';
 import { DevboxCommand } from './base-command.js';
 import type { Ui } from './lifecycle.js';
 import { json, keyValues, okText } from './output.js';
@@ -18,7 +19,7 @@ export abstract class ApiCommand extends DevboxCommand {
   /** The client and the targeted org/space (or a CliError saying how to target one). */
   protected async targeted(): Promise<{ client: ApiClient; target: Target }> {
     const client = await this.client();
-    return { client, target: client.target() };
+    return { client, target: client.target.current() };
   }
 
   /** `in org devbox / space dev as admin`, as cf's progress lines say it. */

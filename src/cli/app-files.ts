@@ -10,7 +10,7 @@ import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { CliError } from './base-command.js';
 import { CfIgnore } from './cfignore.js';
-import type { FileResource } from './api-client.js';
+import type { FileResource } from './api/resources.js';
 
 export interface AppFile {
   /** '/'-separated, relative to the app directory. */

@@ -1,6 +1,7 @@
 // The app summary as `cf app` and the end of `cf push` print it: the app block, then per process its
 // block and the instances table (`#0   running   2026-11-21T10:00:00Z   0.3%   40M of 256M   100M of 1G`).
-import type { AppSummary, ProcessInstanceStats, ProcessSummary } from './api-client.js';
+import type { AppSummary, ProcessSummary } from './api/apps.js';
+import type { ProcessInstanceStats } from './api/resources.js';
 import { keyValues, table } from './output.js';
 import { byteSize, formatMegabytes, sinceTime, uploadedTime } from './units.js';
 

@@ -3,7 +3,7 @@
 // collector did: `vcap.component.discover` on the bus, then each one's /varz. The bus client is
 // loaded only for that: every other command would pay ~45 ms at start for it.
 import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
-import { sleep } from '../runtime/common/net.js';
+import { waitFor } from '../runtime/common/poll.js';
 import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
 import { CliError } from './base-command.js';
 
@@ -90,11 +90,13 @@ export class LocalBox {
     const supervisor = this.supervisor();
     if (!supervisor) return undefined;
     process.kill(supervisor.pid, 'SIGTERM');
-    const deadline = Date.now() + timeoutMs;
-    while (isAlive(supervisor)) {
-      if (Date.now() > deadline) throw new CliError(`devbox (pid ${supervisor.pid}) did not stop within ${timeoutMs / 1000} s; see ${this.paths.logs}/supervisor.log`);
-      await sleep(25);
-    }
+    await waitFor(`devbox (pid ${supervisor.pid}) to stop`, () => !isAlive(supervisor), {
+      timeoutMs,
+      retryIf: () => false,
+      onTimeout: () => {
+        throw new CliError(`devbox (pid ${supervisor.pid}) did not stop within ${timeoutMs / 1000} s; see ${this.paths.logs}/supervisor.log`);
+      },
+    });
     return supervisor;
   }
 }

@@ -1,10 +1,11 @@
 // Staging and starting as `push`, `restage`, `start`, `restart` and `scale` share them: a build from a
 // package polled until STAGED or FAILED, the droplet made current, the app (re)started, and its
 // instances watched until all run, or until they crash (`Start unsuccessful`), or time runs out.
-import type { ApiClient, App, AuditEvent, Build, Droplet, Process, ProcessInstanceStats } from './api-client.js';
+import type { ApiClient } from './api/client.js';
+import type { App, AuditEvent, Build, Droplet, Process, ProcessInstanceStats } from './api/resources.js';
 import { CliError } from './base-command.js';
 import type { Steps } from './steps.js';
-import { sleep } from '../runtime/common/net.js';
+import { waitFor } from '../runtime/common/poll.js';
 
 /** How long push waits for the logs component before staging without its lines. */
 const LOGS_CONNECT_TIMEOUT_MS = 1_500;
@@ -148,22 +149,36 @@ async function followStaging(client: ApiClient, appGuid: string, print: (line: s
   }
 }
 
+/** Staging is looked at this often at first, backing off (×1.2) to once a second: small apps stage in well under a second. */
+const STAGING_POLL = { initialMs: 50, maxMs: 1_000, factor: 1.2 };
+
 /** Creates the build and polls it until it is STAGED (its droplet) or FAILED (a CliError saying why). */
 async function stage(client: ApiClient, app: App, packageGuid: string, ui: Ui, update: (detail: string) => void): Promise<Staged> {
   const begun = Date.now();
-  const deadline = begun + stagingTimeoutMs();
-  let build = await client.createBuild(packageGuid);
-  // Small apps stage in well under a second: look often at first, then back off.
-  for (let delay = POLL_FIRST_MS; build.state === 'STAGING'; delay = Math.min(delay * 1.2, 1_000)) {
-    if (Date.now() > deadline) {
-      throw new CliError(`Staging app ${app.name} did not finish within ${Math.round(stagingTimeoutMs() / 60_000)} minutes (CF_STAGING_TIMEOUT sets the limit in minutes).\n\n${moreInformationTip(ui, app.name)}`);
-    }
-    await sleep(delay);
-    update(`${Math.round((Date.now() - begun) / 1000)}s`);
-    build = await client.build(build.guid);
-  }
+  const timeoutMs = stagingTimeoutMs();
+  const created = await client.builds.create(packageGuid);
+  const build =
+    created.state !== 'STAGING'
+      ? created
+      : await waitFor(
+          `staging app ${app.name}`,
+          async () => {
+            update(`${Math.round((Date.now() - begun) / 1000)}s`);
+            const polled = await client.builds.get(created.guid);
+            return polled.state === 'STAGING' ? undefined : polled;
+          },
+          {
+            deadline: begun + timeoutMs,
+            backoff: STAGING_POLL,
+            delayFirst: true,
+            retryIf: () => false,
+            onTimeout: () => {
+              throw new CliError(`Staging app ${app.name} did not finish within ${Math.round(timeoutMs / 60_000)} minutes (CF_STAGING_TIMEOUT sets the limit in minutes).\n\n${moreInformationTip(ui, app.name)}`);
+            },
+          },
+        );
   if (build.state !== 'STAGED' || !build.droplet) throw stagingFailure(build, app.name, ui);
-  const droplet = await client.call<Droplet>('GET', `/v3/droplets/${build.droplet.guid}`);
+  const droplet = await client.builds.droplet(build.droplet.guid);
   return { build, droplet };
 }
 
@@ -175,7 +190,7 @@ export class StartFailure extends CliError {}
  * NAME to start...`). An app without web instances is not waited for.
  */
 export async function startAndWait(client: ApiClient, app: App, { restart }: { restart: boolean }, ui: Ui): Promise<void> {
-  const started = restart ? await client.restartApp(app.guid) : await client.startApp(app.guid);
+  const started = restart ? await client.apps.restart(app.guid) : await client.apps.start(app.guid);
   // The API's clock: crash events from before this start are not about it.
   const since = new Date(started.updated_at);
   await waitForStart(client, app, since, ui);
@@ -184,7 +199,7 @@ export async function startAndWait(client: ApiClient, app: App, { restart }: { r
 /** Waits (one step) until the app's web instances run, after a start that happened at `since` (API time). */
 export async function waitForStart(client: ApiClient, app: App, since: Date, ui: Ui): Promise<void> {
   const { steps, bin } = ui;
-  const web = await client.appProcess(app.guid);
+  const web = await client.processes.get(app.guid);
   if (web.instances === 0) return;
   const outcome = await steps.step(
     `Waiting for app ${app.name} to start`,
@@ -207,9 +222,8 @@ function instancesLine(stats: ProcessInstanceStats[], desired: number): string {
   return `${running} of ${desired} instance${desired === 1 ? '' : 's'} running`;
 }
 
-/** Polls start this often and back off (×1.2) to POLL_MAX_MS: a small app is up in a few hundred ms. */
-const POLL_FIRST_MS = 50;
-const POLL_MAX_MS = 500;
+/** Instances are looked at this often at first, backing off (×1.2) to twice a second: a small app is up in a few hundred ms. */
+const START_POLL = { initialMs: 50, maxMs: 500, factor: 1.2 };
 
 /**
  * Polls the process's instances until all run. Fails like cf when every instance has crashed (now,
@@ -223,30 +237,39 @@ export async function waitForInstances(
   since: Date,
   { timeoutMs, ui, update }: { timeoutMs: number; ui: Pick<Ui, 'bin' | 'logs'>; update?: (detail: string) => void },
 ): Promise<ProcessInstanceStats[]> {
-  const deadline = Date.now() + timeoutMs;
   const desired = web.instances;
-  for (let delay = POLL_FIRST_MS; ; delay = Math.min(delay * 1.2, POLL_MAX_MS)) {
-    const stats = await client.instanceStats(web.guid);
-    const running = stats.filter((s) => s.state === 'RUNNING').length;
-    const crashedNow = stats.filter((s) => s.state === 'CRASHED').length;
-    if (running >= desired && stats.length > 0) return stats;
-    const states = ['STARTING', 'CRASHED', 'DOWN'].map((state) => [state, stats.filter((s) => s.state === state).length] as const).filter(([, n]) => n > 0);
-    update?.([`${running} of ${desired} running`, ...states.map(([state, n]) => `${n} ${state.toLowerCase()}`)].join(', '));
-    if (running === 0) {
-      const crashes = await client.crashEvents(app.guid, since);
-      const crashedIndices = new Set(crashes.map((e) => e.data.index).filter((i): i is number => typeof i === 'number' && i < desired));
-      if ((stats.length > 0 && crashedNow === stats.length) || crashedIndices.size >= desired) {
-        throw new StartFailure(`Start unsuccessful\n\n${crashLines(crashes)}${moreInformationTip(ui, app.name)}`);
+  let last: ProcessInstanceStats[] = [];
+  return waitFor(
+    `the instances of ${app.name} to run`,
+    async () => {
+      const stats = (last = await client.processes.instanceStats(web.guid));
+      const running = stats.filter((s) => s.state === 'RUNNING').length;
+      const crashedNow = stats.filter((s) => s.state === 'CRASHED').length;
+      if (running >= desired && stats.length > 0) return stats;
+      const states = ['STARTING', 'CRASHED', 'DOWN'].map((state) => [state, stats.filter((s) => s.state === state).length] as const).filter(([, n]) => n > 0);
+      update?.([`${running} of ${desired} running`, ...states.map(([state, n]) => `${n} ${state.toLowerCase()}`)].join(', '));
+      if (running === 0) {
+        const crashes = await client.apps.crashEvents(app.guid, since);
+        const crashedIndices = new Set(crashes.map((e) => e.data.index).filter((i): i is number => typeof i === 'number' && i < desired));
+        if ((stats.length > 0 && crashedNow === stats.length) || crashedIndices.size >= desired) {
+          throw new StartFailure(`Start unsuccessful\n\n${crashLines(crashes)}${moreInformationTip(ui, app.name)}`);
+        }
       }
-    }
-    if (Date.now() > deadline) {
-      if (running > 0) return stats;
-      throw new StartFailure(
-        `Start app timeout\n\nTIP: Application must be listening on the right port. Instead of hard coding the port, use the $PORT environment variable.\n${moreInformationTip(ui, app.name)}`,
-      );
-    }
-    await sleep(delay);
-  }
+      return undefined;
+    },
+    {
+      timeoutMs,
+      backoff: START_POLL,
+      retryIf: () => false,
+      onTimeout: () => {
+        // Some run: the caller says which do not.
+        if (last.some((s) => s.state === 'RUNNING')) return last;
+        throw new StartFailure(
+          `Start app timeout\n\nTIP: Application must be listening on the right port. Instead of hard coding the port, use the $PORT environment variable.\n${moreInformationTip(ui, app.name)}`,
+        );
+      },
+    },
+  );
 }
 
 /** The newest crash of each instance: `   #0 crashed: APP/PROC/WEB: Exited with status 3`. */

@@ -6,18 +6,19 @@
 // while it stages (see followStagingLogs for the simplest way to do that).
 import { WebSocket, type RawData } from 'ws';
 import type { LogEnvelope } from '../runtime/common/app-log.js';
-import type { ApiClient } from './api-client.js';
+import type { ApiTransport } from './api/transport.js';
 import { CliError } from './base-command.js';
 import { isLoopbackName } from '../runtime/common/http.js';
 import { formatLogLine } from './log-format.js';
+import { backoffDelay, retry, waitFor } from '../runtime/common/poll.js';
 import { NOT_LOGGED_IN } from './session.js';
 
 // --- where the logs component is --------------------------------------------------------------
 
-const endpoints = new WeakMap<ApiClient, Promise<string>>();
+const endpoints = new WeakMap<ApiTransport, Promise<string>>();
 
 /** The logs component's base URL: the API's `log_stream` link, else `logs.` in place of `api.`. */
-export function logsBaseUrl(client: ApiClient): Promise<string> {
+export function logsBaseUrl(client: ApiTransport): Promise<string> {
   let url = endpoints.get(client);
   if (!url) {
     url = client
@@ -77,10 +78,10 @@ function refusal(status: number, text: string, appGuid: string): CliError | unde
 // --- recent ----------------------------------------------------------------------------------------
 
 /** The app's recent lines (the logs component's ring), oldest first; the newest `limit` when given. */
-export async function recentLogs(client: ApiClient, appGuid: string, { limit }: { limit?: number } = {}): Promise<LogEnvelope[]> {
+export async function recentLogs(client: ApiTransport, appGuid: string, { limit }: { limit?: number } = {}): Promise<LogEnvelope[]> {
   const base = await logsBaseUrl(client);
   const url = `${base}/apps/${encodeURIComponent(appGuid)}/recent${limit !== undefined ? `?limit=${limit}` : ''}`;
-  // ApiClient.send: the session's token, refreshed and sent again once on CF-InvalidAuthToken.
+  // ApiTransport.send: the session's token, refreshed and sent again once on CF-InvalidAuthToken.
   const res = await client.send('GET', url);
   if (res.status !== 200) {
     const refused = refusal(res.status, res.text, appGuid);
@@ -154,8 +155,8 @@ function closeReason(code: number, reason: string): string {
   return `closed with code ${code}`;
 }
 
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 5_000;
+/** Between connection attempts, the first ones and the reconnects after a drop. */
+const BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const SEEN_MAX = 10_000;
 
 class AppLogStream implements LogStream {
@@ -174,7 +175,7 @@ class AppLogStream implements LogStream {
   private held?: LogEnvelope[];
 
   constructor(
-    private readonly client: ApiClient,
+    private readonly client: ApiTransport,
     private readonly appGuid: string,
     private readonly options: LogStreamOptions,
   ) {
@@ -189,34 +190,23 @@ class AppLogStream implements LogStream {
 
   /** The first connection: retried while the component is unreachable, up to connectTimeoutMs. */
   async open(): Promise<void> {
-    const deadline = Date.now() + (this.options.connectTimeoutMs ?? 10_000);
-    let delay = BACKOFF_MIN_MS;
-    for (;;) {
-      if (this.closed) return;
-      try {
-        await this.connect(false);
-        return;
-      } catch (error) {
-        // Not an attempt that failed (a refused refresh: logged out): said as it is.
-        if (!(error instanceof AttemptFailed)) throw error;
-        const failed = error;
-        if (failed.final) throw failed.final;
-        if (Date.now() + delay > deadline) throw new CliError(`Cannot stream the logs: ${failed.message}. Check the logs component with 'devbox status'.`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(BACKOFF_MAX_MS, delay * 2);
-      }
+    try {
+      await retry(() => (this.closed ? Promise.resolve() : this.connect(false)), {
+        timeoutMs: this.options.connectTimeoutMs ?? 10_000,
+        backoff: BACKOFF,
+        // Only an attempt that failed and may work later; a refusal (token, app) or a refused
+        // refresh (logged out) is said as it is.
+        retryIf: (error) => error instanceof AttemptFailed && !error.final,
+      });
+    } catch (error) {
+      if (!(error instanceof AttemptFailed)) throw error;
+      throw error.final ?? new CliError(`Cannot stream the logs: ${error.message}. Check the logs component with 'devbox status'.`);
     }
   }
 
-  settle(quietMs = 200, maxMs = 2_000): Promise<void> {
-    const until = Date.now() + maxMs;
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.closed || Date.now() - this.lastLineAt >= quietMs || Date.now() >= until) resolve();
-        else setTimeout(check, Math.min(25, quietMs));
-      };
-      check();
-    });
+  async settle(quietMs = 200, maxMs = 2_000): Promise<void> {
+    // Settled at maxMs even while lines keep coming: a chatty app must not hold the caller up.
+    await waitFor('a pause in the log lines', () => this.closed || Date.now() - this.lastLineAt >= quietMs, { timeoutMs: maxMs, intervalMs: Math.min(25, quietMs), onTimeout: () => true });
   }
 
   close(): void {
@@ -363,18 +353,23 @@ class AppLogStream implements LogStream {
     this.ws = undefined;
     this.connected = false;
     if (this.options.reconnect === false) return this.end();
-    this.scheduleReconnect(reason, BACKOFF_MIN_MS);
+    this.scheduleReconnect(reason, 0);
   }
 
-  private scheduleReconnect(reason: string, delay: number): void {
+  /**
+   * A timer rather than a retry() loop: a reconnect starts on a close event, goes on for as long as
+   * the stream is open, and close() must cancel the wait at once.
+   */
+  private scheduleReconnect(reason: string, attempt: number): void {
     if (this.closed) return;
+    const delay = backoffDelay(BACKOFF, attempt);
     this.options.onStatus?.({ type: 'disconnected', reason, retryInMs: delay });
     this.retryTimer = setTimeout(() => {
       this.connect(true).catch((error: unknown) => {
         if (error instanceof AttemptFailed && error.final) return this.end(error.final);
         // A refused refresh (logged out): trying again cannot help.
         if (error instanceof CliError) return this.end(error);
-        this.scheduleReconnect((error as Error).message, Math.min(BACKOFF_MAX_MS, delay * 2));
+        this.scheduleReconnect((error as Error).message, attempt + 1);
       });
     }, delay);
   }
@@ -390,7 +385,7 @@ class AppLogStream implements LogStream {
  *     await stream.settle();   // the last lines in flight
  *     stream.close();
  */
-export async function streamAppLogs(client: ApiClient, appGuid: string, options: LogStreamOptions): Promise<LogStream> {
+export async function streamAppLogs(client: ApiTransport, appGuid: string, options: LogStreamOptions): Promise<LogStream> {
   const stream = new AppLogStream(client, appGuid, options);
   await stream.open();
   return stream;
@@ -405,7 +400,7 @@ export async function streamAppLogs(client: ApiClient, appGuid: string, options:
  *     const build = await stage(...);
  *     await staging.stop();
  */
-export async function followStagingLogs(client: ApiClient, appGuid: string, print: (line: string) => void, { color = false, connectTimeoutMs = 3_000 } = {}): Promise<{ stop(): Promise<void> }> {
+export async function followStagingLogs(client: ApiTransport, appGuid: string, print: (line: string) => void, { color = false, connectTimeoutMs = 3_000 } = {}): Promise<{ stop(): Promise<void> }> {
   let stream: LogStream | undefined;
   try {
     stream = await streamAppLogs(client, appGuid, {

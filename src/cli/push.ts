@@ -2,7 +2,9 @@
 // push of one app: settings, routes, files (only those the API lacks), staging, start, and the wait
 // for its instances.
 import { randomInt } from 'node:crypto';
-import type { ApiClient, App, Domain, Process, Route } from './api-client.js';
+import type { ApiClient } from './api/client.js';
+import type { ProcessChange, ScaleChange } from './api/processes.js';
+import type { App, Domain, Process, Route } from './api/resources.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
 import { stagePackage, startAndWait, traceStaging, type Staged, type Ui } from './lifecycle.js';
@@ -68,8 +70,8 @@ export function planPush({ manifest, name, overrides, cwd }: { manifest?: Manife
  * What `PATCH /v3/processes/:guid` must change for the plan (`change` undefined when nothing), and
  * whether that change restarts running instances (a new command, health check type or endpoint).
  */
-export function processUpdate(web: Process, plan: AppManifest): { change?: { command?: string | null; health_check?: { type: string; data: Record<string, unknown> } }; restarts: boolean } {
-  const change: { command?: string | null; health_check?: { type: string; data: Record<string, unknown> } } = {};
+export function processUpdate(web: Process, plan: AppManifest): { change?: ProcessChange; restarts: boolean } {
+  const change: ProcessChange = {};
   let restarts = false;
   if (plan.command !== undefined && plan.command !== web.command) {
     change.command = plan.command;
@@ -92,8 +94,8 @@ export function processUpdate(web: Process, plan: AppManifest): { change?: { com
 }
 
 /** What the process's scale must change for the plan (instances, memory, disk); undefined when nothing. */
-export function scaleUpdate(web: Process, plan: AppManifest): { instances?: number; memory_in_mb?: number; disk_in_mb?: number } | undefined {
-  const change: { instances?: number; memory_in_mb?: number; disk_in_mb?: number } = {};
+export function scaleUpdate(web: Process, plan: AppManifest): ScaleChange | undefined {
+  const change: ScaleChange = {};
   if (plan.instances !== undefined && plan.instances !== web.instances) change.instances = plan.instances;
   if (plan.memory !== undefined && plan.memory !== web.memory_in_mb) change.memory_in_mb = plan.memory;
   if (plan.disk !== undefined && plan.disk !== web.disk_in_mb) change.disk_in_mb = plan.disk;
@@ -155,20 +157,20 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   if (files.skipped.length > 0) steps.warn(`Not pushed (neither files, directories nor links): ${files.skipped.join(', ')}`);
   if (files.entries.length === 0) throw new CliError(`No app files found in '${files.root}' (after .cfignore). Push the app's directory with -p.`);
 
-  let app = await client.findApp(plan.name);
+  let app = await client.apps.find(plan.name);
   const created = !app;
   if (!app) {
-    app = await client.createApp(space.guid, plan.name, { buildpacks: plan.buildpacks, env: plan.env });
+    app = await client.apps.create(space.guid, plan.name, { buildpacks: plan.buildpacks, env: plan.env });
   } else {
-    if (plan.buildpacks && !sameList(app.lifecycle.data.buildpacks, plan.buildpacks)) app = await client.setAppBuildpacks(app.guid, plan.buildpacks);
+    if (plan.buildpacks && !sameList(app.lifecycle.data.buildpacks, plan.buildpacks)) app = await client.apps.setBuildpacks(app.guid, plan.buildpacks);
     if (plan.env) {
-      const current = await client.environmentVariables(app.guid);
+      const current = await client.apps.environmentVariables(app.guid);
       const changed = Object.entries(plan.env).filter(([key, value]) => current[key] !== value);
-      if (changed.length > 0) await client.updateEnvironmentVariables(app.guid, Object.fromEntries(changed));
+      if (changed.length > 0) await client.apps.updateEnvironmentVariables(app.guid, Object.fromEntries(changed));
     }
   }
 
-  const web = await client.appProcess(app.guid);
+  const web = await client.processes.get(app.guid);
   if (plan.healthCheckEndpoint !== undefined && (plan.healthCheckType ?? web.health_check.type) !== 'http') {
     throw new CliError(`The health check endpoint ${plan.healthCheckEndpoint} needs the http health check, and app ${app.name} has the ${web.health_check.type} one: add -u http (or health-check-type: http in the manifest).`);
   }
@@ -179,17 +181,17 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   // --no-start leaves the app stopped, as cf does.
   if (app.state === 'STARTED' && (noStart || restarts)) {
     steps.line(`Stopping app ${app.name}...`);
-    app = await client.stopApp(app.guid);
+    app = await client.apps.stop(app.guid);
   }
-  if (processChange.change) await client.updateProcess(web.guid, processChange.change);
-  if (scale) await client.scale(app.guid, 'web', scale);
+  if (processChange.change) await client.processes.update(web.guid, processChange.change);
+  if (scale) await client.processes.scale(app.guid, 'web', scale);
 
   await applyRoutes(client, app, plan, created, space, steps);
   if (plan.services?.length) await bindServices(client, app, plan.services, steps);
 
   // Only what the API does not have yet goes up.
   const resources = fileResources(files);
-  const matched = await client.resourceMatches(resources);
+  const matched = await client.builds.resourceMatches(resources);
   const have = new Set(matched.map((r) => r.path));
   const send: AppFile[] = files.entries.filter((e) => e.type === 'symlink' || (e.type === 'directory' && e.empty) || (e.type === 'file' && !have.has(e.path)));
   const newFiles = send.filter((e) => e.type === 'file');
@@ -199,10 +201,10 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   const trace = noStart ? undefined : traceStaging(client, app, ui);
   let staged: Staged;
   try {
-    const pkg = await client.createPackage(app.guid);
+    const pkg = await client.builds.createPackage(app.guid);
     await steps.step(
       'Uploading files',
-      (update) => client.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
+      (update) => client.builds.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
       () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
     );
     if (noStart) return app;
@@ -210,37 +212,37 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   } finally {
     await trace?.stop();
   }
-  await client.setCurrentDroplet(app.guid, staged.droplet.guid);
+  await client.apps.setCurrentDroplet(app.guid, staged.droplet.guid);
   await startAndWait(client, app, { restart: app.state === 'STARTED' }, ui);
   return app;
 }
 
 /** The manifest's services bound to the app (those already bound are left as they are), before staging. */
 async function bindServices(client: ApiClient, app: App, services: { name: string; parameters?: Record<string, unknown> }[], steps: Steps): Promise<void> {
-  const bound = await client.serviceBindings({ app_guids: app.guid, type: 'app' });
+  const bound = await client.services.bindings({ app_guids: app.guid, type: 'app' });
   for (const service of services) {
-    const instance = await client.serviceInstance(service.name);
+    const instance = await client.services.instance(service.name);
     if (bound.some((b) => b.relationships.service_instance.data.guid === instance.guid)) continue;
     steps.line(`Binding service instance ${service.name} to app ${app.name}...`);
-    await client.createServiceBinding(instance, { app }, service.parameters);
+    await client.services.createBinding(instance, { app }, service.parameters);
   }
 }
 
 /** Routes as cf pushes them: no-route unmaps all; listed routes are mapped; else a default (or random) route when the app has none. */
 async function applyRoutes(client: ApiClient, app: App, plan: PushPlan, created: boolean, space: Named, steps: Steps): Promise<void> {
-  const current = created ? [] : await client.appRoutes(app.guid);
+  const current = created ? [] : await client.routes.ofApp(app.guid);
   if (plan.noRoute) {
     if (current.length === 0) return;
     steps.line('Unmapping routes...');
-    for (const route of current) for (const destination of route.destinations.filter((d) => d.app.guid === app.guid)) await client.unmapRoute(route, destination);
+    for (const route of current) for (const destination of route.destinations.filter((d) => d.app.guid === app.guid)) await client.routes.unmap(route, destination);
     return;
   }
   let wanted: { host: string; domain: Domain; path: string }[];
   if (plan.routes) {
-    const domains = await client.domains();
+    const domains = await client.routes.domains();
     wanted = plan.routes.map((text) => resolveRoute(text, domains));
   } else if (current.length === 0) {
-    const domain = await client.defaultDomain();
+    const domain = await client.routes.defaultDomain();
     wanted = [{ host: plan.randomRoute ? randomHost(plan.name) : hostFromName(plan.name), domain, path: '' }];
   } else {
     return;
@@ -249,9 +251,9 @@ async function applyRoutes(client: ApiClient, app: App, plan: PushPlan, created:
   if (missing.length === 0) return;
   steps.line('Mapping routes...');
   for (const w of missing) {
-    let route: Route | undefined = await client.findRoute(w.domain, w.host, w.path);
-    route ??= await client.createRoute(space, w.domain, w.host, w.path);
-    if (!route.destinations.some((d) => d.app.guid === app.guid)) await client.mapRoute(route, app);
+    let route: Route | undefined = await client.routes.find(w.domain, w.host, w.path);
+    route ??= await client.routes.create(space, w.domain, w.host, w.path);
+    if (!route.destinations.some((d) => d.app.guid === app.guid)) await client.routes.map(route, app);
   }
 }
 

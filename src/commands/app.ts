@@ -22,7 +22,7 @@ A started app also shows its instances as the DEAs report them: state, since, cp
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Showing health and status for app ${name} ${this.where(target)}...\n`);
-    const summary = await client.appSummary(name);
+    const summary = await client.apps.summary(name);
     const { app, processes, routes, droplet } = summary;
     if (flags.json) {
       return this.printJson({

@@ -15,7 +15,7 @@ export default class Apps extends ApiCommand {
     const { flags } = await this.parse(Apps);
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Getting apps ${this.where(target)}...\n`);
-    const apps = await client.appSummaries();
+    const apps = await client.apps.summaries();
     if (flags.json) {
       return this.printJson(
         apps.map(({ app, processes, routes }) => ({

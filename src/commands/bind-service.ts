@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { jsonObjectArg } from '../cli/api-client.js';
+import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class BindService extends ApiCommand {
@@ -25,13 +25,13 @@ The app sees them after a restage (or restart).`;
     const parameters = flags.config === undefined ? undefined : await jsonObjectArg(flags.config, '-c');
     const { client, target } = await this.targeted();
     this.log(`Binding service instance ${name} to app ${appName} ${this.where(target)}...`);
-    const [app, instance] = await client.appAndServiceInstance(appName, name);
-    const existing = await client.serviceBindings({ service_instance_guids: instance.guid, app_guids: app.guid });
+    const [app, instance] = await client.services.appAndInstance(appName, name);
+    const existing = await client.services.bindings({ service_instance_guids: instance.guid, app_guids: app.guid });
     if (existing.length) {
       this.log(`App ${appName} is already bound to service instance ${name}.`);
       return this.ok();
     }
-    await client.createServiceBinding(instance, { app }, parameters);
+    await client.services.createBinding(instance, { app }, parameters);
     this.ok();
     this.log(`\nTIP: Use '${this.config.bin} restage ${appName}' to ensure your env variable changes take effect`);
   }

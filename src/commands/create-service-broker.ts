@@ -22,7 +22,7 @@ export default class CreateServiceBroker extends ApiCommand {
     const url = await requireArg(args.url, 'URL', 'Broker URL');
     const client = await this.client();
     this.log(`Creating service broker ${name} as ${client.user}...`);
-    await client.createServiceBroker(name, username, password, url);
+    await client.services.createBroker(name, username, password, url);
     this.ok();
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { jsonObjectArg } from '../cli/api-client.js';
+import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class CreateServiceKey extends ApiCommand {
@@ -24,13 +24,13 @@ export default class CreateServiceKey extends ApiCommand {
     const parameters = flags.config === undefined ? undefined : await jsonObjectArg(flags.config, '-c');
     const { client, target } = await this.targeted();
     this.log(`Creating service key ${key} for service instance ${name} as ${target.user}...`);
-    const instance = await client.serviceInstance(name);
-    const existing = await client.serviceBindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    const instance = await client.services.instance(name);
+    const existing = await client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
     if (existing.length) {
       this.log(`Service key ${key} already exists`);
       return this.ok();
     }
-    await client.createServiceBinding(instance, { key }, parameters);
+    await client.services.createBinding(instance, { key }, parameters);
     this.ok();
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { jsonObjectArg } from '../cli/api-client.js';
+import { jsonObjectArg } from '../cli/json-arg.js';
 import { CliError } from '../cli/base-command.js';
 import { choose, requireArg } from '../cli/prompts.js';
 
@@ -28,26 +28,26 @@ At a terminal a missing plan is asked for from the offering's plans.`;
     let name = args.name;
     // `create-service OFFERING NAME` at a terminal: the plan is what is missing.
     if (name === undefined && planName !== undefined) {
-      const { plans } = await client.resolvePlan(offeringName);
+      const { plans } = await client.services.resolvePlan(offeringName);
       if (!plans.some((p) => p.name === planName)) {
         name = planName;
         planName = undefined;
       }
     }
     if (planName === undefined) {
-      const { plans } = await client.resolvePlan(offeringName);
+      const { plans } = await client.services.resolvePlan(offeringName);
       planName = await choose('Plan', plans.map((p) => ({ name: `${p.name} (${p.description})`, value: p.name })));
       if (planName === undefined) throw new CliError('Incorrect Usage: the required argument PLAN was not provided (and there is no terminal to ask at).', 2);
     }
     name = await requireArg(name, 'SERVICE_INSTANCE', 'Service instance name');
     const parameters = flags.config === undefined ? undefined : await jsonObjectArg(flags.config, '-c');
-    const { plan } = await client.resolvePlan(offeringName, planName);
+    const { plan } = await client.services.resolvePlan(offeringName, planName);
     this.log(`Creating service instance ${name} in org ${target.org.name} / space ${target.space.name} as ${target.user}...`);
-    if (await client.findServiceInstance(name)) {
+    if (await client.services.findInstance(name)) {
       this.log(`Service instance ${name} already exists`);
       return this.ok();
     }
-    await client.createManagedServiceInstance(name, plan!.guid, parameters);
+    await client.services.createManagedInstance(name, plan!.guid, parameters);
     this.ok();
   }
 }

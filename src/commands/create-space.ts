@@ -20,10 +20,10 @@ export default class CreateSpace extends ApiCommand {
     const { args, flags } = await this.parse(CreateSpace);
     const name = await requireArg(args.space, 'SPACE', 'Name of the new space');
     const client = await this.client();
-    const org = flags.org !== undefined ? await client.organization(flags.org) : client.session.org;
+    const org = flags.org !== undefined ? await client.orgs.get(flags.org) : client.session.org;
     if (!org) throw new CliError("No org targeted, use 'devbox target -o ORG' to target an org, or give one with -o.");
     this.log(`Creating space ${name} in org ${org.name} as ${client.user}...`);
-    const created = await client.createSpace(org, name);
+    const created = await client.orgs.createSpace(org, name);
     if (!created) this.logToStderr(`Space ${name} already exists`);
     this.ok();
     this.log(`\nTIP: Use '${this.config.bin} target -o "${org.name}" -s "${name}"' to target new space`);

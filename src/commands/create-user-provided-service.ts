@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { jsonObjectArg } from '../cli/api-client.js';
+import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg, requireFlag } from '../cli/prompts.js';
 
 export default class CreateUserProvidedService extends ApiCommand {
@@ -20,7 +20,7 @@ export default class CreateUserProvidedService extends ApiCommand {
     const credentials = await jsonObjectArg(await requireFlag(flags.credentials, '-p', 'Credentials (JSON object)'), '-p');
     const { client, target } = await this.targeted();
     this.log(`Creating user provided service ${name} ${this.where(target)}...`);
-    await client.createUserProvidedServiceInstance(name, credentials);
+    await client.services.createUserProvidedInstance(name, credentials);
     this.ok();
   }
 }

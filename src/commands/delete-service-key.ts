@@ -25,10 +25,10 @@ export default class DeleteServiceKey extends ApiCommand {
     });
     if (!sure) return this.log('Delete cancelled');
     this.log(`Deleting key ${key} for service instance ${name} as ${target.user}...`);
-    const instance = await client.serviceInstance(name);
-    const bindings = await client.serviceBindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    const instance = await client.services.instance(name);
+    const bindings = await client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
     if (bindings.length === 0) this.log(`Service key ${key} does not exist for service instance ${name}.`);
-    for (const binding of bindings) await client.deleteServiceBinding(binding);
+    for (const binding of bindings) await client.services.deleteBinding(binding);
     this.ok();
   }
 }

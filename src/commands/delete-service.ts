@@ -21,9 +21,9 @@ export default class DeleteService extends ApiCommand {
     });
     if (!sure) return this.log('Delete cancelled');
     this.log(`Deleting service instance ${name} ${this.where(target)}...`);
-    const instance = await client.findServiceInstance(name);
+    const instance = await client.services.findInstance(name);
     if (!instance) this.log(`Service instance ${name} did not exist.`);
-    else await client.deleteServiceInstance(instance);
+    else await client.services.deleteInstance(instance);
     this.ok();
   }
 }

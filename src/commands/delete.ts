@@ -27,7 +27,7 @@ With -r the routes mapped to the app are deleted too; a route that is also mappe
     });
     if (!sure) return this.log('Delete cancelled');
     this.log(`Deleting app ${name} ${this.where(target)}...`);
-    const result = await client.deleteAppByName(name, { deleteRoutes: flags['delete-routes'] });
+    const result = await client.apps.deleteByName(name, { deleteRoutes: flags['delete-routes'] });
     if (!result) this.logToStderr(`App '${name}' does not exist.`);
     else for (const url of result.deletedRoutes) this.log(`Deleted route ${url}`);
     this.ok();

@@ -24,8 +24,8 @@ export default class Env extends ApiCommand {
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Getting env variables for app ${name} ${this.where(target)}...`);
-    const app = await client.app(name);
-    const env = await client.appEnvironment(app.guid);
+    const app = await client.apps.get(name);
+    const env = await client.apps.environment(app.guid);
     if (flags.json) return this.printJson(env);
 
     const system = env.system_env_json ?? {};

@@ -22,8 +22,8 @@ export default class Events extends ApiCommand {
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Getting events for app ${name} ${this.where(target)}...\n`);
-    const app = await client.app(name);
-    const events = await client.appEvents(app.guid);
+    const app = await client.apps.get(name);
+    const events = await client.apps.events(app.guid);
     if (flags.json) {
       return this.printJson(events.map((e) => ({ guid: e.guid, time: e.created_at, event: e.type, actor: e.actor.name, description: describeEventData(e.data), data: e.data })));
     }

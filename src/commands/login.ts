@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ApiClient } from '../cli/api-client.js';
+import { ApiClient } from '../cli/api/client.js';
 import { ApiCommand } from '../cli/api-command.js';
 import { CliError } from '../cli/base-command.js';
 import { choose, interactive, requireFlag } from '../cli/prompts.js';
@@ -55,7 +55,7 @@ Not needed after 'devbox up': the CLI logs in as the box's admin by itself until
 
     const client = new ApiClient(session);
     const ask = (kind: 'org' | 'space', names: string[]) => choose(`Select ${kind === 'org' ? 'an org' : 'a space'}:`, names.map((name) => ({ name, value: name })));
-    const { org, space } = await client.targetAfterLogin(flags.org, flags.space, ask);
+    const { org, space } = await client.target.afterLogin(flags.org, flags.space, ask);
     if (org) this.log(`Targeted org ${org.name}.\n`);
     if (space) this.log(`Targeted space ${space.name}.\n`);
     this.log(this.targetBlock(client, await client.apiVersion()));

@@ -27,7 +27,7 @@ export default class Logs extends ApiCommand {
     const { args, flags } = await this.parse(Logs);
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
-    const app = await client.app(name);
+    const app = await client.apps.get(name);
     if (!flags.json) this.log(`Retrieving logs for app ${name} ${this.where(target)}...\n`);
     const color = !flags.json && logColor();
     const print = (e: LogEnvelope) => this.log(flags.json ? JSON.stringify(e) : formatLogLine(e, { color }));

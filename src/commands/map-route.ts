@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { routeUrl } from '../cli/api-client.js';
+import { routeUrl } from '../cli/api/routes.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class MapRoute extends ApiCommand {
@@ -28,7 +28,7 @@ export default class MapRoute extends ApiCommand {
     const spec = { domain, host: flags.hostname, path: flags.path };
     const { client, target } = await this.targeted();
     const url = routeUrl(spec);
-    const result = await client.mapRouteByName(app, spec);
+    const result = await client.routes.mapByName(app, spec);
     if (result.created) {
       this.log(`Creating route ${url} for org ${target.org.name} / space ${target.space.name} as ${target.user}...`);
       this.ok();

@@ -17,9 +17,9 @@ export default class Marketplace extends ApiCommand {
     const { client, target } = await this.targeted();
     const name = flags['service-offering'];
     if (!flags.json) this.log(`Getting ${name ? `service plan information for service offering ${name}` : 'all service offerings from marketplace'} in org ${target.org.name} / space ${target.space.name} as ${target.user}...\n`);
-    const offerings = await client.serviceOfferings(name ? [name] : undefined);
+    const offerings = await client.services.offerings(name ? [name] : undefined);
     if (name && offerings.length === 0) this.error(`Service offering '${name}' not found.`, { exit: 1 });
-    const [plans, brokers] = await Promise.all([client.servicePlans(offerings.map((o) => o.guid)), client.serviceBrokers()]);
+    const [plans, brokers] = await Promise.all([client.services.plans(offerings.map((o) => o.guid)), client.services.brokers()]);
     const rows = offerings.map((o) => ({
       offering: o.name,
       description: o.description,

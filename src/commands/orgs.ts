@@ -15,7 +15,7 @@ export default class Orgs extends ApiCommand {
     const { flags } = await this.parse(Orgs);
     const client = await this.client();
     if (!flags.json) this.log(`Getting orgs as ${client.user}...\n`);
-    const orgs = await client.organizations();
+    const orgs = await client.orgs.list();
     if (flags.json) return this.printJson(orgs.map((o) => ({ guid: o.guid, name: o.name })));
     if (orgs.length === 0) return this.log('No orgs found.');
     this.log(table(['name'], orgs.map((o) => [o.name])));

@@ -74,7 +74,7 @@ Uploads the app's directory (only files the box does not have yet; .cfignore is 
       if (plans.length > 1) this.log(`${i === 0 ? '' : '\n'}Pushing app ${plan.name}...`);
       await pushApp(client, plan, { noStart: flags['no-start'], space: target.space, ui });
       this.log('');
-      this.log(renderAppSummary(await client.appSummary(plan.name)));
+      this.log(renderAppSummary(await client.apps.summary(plan.name)));
     }
   }
 }

@@ -20,15 +20,15 @@ Buildpacks run again with the app's current env variables and buildpack settings
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     this.log(`Restaging app ${name} ${this.where(target)}...`);
-    const app = await client.app(name);
-    const pkg = await client.latestReadyPackage(app.guid);
+    const app = await client.apps.get(name);
+    const pkg = await client.builds.latestReadyPackage(app.guid);
     if (!pkg) throw new CliError(`App '${name}' has no uploaded files to stage. Push it first: '${this.config.bin} push ${name}'.`);
     this.log('This action will cause app downtime.\n');
     const ui = this.ui();
     const staged = await stagePackage(client, app, pkg.guid, ui);
-    await client.setCurrentDroplet(app.guid, staged.droplet.guid);
+    await client.apps.setCurrentDroplet(app.guid, staged.droplet.guid);
     await startAndWait(client, app, { restart: true }, ui);
     this.log('');
-    this.log(renderAppSummary(await client.appSummary(name)));
+    this.log(renderAppSummary(await client.apps.summary(name)));
   }
 }

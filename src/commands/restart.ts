@@ -19,10 +19,10 @@ New instances pick up env changes (a new droplet needs 'restage'). Like start, i
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     this.log(`Restarting app ${name} ${this.where(target)}...`);
-    const app = await client.app(name);
+    const app = await client.apps.get(name);
     const ui = this.ui();
     await startAndWait(client, app, { restart: true }, ui);
     this.log('');
-    this.log(renderAppSummary(await client.appSummary(name)));
+    this.log(renderAppSummary(await client.apps.summary(name)));
   }
 }

@@ -15,7 +15,7 @@ export default class Routes extends ApiCommand {
     const { flags } = await this.parse(Routes);
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Getting routes for org ${target.org.name} / space ${target.space.name} as ${target.user}...\n`);
-    const routes = await client.routeSummaries();
+    const routes = await client.routes.summaries();
     if (flags.json) {
       return this.printJson(routes.map(({ route, space, domain, apps }) => ({ guid: route.guid, url: route.url, space, host: route.host, domain, path: route.path, apps })));
     }

@@ -45,11 +45,11 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
     const { client, target } = await this.targeted();
     if (Object.values(change).every((v) => v === undefined)) {
       this.log(`Showing current scale of app ${name} ${this.where(target)}...\n`);
-      const { processes } = await client.appSummary(name);
+      const { processes } = await client.apps.summary(name);
       this.log(processes.map((p) => this.processBlock(p)).join('\n\n'));
       return;
     }
-    const app = await client.app(name);
+    const app = await client.apps.get(name);
     if (app.state === 'STARTED' && (change.memory_in_mb !== undefined || change.disk_in_mb !== undefined)) {
       const sure = await confirmOrForce(`This will cause the app to restart. Are you sure you want to scale ${name}?`, {
         force: flags.force,
@@ -58,7 +58,7 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
       if (!sure) return this.log('Scaling cancelled');
     }
     this.log(`Scaling app ${name} ${this.where(target)}...`);
-    const process = await client.scale(app.guid, flags.process, change);
+    const process = await client.processes.scale(app.guid, flags.process, change);
     this.ok();
     this.log('');
     if (app.state !== 'STARTED') {
@@ -71,7 +71,7 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
       await waitForStart(client, app, new Date(process.updated_at), ui);
       this.log('');
     }
-    this.log(renderAppSummary(await client.appSummary(name)));
+    this.log(renderAppSummary(await client.apps.summary(name)));
   }
 
   private processBlock(p: { type: string; instances: number; memory_in_mb: number; disk_in_mb: number }): string {

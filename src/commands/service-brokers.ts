@@ -13,7 +13,7 @@ export default class ServiceBrokers extends ApiCommand {
     const { flags } = await this.parse(ServiceBrokers);
     const client = await this.client();
     if (!flags.json) this.log(`Getting service brokers as ${client.user}...\n`);
-    const brokers = await client.serviceBrokers();
+    const brokers = await client.services.brokers();
     if (flags.json) return this.printJson(brokers.map((b) => ({ guid: b.guid, name: b.name, url: b.url })));
     if (brokers.length === 0) return this.log('No service brokers found');
     this.log(table(['name', 'url'], brokers.map((b) => [b.name, b.url])));

@@ -21,11 +21,11 @@ export default class ServiceKey extends ApiCommand {
     const name = await requireArg(args.name, 'SERVICE_INSTANCE', 'Service instance name');
     const key = await requireArg(args.key, 'SERVICE_KEY', 'Service key name');
     const { client, target } = await this.targeted();
-    const instance = await client.serviceInstance(name);
-    const [binding] = await client.serviceBindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    const instance = await client.services.instance(name);
+    const [binding] = await client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
     if (!binding) throw new CliError(`No service key ${key} found for service instance ${name}. 'devbox create-service-key ${name} ${key}' creates it.`);
     if (flags.guid) return this.log(binding.guid);
     this.log(`Getting key ${key} for service instance ${name} as ${target.user}...\n`);
-    this.log(json((await client.serviceBindingDetails(binding)).credentials));
+    this.log(json((await client.services.bindingDetails(binding)).credentials));
   }
 }

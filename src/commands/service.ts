@@ -19,9 +19,9 @@ export default class Service extends ApiCommand {
     const { args, flags } = await this.parse(Service);
     const name = await requireArg(args.name, 'SERVICE_INSTANCE', 'Service instance name');
     const { client, target } = await this.targeted();
-    const instance = await client.serviceInstance(name);
+    const instance = await client.services.instance(name);
     if (flags.guid) return this.log(instance.guid);
-    const [summary] = await client.serviceInstanceSummaries(instance);
+    const [summary] = await client.services.summaries(instance);
     if (flags.json) return this.printJson({ ...instance, offering: summary.offering ?? null, plan: summary.plan ?? null, broker: summary.broker ?? null, bound_apps: summary.apps });
     this.log(`Showing info of service ${name} in org ${target.org.name} / space ${target.space.name} as ${target.user}...\n`);
     const managed = instance.type === 'managed';

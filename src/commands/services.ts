@@ -15,7 +15,7 @@ export default class Services extends ApiCommand {
     const { flags } = await this.parse(Services);
     const { client, target } = await this.targeted();
     if (!flags.json) this.log(`Getting service instances in org ${target.org.name} / space ${target.space.name} as ${target.user}...\n`);
-    const summaries = await client.serviceInstanceSummaries();
+    const summaries = await client.services.summaries();
     if (flags.json) {
       return this.printJson(summaries.map((s) => ({ guid: s.instance.guid, name: s.instance.name, type: s.instance.type, offering: s.offering ?? null, plan: s.plan ?? null, broker: s.broker ?? null, bound_apps: s.apps, last_operation: s.instance.last_operation })));
     }

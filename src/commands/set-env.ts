@@ -21,8 +21,8 @@ It reaches the app's instances when they start next; restage the app so that its
     const value = args.value ?? (await requireArg(undefined, 'ENV_VAR_VALUE', 'Value'));
     const { client, target } = await this.targeted();
     this.log(`Setting env variable ${key} for app ${app} ${this.where(target)}...`);
-    const found = await client.app(app);
-    await client.updateEnvironmentVariables(found.guid, { [key]: value });
+    const found = await client.apps.get(app);
+    await client.apps.updateEnvironmentVariables(found.guid, { [key]: value });
     this.ok();
     this.log(`TIP: Use '${this.config.bin} restage ${app}' to ensure your env variable changes take effect`);
   }

@@ -18,7 +18,7 @@ export default class Spaces extends ApiCommand {
     const org = client.session.org;
     if (!org) throw new CliError("No org targeted, use 'devbox target -o ORG' to target an org.");
     if (!flags.json) this.log(`Getting spaces in org ${org.name} as ${client.user}...\n`);
-    const spaces = await client.spaces(org.guid);
+    const spaces = await client.orgs.spaces(org.guid);
     if (flags.json) return this.printJson(spaces.map((s) => ({ guid: s.guid, name: s.name })));
     if (spaces.length === 0) return this.log('No spaces found.');
     this.log(table(['name'], spaces.map((s) => [s.name])));

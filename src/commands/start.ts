@@ -19,22 +19,22 @@ An app pushed with --no-start (files uploaded, never staged) is staged first. An
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     this.log(`Starting app ${name} ${this.where(target)}...`);
-    const app = await client.app(name);
+    const app = await client.apps.get(name);
     if (app.state === 'STARTED') {
       this.log(`App '${name}' is already started.`);
       return this.ok();
     }
     const ui = this.ui();
     // cf stages an app that has files but no droplet yet (push --no-start) before starting it.
-    if (!(await client.currentDroplet(app.guid))) {
-      const pkg = await client.latestReadyPackage(app.guid);
+    if (!(await client.apps.currentDroplet(app.guid))) {
+      const pkg = await client.builds.latestReadyPackage(app.guid);
       if (pkg) {
         const staged = await stagePackage(client, app, pkg.guid, ui);
-        await client.setCurrentDroplet(app.guid, staged.droplet.guid);
+        await client.apps.setCurrentDroplet(app.guid, staged.droplet.guid);
       }
     }
     await startAndWait(client, app, { restart: false }, ui);
     this.log('');
-    this.log(renderAppSummary(await client.appSummary(name)));
+    this.log(renderAppSummary(await client.apps.summary(name)));
   }
 }

@@ -16,9 +16,9 @@ export default class Stop extends ApiCommand {
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     this.log(`Stopping app ${name} ${this.where(target)}...`);
-    const app = await client.app(name);
+    const app = await client.apps.get(name);
     if (app.state === 'STOPPED') this.log(`App '${name}' is already stopped.`);
-    else await client.stopApp(app.guid);
+    else await client.apps.stop(app.guid);
     this.ok();
   }
 }

@@ -19,7 +19,7 @@ export default class Target extends ApiCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Target);
     const client = await this.client();
-    if (flags.org !== undefined || flags.space !== undefined) await client.setTarget(flags.org, flags.space);
+    if (flags.org !== undefined || flags.space !== undefined) await client.target.set(flags.org, flags.space);
     const version = await client.apiVersion();
     if (flags.json) {
       const { api, user, org, space } = client.session;

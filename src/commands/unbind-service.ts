@@ -18,10 +18,10 @@ export default class UnbindService extends ApiCommand {
     const name = await requireArg(args.name, 'SERVICE_INSTANCE', 'Service instance name');
     const { client, target } = await this.targeted();
     this.log(`Unbinding app ${appName} from service ${name} ${this.where(target)}...`);
-    const [app, instance] = await client.appAndServiceInstance(appName, name);
-    const bindings = await client.serviceBindings({ service_instance_guids: instance.guid, app_guids: app.guid });
+    const [app, instance] = await client.services.appAndInstance(appName, name);
+    const bindings = await client.services.bindings({ service_instance_guids: instance.guid, app_guids: app.guid });
     if (bindings.length === 0) this.log(`Binding between ${name} and ${appName} did not exist`);
-    for (const binding of bindings) await client.deleteServiceBinding(binding);
+    for (const binding of bindings) await client.services.deleteBinding(binding);
     this.ok();
   }
 }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
-import { routeUrl } from '../cli/api-client.js';
+import { routeUrl } from '../cli/api/routes.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class UnmapRoute extends ApiCommand {
@@ -25,7 +25,7 @@ export default class UnmapRoute extends ApiCommand {
     const spec = { domain, host: flags.hostname, path: flags.path };
     const { client, target } = await this.targeted();
     this.log(`Removing route ${routeUrl(spec)} from app ${app} ${this.where(target)}...`);
-    const result = await client.unmapRouteByName(app, spec);
+    const result = await client.routes.unmapByName(app, spec);
     if (!result.mapped) this.log('Route to be unmapped is not currently mapped to the application.');
     this.ok();
   }

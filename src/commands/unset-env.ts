@@ -18,13 +18,13 @@ export default class UnsetEnv extends ApiCommand {
     const key = await requireArg(args.name, 'ENV_VAR_NAME', 'Variable name');
     const { client, target } = await this.targeted();
     this.log(`Removing env variable ${key} from app ${app} ${this.where(target)}...`);
-    const found = await client.app(app);
-    const current = await client.environmentVariables(found.guid);
+    const found = await client.apps.get(app);
+    const current = await client.apps.environmentVariables(found.guid);
     if (!(key in current)) {
       this.log(`Env variable ${key} was not set.`);
       return this.ok();
     }
-    await client.updateEnvironmentVariables(found.guid, { [key]: null });
+    await client.apps.updateEnvironmentVariables(found.guid, { [key]: null });
     this.ok();
     this.log(`TIP: Use '${this.config.bin} restage ${app}' to ensure your env variable changes take effect`);
   }

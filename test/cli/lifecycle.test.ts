@@ -1,7 +1,8 @@
 // Staging and start waiting without a box: failures worded as cf's, timeouts from the env, and the
 // rules that end the wait for instances (all running, all crashed, every index crashed, timeout).
 import assert from 'node:assert/strict';
-import type { ApiClient, App, AuditEvent, Build, Process, ProcessInstanceStats } from '../../src/cli/api-client.js';
+import type { ApiClient } from '../../src/cli/api/client.js';
+import type { App, AuditEvent, Build, Process, ProcessInstanceStats } from '../../src/cli/api/resources.js';
 import { moreInformationTip, StartFailure, stagingFailure, stagingTimeoutMs, startupTimeoutMs, waitForInstances } from '../../src/cli/lifecycle.js';
 
 const app = { guid: 'a', name: 'shop' } as App;
@@ -15,8 +16,8 @@ const crash = (index: number, description: string): AuditEvent =>
 function fakeClient(polls: ProcessInstanceStats[][], crashes: AuditEvent[] = []): ApiClient {
   let n = 0;
   return {
-    instanceStats: async () => polls[Math.min(n++, polls.length - 1)],
-    crashEvents: async () => crashes,
+    processes: { instanceStats: async () => polls[Math.min(n++, polls.length - 1)] },
+    apps: { crashEvents: async () => crashes },
   } as unknown as ApiClient;
 }
 

@@ -1,7 +1,7 @@
 // Which apps a push pushes with which settings (manifest, then flags), what it changes on an existing
 // process, and how routes are named.
 import assert from 'node:assert/strict';
-import type { Domain, Process } from '../../src/cli/api-client.js';
+import type { Domain, Process } from '../../src/cli/api/resources.js';
 import type { Manifest } from '../../src/cli/manifest.js';
 import { hostFromName, MULTIPLE_APPS_WITH_FLAGS, planPush, processUpdate, randomHost, resolveRoute, scaleUpdate } from '../../src/cli/push.js';
 

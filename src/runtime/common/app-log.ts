@@ -1,21 +1,11 @@
 // An app's log lines travel the bus as envelopes on `logs.<app guid>`, from every source that speaks
 // about an app (DESIGN.md §9): the app itself, the stager, the router, the controller, the DEA and
 // the health manager. The logs component keeps and streams them.
-import { publishJson, type NatsConnection } from './bus.js';
+import { publish, type NatsConnection } from './bus.js';
+import { appLogs, type LogEnvelope, type LogSourceType } from './bus-messages.js';
 
-/** Where a line came from, as the cf CLI prints it: `[APP/PROC/WEB/0]`, `[RTR/0]`, `[STG/0]`... */
-export type LogSourceType = 'APP/PROC/WEB' | 'STG' | 'RTR' | 'API' | 'CELL' | 'HEALTH';
-
-export interface LogEnvelope {
-  /** Nanoseconds since the epoch (a JSON number: precise to well under a microsecond). */
-  timestamp: number;
-  app_guid: string;
-  source_type: LogSourceType;
-  /** The instance index, or the component's index for platform sources. */
-  source_instance: string;
-  message_type: 'OUT' | 'ERR';
-  message: string;
-}
+// The CLI (src/cli, src/commands) reads envelopes by these names.
+export type { LogEnvelope, LogSourceType };
 
 const originNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
@@ -24,8 +14,9 @@ export function nowNs(): number {
   return Number(originNs + process.hrtime.bigint());
 }
 
-export const appLogSubject = (appGuid: string) => `logs.${appGuid}`;
+/** One line of devbox's own sources; `timestamp` defaults to now. */
+export type AppLogLine = Omit<LogEnvelope, 'timestamp' | 'source_type'> & { source_type: LogSourceType; timestamp?: number };
 
-export function publishAppLog(nc: NatsConnection, entry: Omit<LogEnvelope, 'timestamp'> & { timestamp?: number }): void {
-  publishJson(nc, appLogSubject(entry.app_guid), { timestamp: nowNs(), ...entry });
+export function publishAppLog(nc: NatsConnection, entry: AppLogLine): void {
+  publish(nc, appLogs(entry.app_guid), { timestamp: nowNs(), ...entry });
 }

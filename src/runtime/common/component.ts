@@ -3,7 +3,8 @@
 // started it goes away. A component module only says what it does between start and stop.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { connectBus, embeddedBusUrl, publishJson, type NatsConnection } from './bus.js';
+import { connectBus, embeddedBusUrl, publish, respond, subscribe, type NatsConnection } from './bus.js';
+import { componentAnnounce, componentDiscover, type ComponentAnnouncement } from './bus-messages.js';
 import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { sleep } from './net.js';
@@ -118,7 +119,7 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
   let started = false;
   let stopping: Promise<void> | undefined;
 
-  const identity = (status: StatusServer) => ({
+  const identity = (status: StatusServer): ComponentAnnouncement => ({
     type: module.type,
     index,
     uuid: ctx.uuid,
@@ -189,12 +190,9 @@ export async function runComponent(module: ComponentModule, options: ComponentOp
   const natsUrl = resolveNatsUrl(options, config, ports);
   bus = await connectBus(natsUrl, { name: key, log });
   await component.start(bus);
-  bus.subscribe('vcap.component.discover', {
-    callback: (_err, msg) => {
-      if (msg.reply) publishJson(bus!, msg.reply, identity(status));
-    },
-  });
-  publishJson(bus, 'vcap.component.announce', identity(status));
+  const connected = bus;
+  subscribe(connected, componentDiscover, (_body, msg) => respond(connected, msg, componentDiscover, identity(status)), { log });
+  publish(bus, componentAnnounce, identity(status));
   started = true;
   log.info('started', { status_port: status.port, pid: process.pid });
 }

@@ -2,6 +2,7 @@
 // `api.localhost` and friends resolve to loopback in browsers and curl, but not in Node's resolver,
 // so requests go to 127.0.0.1:<router port> with the endpoint's Host header.
 import http from 'node:http';
+import { waitFor } from './poll.js';
 
 export interface HttpResponse {
   status: number;
@@ -38,13 +39,17 @@ export function isLoopbackName(hostname: string): boolean {
 }
 
 export async function request(req: RouterRequest): Promise<HttpResponse> {
-  const deadline = Date.now() + (req.routeWaitMs ?? 0);
-  for (;;) {
-    const res = await requestOnce(req);
-    const unknownRoute = res.status === 404 && res.headers['x-cf-routererror'] === 'unknown_route';
-    if (!unknownRoute || Date.now() >= deadline) return res;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let last: HttpResponse | undefined;
+  return waitFor(
+    `the router to route ${req.url}`,
+    async () => {
+      last = await requestOnce(req);
+      const unknownRoute = last.status === 404 && last.headers['x-cf-routererror'] === 'unknown_route';
+      return unknownRoute ? undefined : last;
+    },
+    // Out of time (or none given): the router's 404 is the answer (`last` is set: time runs out only after a check).
+    { timeoutMs: req.routeWaitMs ?? 0, intervalMs: 100, retryIf: () => false, onTimeout: () => last as HttpResponse },
+  );
 }
 
 function requestOnce({ url, method = 'GET', headers = {}, body, timeoutMs = 30_000, connectTo }: RouterRequest): Promise<HttpResponse> {

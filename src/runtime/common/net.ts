@@ -37,30 +37,5 @@ export async function isListening(port: number, host = '127.0.0.1', timeoutMs = 
   });
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`
- * with `what` in the message. Every wait in devbox and its tests is bounded this way.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await sleep(intervalMs);
-  }
-}
+// The waits moved to poll.ts; re-exported for the code and tests that import them from here.
+export { sleep, waitFor } from './poll.js';

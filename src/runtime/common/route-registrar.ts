@@ -2,29 +2,9 @@
 // once, again every `minimumRegisterIntervalInSeconds` that the router announced, and at once when a
 // router (re)starts; unregister on stop. Used by the platform endpoints (api, uaa, logs) and the DEA.
 import { Events } from 'nats';
-import { decodeJson, publishJson, subscribeJson, type NatsConnection, type Subscription } from './bus.js';
+import { publish, request, subscribe, type NatsConnection, type Subscription } from './bus.js';
+import { routerGreet, routerRegister, routerStart, routerUnregister, type RouterRegisterMessage, type RouterStartMessage } from './bus-messages.js';
 import type { Logger } from './log.js';
-
-/** `router.register` / `router.unregister` (gorouter's JSON). */
-export interface RouterRegisterMessage {
-  host: string;
-  port: number;
-  uris: string[];
-  app?: string;
-  private_instance_id?: string;
-  /** The instance index, as gorouter reads it (a string): its access-log lines show it as app_index. */
-  private_instance_index?: string;
-  tags?: Record<string, string>;
-  stale_threshold_in_seconds?: number;
-}
-
-/** `router.start`, and the reply to `router.greet`. */
-export interface RouterStartMessage {
-  id: string;
-  hosts: string[];
-  minimumRegisterIntervalInSeconds: number;
-  pruneThresholdInSeconds: number;
-}
 
 const DEFAULT_INTERVAL_S = 20;
 
@@ -42,24 +22,22 @@ export class RouteRegistrar {
 
   /** Starts following routers; registers everything added so far. */
   async start(): Promise<void> {
-    this.sub = subscribeJson<RouterStartMessage>(this.nc, 'router.start', (start) => this.onRouterStart(start), { log: this.log });
+    this.sub = subscribe(this.nc, routerStart, (start) => this.onRouterStart(start), { log: this.log });
     void this.watchReconnects();
     this.registerAll();
     this.schedule();
     // A router already running announced itself before we subscribed: ask it for its interval.
     try {
-      const reply = await this.nc.request('router.greet', undefined, { timeout: 500 });
-      const start = decodeJson<RouterStartMessage>(reply.data);
-      if (start) this.onRouterStart(start);
+      this.onRouterStart(await request(this.nc, routerGreet, undefined, { timeout: 500 }));
     } catch {
-      // no router yet: its router.start will reach us
+      // no router yet (or a malformed answer): its router.start will reach us
     }
   }
 
   /** Adds (or replaces) a route, keyed by host:port, and registers it at once. */
   add(route: RouterRegisterMessage): void {
     this.routes.set(`${route.host}:${route.port}`, route);
-    if (!this.stopped) publishJson(this.nc, 'router.register', route);
+    if (!this.stopped) publish(this.nc, routerRegister, route);
   }
 
   /** Removes a route and unregisters it at once. */
@@ -68,7 +46,7 @@ export class RouteRegistrar {
     const route = this.routes.get(key);
     if (!route) return;
     this.routes.delete(key);
-    publishJson(this.nc, 'router.unregister', route);
+    publish(this.nc, routerUnregister, route);
   }
 
   /** Unregisters everything (the component is stopping). */
@@ -77,13 +55,13 @@ export class RouteRegistrar {
     clearTimeout(this.timer);
     this.sub?.unsubscribe();
     if (this.nc.isClosed()) return;
-    for (const route of this.routes.values()) publishJson(this.nc, 'router.unregister', route);
+    for (const route of this.routes.values()) publish(this.nc, routerUnregister, route);
     await this.nc.flush().catch(() => undefined);
   }
 
   private onRouterStart(start: RouterStartMessage): void {
-    const interval = Number(start.minimumRegisterIntervalInSeconds);
-    if (Number.isFinite(interval) && interval > 0 && interval !== this.intervalS) {
+    const interval = start.minimumRegisterIntervalInSeconds;
+    if (interval !== this.intervalS) {
       this.intervalS = interval;
       this.schedule();
     }
@@ -92,7 +70,7 @@ export class RouteRegistrar {
 
   private registerAll(): void {
     if (this.stopped || this.nc.isClosed()) return;
-    for (const route of this.routes.values()) publishJson(this.nc, 'router.register', route);
+    for (const route of this.routes.values()) publish(this.nc, routerRegister, route);
   }
 
   private schedule(): void {

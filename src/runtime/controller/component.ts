@@ -9,12 +9,15 @@ import { RouteRegistrar } from '../common/route-registrar.js';
 import { uaaBaseUrl, uaaIssuer } from '../common/config.js';
 import { createTokenVerifier } from '../common/tokens.js';
 import { redactUrl } from '../common/log.js';
+import { publishAppLog } from '../common/app-log.js';
+import { failAbandonedBuilds } from './actions/staging.js';
 import { Blobstore, DatabaseBlobs } from './blobstore.js';
-import type { ControllerContext, Urls } from './context.js';
+import { newCounters, type AppLog, type ControllerContext, type Urls } from './context.js';
+import { subscribeControllerMessages } from './controllers/bus.js';
 import { openDatabase, type ControllerDatabase } from './db/index.js';
-import { Runner, STAGING_TIMEOUT_MS } from './runner/runner.js';
+import { createApiServer, type ApiStats } from './http/server.js';
+import { DeaRunner, STAGING_TIMEOUT_MS } from './runner/dea-runner.js';
 import { seed } from './seed.js';
-import { createApiServer, type ApiStats } from './server.js';
 
 /** DESIGN.md: devbox's default memory is smaller than Cloud Foundry's 1G; said in docs/controller.md. */
 export const DEFAULT_MEMORY_MB = 256;
@@ -37,7 +40,8 @@ const controller: ComponentModule = {
     let database: ControllerDatabase | undefined;
     let server: http.Server | undefined;
     let registrar: RouteRegistrar | undefined;
-    let runner: Runner | undefined;
+    let runner: DeaRunner | undefined;
+    let counters: ReturnType<typeof newCounters> | undefined;
     let abandonedSweep: NodeJS.Timeout | undefined;
     let port = 0;
 
@@ -48,28 +52,33 @@ const controller: ComponentModule = {
         database = await openDatabase(dbUrl, { onRetry: (error) => ctx.log.warn('waiting for the controller database', { db: redactUrl(dbUrl), error: error.message }) });
         await seed(database.db, ctx.config.domain);
         const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
-        runner = new Runner(database.db, bus, urls, ctx.log);
-        runner.start();
-        // Alone on SQLite, every STAGING build at start was cut off; on a shared MySQL database other
-        // controllers may be staging, so only builds past the staging timeout are, looked for every minute.
+        counters = newCounters();
+        runner = new DeaRunner(bus, counters, ctx.log);
+        runner.listen();
+        const appLog: AppLog = (appGuid, line) => {
+          if (!bus.isClosed()) publishAppLog(bus, { app_guid: appGuid, source_type: line.source, source_instance: '0', message_type: line.type ?? 'OUT', message: line.message });
+        };
+        // On a shared database the bits are shared too: any controller serves what another stored.
         const shared = database.dialect === 'mysql';
-        await runner.failAbandonedBuilds(shared ? STAGING_TIMEOUT_MS : 0);
-        if (shared) {
-          const r = runner;
-          abandonedSweep = setInterval(() => void r.failAbandonedBuilds(STAGING_TIMEOUT_MS).catch((error: Error) => ctx.log.warn('looking for abandoned builds failed', { error: error.message })), 60_000);
-          abandonedSweep.unref();
-        }
         const context: ControllerContext = {
           db: database.db,
           urls,
           log: ctx.log,
-          bus,
           runner,
-          // On a shared database the bits are shared too: any controller serves what another stored.
+          appLog,
+          counters,
           blobstore: new Blobstore(ctx.paths.blobs, shared ? new DatabaseBlobs(database.db) : undefined),
           limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
           defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
         };
+        subscribeControllerMessages(bus, context);
+        // Alone on SQLite, every STAGING build at start was cut off; on a shared MySQL database other
+        // controllers may be staging, so only builds past the staging timeout are, looked for every minute.
+        await failAbandonedBuilds(context, shared ? STAGING_TIMEOUT_MS : 0);
+        if (shared) {
+          abandonedSweep = setInterval(() => void failAbandonedBuilds(context, STAGING_TIMEOUT_MS).catch((error: Error) => ctx.log.warn('looking for abandoned builds failed', { error: error.message })), 60_000);
+          abandonedSweep.unref();
+        }
         server = createApiServer(context, verifier, stats);
         server.keepAliveTimeout = 65_000;
         const wanted = Number(process.env.DEVBOX_CONTROLLER_PORT ?? 0);
@@ -85,7 +94,7 @@ const controller: ComponentModule = {
         ctx.log.info('api listening', { port, api: urls.api, db: database.location });
       },
       healthy: () => !!server?.listening,
-      varz: () => ({ port, api: urls.api, db: database?.location ?? redactUrl(dbUrl), db_dialect: database?.dialect, deas: runner?.pool.size() ?? 0, ...runner?.counters, ...stats }),
+      varz: () => ({ port, api: urls.api, db: database?.location ?? redactUrl(dbUrl), db_dialect: database?.dialect, deas: runner?.deaCount() ?? 0, ...counters, ...stats }),
       async stop() {
         clearInterval(abandonedSweep);
         await registrar?.stop();

@@ -1,11 +1,10 @@
-// What every API handler gets: the database, the public URLs, who is asking, and the bus (for the
-// API's own log lines on the app's log stream).
+// What the controller's layers share: the database, the public URLs, the runner (staging and
+// instances on the DEAs), the app log stream, the blobstore, limits and defaults. A request's
+// actions also know who is asking (RequestContext). None of it knows HTTP.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { NatsConnection } from '../common/bus.js';
 import type { Logger } from '../common/log.js';
 import type { Blobstore } from './blobstore.js';
-import type { Database } from './db/schema.js';
+import type { Db } from './repositories/query.js';
 import type { Runner } from './runner/runner.js';
 
 export interface Urls {
@@ -23,13 +22,34 @@ export interface Actor {
   admin?: boolean;
 }
 
+/** A line on an app's log stream from the API (`[API/0]`) or staging (`[STG/0]`), as Cloud Controller writes them. */
+export interface AppLogLine {
+  source: 'API' | 'STG';
+  message: string;
+  type?: 'OUT' | 'ERR';
+}
+
+export type AppLog = (appGuid: string, line: AppLogLine) => void;
+
+/** What /varz counts of the controller's work. */
+export interface ControllerCounters {
+  stagings: number;
+  stagings_reused: number;
+  staging_failures: number;
+  starts_sent: number;
+  stops_sent: number;
+  crashes: number;
+}
+
+export const newCounters = (): ControllerCounters => ({ stagings: 0, stagings_reused: 0, staging_failures: 0, starts_sent: 0, stops_sent: 0, crashes: 0 });
+
 export interface ControllerContext {
-  db: Kysely<Database>;
+  db: Db;
   urls: Urls;
   log: Logger;
-  bus?: NatsConnection;
-  /** Staging and instances on the DEAs (absent only in a controller without a bus). */
-  runner?: Runner;
+  runner: Runner;
+  appLog: AppLog;
+  counters: ControllerCounters;
   blobstore: Blobstore;
   limits: { maxPackageBytes: number };
   /** The defaults a new process gets (DESIGN.md: devbox's memory default is smaller than CF's 1G). */
@@ -48,13 +68,4 @@ export interface Metadata {
   annotations: Record<string, string>;
 }
 
-export const emptyMetadata = (): string => JSON.stringify({ labels: {}, annotations: {} });
-
-export function parseJson<T>(text: string | null | undefined, fallback: T): T {
-  if (!text) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
+export const emptyMetadata = (): Metadata => ({ labels: {}, annotations: {} });

@@ -1,21 +1,7 @@
 // What the DEA tells everyone about itself (docs/dea-protocol.md): `dea.advertise` (room for more
 // instances: memory, disk, instances per app) and `dea.heartbeat` (every instance and its state).
+import type { Advertisement, Heartbeat } from '../common/bus-messages.js';
 import type { Instance } from './instances/instance.js';
-import type { HeartbeatEntry } from './protocol.js';
-
-export interface Advertisement {
-  id: string;
-  stacks: string[];
-  available_memory: number;
-  available_disk: number;
-  app_id_to_count: Record<string, number>;
-  placement_properties: { zone: string };
-}
-
-export interface Heartbeat {
-  dea: string;
-  droplets: HeartbeatEntry[];
-}
 
 /** MB reserved by the instances that hold resources (every state but CRASHED). */
 export function reserved(instances: Iterable<Instance>): { memory: number; disk: number } {
@@ -23,8 +9,8 @@ export function reserved(instances: Iterable<Instance>): { memory: number; disk:
   let disk = 0;
   for (const i of instances) {
     if (!i.active) continue;
-    memory += Number(i.start.limits?.mem) || 0;
-    disk += Number(i.start.limits?.disk) || 0;
+    memory += i.start.limits?.mem ?? 0;
+    disk += i.start.limits?.disk ?? 0;
   }
   return { memory, disk };
 }

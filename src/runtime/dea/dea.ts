@@ -1,7 +1,27 @@
 // The DEA (DESIGN.md §6, docs/dea-protocol.md, docs/dea.md): stages apps into droplets and runs
 // their instances on this machine, and says what it runs on the bus.
 import fs from 'node:fs';
-import { publishJson, subscribeJson, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import { publish, respond, subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import {
+  deaAdvertise,
+  deaFindDroplet,
+  deaHeartbeat,
+  deaLocate,
+  deaShutdown,
+  deaStart,
+  deaStop,
+  deaUpdate,
+  routerUnregister,
+  stagingStart,
+  type DropletExited,
+  type FindDropletRequest,
+  type InstanceState,
+  type StagingReply,
+  type StagingRequest,
+  type StartMessage,
+  type StopMessage,
+  type UpdateMessage,
+} from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { advertisement, heartbeat, reserved } from './advertise.js';
@@ -12,7 +32,6 @@ import { MemoryLimiter } from './instances/limits.js';
 import { reapOrphans } from './instances/orphans.js';
 import { scanSessions } from './instances/procfs.js';
 import { BUILTIN_BUILDPACKS_DIR, deaPaths, type DeaPaths } from './paths.js';
-import type { DropletExited, FindDropletRequest, InstanceState, StagingReply, StagingRequest, StartMessage, StopMessage, UpdateMessage } from './protocol.js';
 import type { DeaSettings } from './settings.js';
 import { stage } from './staging/stager.js';
 import type { TokenSource } from './uaa-client.js';
@@ -70,19 +89,24 @@ export class Dea {
   }
 
   async start(): Promise<void> {
-    const reaped = await reapOrphans(this.paths.instances, this.log, (route) => publishJson(this.nc, 'router.unregister', route));
+    const reaped = await reapOrphans(this.paths.instances, this.log, (route) => publish(this.nc, routerUnregister, route));
     this.memory.removeStale();
     fs.rmSync(this.paths.staging, { recursive: true, force: true });
     fs.mkdirSync(this.paths.staging, { recursive: true, mode: 0o700 });
     const log = this.log;
+    const staging = stagingStart(this.id);
     this.subs.push(
-      subscribeJson<StagingRequest>(this.nc, `staging.${this.id}.start`, (req, msg) => this.onStage(req, msg), { log }),
-      subscribeJson<StartMessage>(this.nc, `dea.${this.id}.start`, (msg) => this.onStart(msg), { log }),
-      subscribeJson<StopMessage>(this.nc, 'dea.stop', (msg) => this.onStop(msg), { log }),
-      subscribeJson<FindDropletRequest>(this.nc, 'dea.find.droplet', (req, msg) => this.onFind(req, msg), { log }),
-      subscribeJson<UpdateMessage>(this.nc, 'dea.update', (msg) => this.onUpdate(msg), { log }),
+      subscribe(this.nc, staging, (req, msg) => this.onStage(req, msg), {
+        log,
+        // The controller waits up to 15 minutes for the reply: say at once that this cannot stage.
+        rejected: (reason, msg) => this.reply(msg, { task_id: '', error: { id: 'StagingError', message: `the staging request is malformed: ${reason}` } }),
+      }),
+      subscribe(this.nc, deaStart(this.id), (msg) => this.onStart(msg), { log }),
+      subscribe(this.nc, deaStop, (msg) => this.onStop(msg), { log }),
+      subscribe(this.nc, deaFindDroplet, (req, msg) => this.onFind(req, msg), { log }),
+      subscribe(this.nc, deaUpdate, (msg) => this.onUpdate(msg), { log }),
       // Cloud Foundry's controller asks DEAs to advertise at once when it (re)starts.
-      this.nc.subscribe('dea.locate', { callback: () => this.advertise() }),
+      subscribe(this.nc, deaLocate, () => this.advertise(), { log }),
     );
     await this.registrar.start();
     this.running = true;
@@ -111,7 +135,7 @@ export class Dea {
     if (this.stopping) return;
     // Said first (dea_ng's `dea.shutdown`), so the controllers place nothing more here while the
     // instances stop and the health manager starts them on the other DEAs.
-    if (!this.nc.isClosed()) publishJson(this.nc, 'dea.shutdown', { id: this.id, ip: this.settings.host ?? '127.0.0.1', app_id_to_count: advertisement(this.id, this.settings, this.list()).app_id_to_count });
+    if (!this.nc.isClosed()) publish(this.nc, deaShutdown, { id: this.id, ip: this.settings.host ?? '127.0.0.1', app_id_to_count: advertisement(this.id, this.settings, this.list()).app_id_to_count });
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
@@ -136,7 +160,7 @@ export class Dea {
 
   private async onStage(req: StagingRequest, msg: Msg): Promise<void> {
     if (this.stopping) {
-      this.reply(msg, { task_id: String(req.task_id ?? ''), error: { id: 'StagingError', message: 'the DEA is stopping' } });
+      this.reply(msg, { task_id: req.task_id, error: { id: 'StagingError', message: 'the DEA is stopping' } });
       return;
     }
     this.counters.stagings_active += 1;
@@ -161,23 +185,19 @@ export class Dea {
     this.reply(msg, result);
   }
 
-  private reply(msg: Msg, value: unknown): void {
-    if (msg.reply && !this.nc.isClosed()) publishJson(this.nc, msg.reply, value);
+  private reply(msg: Msg, value: StagingReply): void {
+    respond(this.nc, msg, stagingStart(this.id), value);
   }
 
   // ---- instances ----
 
   private onStart(start: StartMessage): void {
     if (this.stopping) return;
-    if (!start.droplet || !start.executableUri || !Number.isInteger(Number(start.index)) || Number(start.index) < 0) {
-      this.log.warn('ignored a start message without droplet, index or executableUri', { droplet: start.droplet, index: start.index });
-      return;
-    }
     // A new start of an index replaces what crashed there.
     for (const [guid, i] of this.instances) {
-      if (i.state === 'CRASHED' && i.appGuid === start.droplet && i.index === Number(start.index)) this.instances.delete(guid);
+      if (i.state === 'CRASHED' && i.appGuid === start.droplet && i.index === start.index) this.instances.delete(guid);
     }
-    const needed = Number(start.limits?.mem) || 0;
+    const needed = start.limits?.mem ?? 0;
     const available = this.settings.memoryMb - reserved(this.instances.values()).memory;
     if (needed > available) this.log.warn('starting an instance beyond the memory this DEA offers', { needed_mb: needed, available_mb: available });
     const instance = new Instance(start, {
@@ -214,7 +234,6 @@ export class Dea {
   }
 
   private async onStop(req: StopMessage): Promise<void> {
-    if (!req.droplet) return;
     const matching = this.list().filter((i) => matchesStop(i, req));
     const stops: Promise<void>[] = [];
     for (const i of matching) {
@@ -229,15 +248,14 @@ export class Dea {
   }
 
   private onUpdate(req: UpdateMessage): void {
-    if (!req.droplet || !Array.isArray(req.uris)) return;
-    const uris = req.uris.filter((u): u is string => typeof u === 'string' && u !== '');
+    const uris = req.uris.filter((u) => u !== '');
     for (const i of this.instances.values()) if (i.appGuid === req.droplet && i.active) i.updateUris(uris);
   }
 
   private onFind(req: FindDropletRequest, msg: Msg): void {
-    if (!msg.reply || !req.droplet) return;
+    if (!msg.reply) return;
     for (const i of this.list()) {
-      if (matchesFind(i, req)) publishJson(this.nc, msg.reply, findReply(this.id, i, !!req.include_stats));
+      if (matchesFind(i, req)) respond(this.nc, msg, deaFindDroplet, findReply(this.id, i, !!req.include_stats));
     }
   }
 
@@ -275,17 +293,17 @@ export class Dea {
 
   advertise(): void {
     if (this.stopping || this.nc.isClosed()) return;
-    publishJson(this.nc, 'dea.advertise', advertisement(this.id, this.settings, this.list()));
+    publish(this.nc, deaAdvertise, advertisement(this.id, this.settings, this.list()));
   }
 
   publishHeartbeat(): void {
     if (this.nc.isClosed()) return;
-    publishJson(this.nc, 'dea.heartbeat', heartbeat(this.id, this.list()));
+    publish(this.nc, deaHeartbeat, heartbeat(this.id, this.list()));
   }
 
   varz(): Record<string, unknown> {
-    const byState: Record<InstanceState, number> = { STARTING: 0, RUNNING: 0, CRASHED: 0, STOPPING: 0 };
-    for (const i of this.instances.values()) byState[i.state] += 1;
+    const byState: Partial<Record<InstanceState, number>> = { STARTING: 0, RUNNING: 0, CRASHED: 0, STOPPING: 0 };
+    for (const i of this.instances.values()) byState[i.state] = (byState[i.state] ?? 0) + 1;
     const used = reserved(this.instances.values());
     return {
       id: this.id,

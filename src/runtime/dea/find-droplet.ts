@@ -1,25 +1,22 @@
 // `dea.find.droplet`: one reply per matching instance, with stats when asked (the controller's
 // GET /v3/processes/:guid/stats). usage.cpu is a fraction of one core (0.003 = 0.3%), as Cloud
 // Foundry's v3 stats; usage.mem and usage.disk are bytes.
+import type { FindDropletReply, FindDropletRequest, StopMessage } from '../common/bus-messages.js';
 import type { Instance } from './instances/instance.js';
-import type { FindDropletReply, FindDropletRequest, StopMessage } from './protocol.js';
+
+/** An empty or absent filter matches everything. */
+const allows = <T>(filter: T[] | undefined, value: T) => !filter || filter.length === 0 || filter.includes(value);
 
 export function matchesFind(i: Instance, req: FindDropletRequest): boolean {
   if (i.appGuid !== req.droplet) return false;
-  if (req.version !== undefined && req.version !== null && i.version !== req.version) return false;
-  if (Array.isArray(req.instances) && req.instances.length > 0 && !req.instances.includes(i.guid)) return false;
-  if (Array.isArray(req.indices) && req.indices.length > 0 && !req.indices.map(Number).includes(i.index)) return false;
-  if (Array.isArray(req.states) && req.states.length > 0 && !req.states.includes(i.state)) return false;
-  return true;
+  if (req.version !== undefined && i.version !== req.version) return false;
+  return allows(req.instances, i.guid) && allows(req.indices, i.index) && allows(req.states, i.state);
 }
 
 export function matchesStop(i: Instance, req: StopMessage): boolean {
   if (i.appGuid !== req.droplet) return false;
-  if (req.version !== undefined && req.version !== null && i.version !== req.version) return false;
-  const ids = [...(Array.isArray(req.instances) ? req.instances : []), ...(Array.isArray(req.instance_ids) ? req.instance_ids : [])];
-  if (ids.length > 0 && !ids.includes(i.guid)) return false;
-  if (Array.isArray(req.indices) && req.indices.length > 0 && !req.indices.map(Number).includes(i.index)) return false;
-  return true;
+  if (req.version !== undefined && i.version !== req.version) return false;
+  return allows([...(req.instances ?? []), ...(req.instance_ids ?? [])], i.guid) && allows(req.indices, i.index);
 }
 
 export function findReply(deaId: string, i: Instance, includeStats: boolean): FindDropletReply {

@@ -2,8 +2,10 @@
 // absent from every heartbeat for 3 heartbeat intervals is gone, and so is every instance of a DEA
 // silent for 3 intervals. Crashes are reported once per instance (from its exit, or from a CRASHED
 // entry in a heartbeat when the exit was missed, e.g. while the health manager was restarting).
+// Messages arrive here checked against their contracts (common/bus-messages.ts).
+import type { DropletExited, Heartbeat, InstanceState } from '../common/bus-messages.js';
 import { crashKey, type Crash } from './crash-policy.js';
-import { isActiveState, type DropletExited, type Heartbeat, type HeartbeatDroplet, type InstanceState } from './messages.js';
+import { isActiveState } from './messages.js';
 
 export interface ActualInstance {
   instance: string;
@@ -37,13 +39,9 @@ export interface ActualStats {
   heartbeats_received: number;
   exits_received: number;
   crashes_seen: number;
-  malformed_messages: number;
 }
 
 const MAX_ALIVE_INTERVALS = 3;
-
-const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 export class ActualState {
   private readonly instances = new Map<string, ActualInstance>();
@@ -56,7 +54,7 @@ export class ActualState {
   private readonly exited = new Map<string, number>();
   private listeningSince: number;
   private lastHeartbeatAt: number | undefined;
-  readonly stats: ActualStats = { heartbeats_received: 0, exits_received: 0, crashes_seen: 0, malformed_messages: 0 };
+  readonly stats: ActualStats = { heartbeats_received: 0, exits_received: 0, crashes_seen: 0 };
 
   constructor(
     private readonly heartbeatMs: number,
@@ -75,19 +73,11 @@ export class ActualState {
   }
 
   onHeartbeat(hb: Heartbeat, now: number): Crash[] {
-    if (!isString(hb.dea) || !Array.isArray(hb.droplets)) {
-      this.stats.malformed_messages++;
-      return [];
-    }
     this.stats.heartbeats_received++;
     this.deas.set(hb.dea, now);
     this.lastHeartbeatAt = now;
     const crashes: Crash[] = [];
-    for (const d of hb.droplets as unknown[]) {
-      if (!isDroplet(d)) {
-        this.stats.malformed_messages++;
-        continue;
-      }
+    for (const d of hb.droplets) {
       if (this.exited.has(d.instance)) continue;
       const known = this.instances.get(d.instance);
       // A crashed instance never runs again (a restart is a new instance): ignore a stale report.
@@ -95,11 +85,11 @@ export class ActualState {
       const instance: ActualInstance = {
         instance: d.instance,
         app: d.droplet,
-        version: typeof d.version === 'string' ? d.version : '',
+        version: d.version,
         index: d.index,
         state,
         dea: hb.dea,
-        stateTimestamp: typeof d.state_timestamp === 'number' ? d.state_timestamp : known?.stateTimestamp,
+        stateTimestamp: d.state_timestamp,
         firstSeenAt: known?.firstSeenAt ?? now,
         lastSeenAt: now,
       };
@@ -111,10 +101,6 @@ export class ActualState {
   }
 
   onExited(ex: DropletExited, now: number): Crash[] {
-    if (!isString(ex.droplet) || !isString(ex.instance) || !isIndex(ex.index) || !isString(ex.reason)) {
-      this.stats.malformed_messages++;
-      return [];
-    }
     this.stats.exits_received++;
     const known = this.instances.get(ex.instance);
     if (ex.reason !== 'CRASHED') {
@@ -125,11 +111,11 @@ export class ActualState {
     const instance: ActualInstance = {
       instance: ex.instance,
       app: ex.droplet,
-      version: typeof ex.version === 'string' ? ex.version : (known?.version ?? ''),
+      version: ex.version,
       index: ex.index,
       state: 'CRASHED',
       dea: known?.dea ?? '',
-      stateTimestamp: typeof ex.crash_timestamp === 'number' ? ex.crash_timestamp : known?.stateTimestamp,
+      stateTimestamp: ex.crash_timestamp ?? known?.stateTimestamp,
       firstSeenAt: known?.firstSeenAt ?? now,
       lastSeenAt: now,
     };
@@ -172,10 +158,4 @@ export class ActualState {
       now - this.listeningSince >= 1.5 * this.heartbeatMs && this.lastHeartbeatAt !== undefined && now - this.lastHeartbeatAt <= this.aliveMs;
     return { instances: [...this.instances.values()].map((i) => ({ ...i })), lastActiveAt: new Map(this.lastActive), complete, deas: [...this.deas.keys()] };
   }
-}
-
-function isDroplet(d: unknown): d is HeartbeatDroplet {
-  if (typeof d !== 'object' || d === null) return false;
-  const o = d as Record<string, unknown>;
-  return isString(o.droplet) && isString(o.instance) && isIndex(o.index) && isString(o.state);
 }

@@ -18,7 +18,8 @@
 import type { ActualInstance, ActualSnapshot } from './actual-state.js';
 import { activeCrash, crashKey, restartDelayMs, restartDueAt, type CrashPolicySettings, type CrashRecord } from './crash-policy.js';
 import type { DesiredSnapshot } from './desired-state.js';
-import { isActiveState, type DesiredProcess, type StartReason, type StopReason } from './messages.js';
+import type { StartReason, StopReason } from '../common/bus-messages.js';
+import { isActiveState, type DesiredProcess } from './messages.js';
 
 export interface AnalyzerSettings {
   graceMs: number;

@@ -3,13 +3,14 @@
 // the bus, to start missing instances (`health.start`) and stop extra ones (`health.stop`), with
 // Cloud Foundry's crash restart policy.
 import { Events } from 'nats';
-import { subscribeJson, type NatsConnection, type Subscription } from '../common/bus.js';
+import { subscribe, type NatsConnection, type Subscription } from '../common/bus.js';
+import { deaHeartbeat, dropletExited } from '../common/bus-messages.js';
 import type { ComponentContext, ComponentModule } from '../common/component.js';
 import { ActualState } from './actual-state.js';
 import { analyze, type IdleReason } from './analyzer.js';
 import { crashKey, pruneCrashes, recordCrash, type Crash, type CrashRecord } from './crash-policy.js';
 import { DesiredState } from './desired-state.js';
-import { isActiveState, type DropletExited, type Heartbeat } from './messages.js';
+import { isActiveState } from './messages.js';
 import { Sender } from './sender.js';
 import { healthSettings } from './settings.js';
 
@@ -29,6 +30,8 @@ const health: ComponentModule = {
     let idle: IdleReason | undefined | null = null;
     let lastAnalysis: number | undefined;
     let analyses = 0;
+    /** Heartbeats and exits dropped for failing their contract's check. */
+    let malformed = 0;
 
     const desired = new DesiredState({
       apiUrl: settings.apiUrl,
@@ -96,9 +99,10 @@ const health: ComponentModule = {
       async start(nc: NatsConnection) {
         actual = new ActualState(settings.heartbeatMs, Date.now());
         sender = new Sender({ nc, log, pendingMs: settings.pendingMs });
+        const rejected = () => malformed++;
         subscriptions.push(
-          subscribeJson<Heartbeat>(nc, 'dea.heartbeat', (hb) => onCrashes(actual.onHeartbeat(hb, Date.now())), { log }),
-          subscribeJson<DropletExited>(nc, 'droplet.exited', (ex) => onCrashes(actual.onExited(ex, Date.now())), { log }),
+          subscribe(nc, deaHeartbeat, (hb) => onCrashes(actual.onHeartbeat(hb, Date.now())), { log, rejected }),
+          subscribe(nc, dropletExited, (ex) => onCrashes(actual.onExited(ex, Date.now())), { log, rejected }),
         );
         void watchReconnects(nc).catch(() => undefined);
         running = true;
@@ -130,6 +134,7 @@ const health: ComponentModule = {
           actual_instances_by_state: byState,
           deas: snapshot.deas.length,
           ...actual.stats,
+          malformed_messages: malformed,
           ...(sender?.stats ?? {}),
           pending_starts: sender?.pending().length ?? 0,
           scheduled_restarts: sender?.scheduledCount(now) ?? 0,

@@ -2,6 +2,7 @@
 // restart at once, later ones after a doubling delay, capped; the count is forgotten after twice
 // the cap without a crash. Crashes are counted per app + index (and version: a new droplet or
 // restart starts the count again).
+import { backoffDelay } from '../common/poll.js';
 
 export interface CrashPolicySettings {
   /** Crashes restarted without delay (3). */
@@ -37,7 +38,7 @@ export const crashKey = (app: string, index: number): string => `${app}:${index}
  */
 export function restartDelayMs(count: number, s: CrashPolicySettings): number {
   if (count <= s.immediateRestarts) return 0;
-  return Math.min(s.capMs, s.baseMs * 2 ** (count - s.immediateRestarts - 1));
+  return backoffDelay({ initialMs: s.baseMs, maxMs: s.capMs }, count - s.immediateRestarts - 1);
 }
 
 /** How long a crash count is kept without a new crash: twice the cap. */

@@ -1,38 +1,7 @@
-// The messages the health manager reads and writes (docs/dea-protocol.md, "Health manager ↔
-// controller"): DEA heartbeats and exits in, health.start / health.stop out, and the controller's
-// desired state over HTTP.
-
-export type InstanceState = 'STARTING' | 'RUNNING' | 'CRASHED' | 'STOPPING' | 'EVACUATING';
-
-/** One instance in a `dea.heartbeat`. */
-export interface HeartbeatDroplet {
-  droplet: string;
-  version: string;
-  instance: string;
-  index: number;
-  state: InstanceState;
-  state_timestamp?: number;
-}
-
-/** `dea.heartbeat`: every instance a DEA has, every few seconds and at once on a state change. */
-export interface Heartbeat {
-  dea: string;
-  droplets: HeartbeatDroplet[];
-}
-
-export type ExitReason = 'CRASHED' | 'STOPPED' | 'DEA_SHUTDOWN' | 'DEA_EVACUATION';
-
-/** `droplet.exited`: an instance's process ended. */
-export interface DropletExited {
-  droplet: string;
-  version?: string;
-  instance: string;
-  index: number;
-  reason: ExitReason;
-  exit_status?: number;
-  exit_description?: string;
-  crash_timestamp?: number;
-}
+// What the health manager reads over HTTP (docs/dea-protocol.md, "Health manager ↔ controller"):
+// the controller's desired state. Its bus messages (dea.heartbeat, droplet.exited in; health.start,
+// health.stop out) are declared in common/bus-messages.ts.
+import type { InstanceState } from '../common/bus-messages.js';
 
 /** One entry of `GET /internal/v3/desired_processes`. */
 export interface DesiredProcess {
@@ -46,24 +15,5 @@ export interface DesiredProcess {
   updated_at: string;
 }
 
-export type StartReason = 'MISSING' | 'CRASHED';
-export type StopReason = 'EXTRA' | 'DUPLICATE';
-
-/** `health.start`: the controller places and starts these indices. */
-export interface HealthStart {
-  droplet: string;
-  version: string;
-  indices: number[];
-  reason: StartReason;
-  crash_count?: number;
-}
-
-/** `health.stop`: the controller stops these instances. */
-export interface HealthStop {
-  droplet: string;
-  version: string;
-  instances: string[];
-  reason: StopReason;
-}
-
-export const isActiveState = (state: string): boolean => state === 'RUNNING' || state === 'STARTING';
+/** An instance that runs or is on its way: what counts against the desired instances. */
+export const isActiveState = (state: InstanceState): boolean => state === 'RUNNING' || state === 'STARTING';

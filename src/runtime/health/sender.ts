@@ -4,12 +4,13 @@
 // analyzer may ask again); a stop is not sent again for `pendingMs` either; a scheduled crash
 // restart is announced once.
 import { publishAppLog } from '../common/app-log.js';
-import { publishJson, type NatsConnection } from '../common/bus.js';
+import { publish, type NatsConnection } from '../common/bus.js';
+import { healthStart, healthStop, type HealthStart, type HealthStop } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import type { ActualSnapshot } from './actual-state.js';
 import type { Decision, PendingStart, ScheduleDecision, StartDecision, StopDecision } from './analyzer.js';
 import { crashKey } from './crash-policy.js';
-import { isActiveState, type HealthStart, type HealthStop } from './messages.js';
+import { isActiveState } from './messages.js';
 
 export interface SenderStats {
   /** Instances asked for (one health.start may carry several indices). */
@@ -91,7 +92,7 @@ export class Sender {
         this.pendingStarts.set(crashKey(d.app, d.index), { app: d.app, version: d.version, index: d.index, reason: d.reason, sentAt: now });
         this.appLog(d);
       }
-      publishJson(this.options.nc, 'health.start', message);
+      publish(this.options.nc, healthStart, message);
       this.options.log.info('asked for a start', { ...message });
       this.stats.start_messages++;
       this.stats.starts_sent += group.length;
@@ -109,7 +110,7 @@ export class Sender {
         this.pendingStops.set(d.instance, now);
         this.appLog(d);
       }
-      publishJson(this.options.nc, 'health.stop', message);
+      publish(this.options.nc, healthStop, message);
       this.options.log.info('asked for a stop', { ...message });
       this.stats.stop_messages++;
       this.stats.stops_sent += group.length;

@@ -1,21 +1,20 @@
 // The `logs` component (DESIGN.md §9, docs/logs.md), devbox's Loggregator: it subscribes `logs.>`
-// (no queue group: every logs instance keeps every line), keeps each app's recent lines in a
-// bounded ring also appended to disk, and serves them, recent and streaming, at logs.<domain>
-// through the router, to whoever holds a token the controller accepts for the app.
+// (allAppLogs; no queue group: every logs instance keeps every line), keeps each app's recent
+// lines in a bounded ring also appended to disk, and serves them, recent and streaming, at
+// logs.<domain> through the router, to whoever holds a token the controller accepts for the app.
 import type http from 'node:http';
-import type { NatsConnection, Subscription } from '../common/bus.js';
+import { subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import { allAppLogs, type LogEnvelope } from '../common/bus-messages.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { uaaBaseUrl, uaaIssuer } from '../common/config.js';
 import { createTokenVerifier } from '../common/tokens.js';
 import { AppAccess } from './access.js';
-import { parseRecord, subjectGuid } from './envelope.js';
+import { subjectGuid, toRecord } from './envelope.js';
 import { createLogsServer, type LogsHttpCounters } from './server.js';
 import { logsSettings } from './settings.js';
 import { LogStore } from './store.js';
 import { StreamHub } from './stream.js';
-
-export const LOGS_SUBJECT = 'logs.>';
 
 const logs: ComponentModule = {
   type: 'Loggregator',
@@ -41,26 +40,30 @@ const logs: ComponentModule = {
     const access = new AppAccess({ verifier, apiUrl: settings.apiUrl, cacheMs: settings.authCacheMs });
     const httpCounters: LogsHttpCounters = { requests: 0, recent_requests: 0, stream_requests: 0, responses: {} };
     const lines = { received: 0, dropped: 0 };
-    let lastMalformedLog = 0;
+    let lastMisaddressedLog = 0;
     let server: http.Server | undefined;
     let sub: Subscription | undefined;
     let registrar: RouteRegistrar | undefined;
     let registered = false;
     let port = 0;
 
-    const onMessage = (subject: string, data: Uint8Array) => {
+    // Envelopes that fail their check are dropped (and logged) by subscribe(); counted here.
+    const onRejected = () => {
       lines.received++;
-      const guid = subjectGuid(subject);
-      const record = guid === undefined ? undefined : parseRecord(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), guid);
-      if (!record) {
+      lines.dropped++;
+    };
+    const onMessage = (envelope: LogEnvelope, msg: Msg) => {
+      lines.received++;
+      if (subjectGuid(msg.subject) !== envelope.app_guid) {
         lines.dropped++;
         // Said at most every 10 s: a publisher sending garbage must not flood this component's log.
-        if (Date.now() - lastMalformedLog > 10_000) {
-          lastMalformedLog = Date.now();
-          ctx.log.warn('dropped a malformed log message (counted in /varz lines_dropped)', { subject, bytes: data.length, dropped: lines.dropped });
+        if (Date.now() - lastMisaddressedLog > 10_000) {
+          lastMisaddressedLog = Date.now();
+          ctx.log.warn('dropped a log message whose subject names another app (counted in /varz lines_dropped)', { subject: msg.subject, dropped: lines.dropped });
         }
         return;
       }
+      const record = toRecord(envelope);
       store.append(record);
       hub.publish(record);
     };
@@ -68,12 +71,7 @@ const logs: ComponentModule = {
     return {
       async start(bus: NatsConnection) {
         store.open();
-        sub = bus.subscribe(LOGS_SUBJECT, {
-          callback: (err, msg) => {
-            if (err) ctx.log.error('subscription error', { subject: LOGS_SUBJECT, error: err.message });
-            else onMessage(msg.subject, msg.data);
-          },
-        });
+        sub = subscribe(bus, allAppLogs, onMessage, { log: ctx.log, rejected: onRejected });
         server = createLogsServer({ store, hub, access, counters: httpCounters });
         server.keepAliveTimeout = 65_000;
         await new Promise<void>((resolve, reject) => {

@@ -206,9 +206,11 @@ export class Broker {
     }
     if (this.busy.has(bindingId)) return fail(422, `another operation for service binding ${bindingId} is in progress`, 'ConcurrencyError');
     const instance = this.deps.records.instances.get(instanceId);
+    const database = instance?.name ?? binding.credentials.name;
     this.busy.add(bindingId);
     try {
-      await nodeRequest(this.deps.bus, 'unbind', binding.node_id, { credentials: { name: instance?.name ?? binding.credentials.name, username: binding.username } }, this.deps.requestTimeoutMs);
+      const credentials = { name: typeof database === 'string' ? database : undefined, username: binding.username };
+      await nodeRequest(this.deps.bus, 'unbind', binding.node_id, { credentials }, this.deps.requestTimeoutMs);
       this.deps.records.deleteBinding(bindingId);
       this.deps.log.info('unbound', { instance_id: instanceId, binding_id: bindingId, username: binding.username });
       return ok(200, {});

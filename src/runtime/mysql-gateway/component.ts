@@ -4,13 +4,14 @@
 // bus, keeps its own record in $DEVBOX_HOME/mysql-gateway/records.json and looks for orphans.
 import type http from 'node:http';
 import path from 'node:path';
-import { publishJson, subscribeJson, type NatsConnection, type Subscription } from '../common/bus.js';
+import { publish, subscribe, type NatsConnection, type Subscription } from '../common/bus.js';
+import { myaasAnnounce, myaasDiscover } from '../common/bus-messages.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { uaaBaseUrl } from '../common/config.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { Broker } from './broker.js';
 import { SERVICE_NAME } from './catalog.js';
-import { NodePool, parseAnnouncement } from './nodes.js';
+import { NodePool } from './nodes.js';
 import { OrphanChecker } from './orphans.js';
 import { RecordStore } from './records.js';
 import { BrokerRegistration } from './registration.js';
@@ -77,12 +78,10 @@ export function createGateway(ctx: ComponentContext): GatewayComponent {
         requestTimeoutMs,
         pending: () => ({ databases: broker!.pendingDatabases, users: broker!.pendingUsers }),
       });
-      announceSub = subscribeJson<unknown>(
+      announceSub = subscribe(
         bus,
-        'MyaaS.announce',
-        (value) => {
-          const a = parseAnnouncement(value);
-          if (!a) return ctx.log.warn('dropped a malformed MyaaS.announce');
+        myaasAnnounce,
+        (a) => {
           const known = pool.has(a.id);
           pool.announce(a);
           if (!known) ctx.log.info('mysql-node announced', { node_id: a.id, plan: a.plan, available_capacity: a.available_capacity });
@@ -90,7 +89,7 @@ export function createGateway(ctx: ComponentContext): GatewayComponent {
         { log: ctx.log },
       );
       await bus.flush();
-      publishJson(bus, 'MyaaS.discover', {});
+      publish(bus, myaasDiscover, {});
 
       server = createBrokerServer({ broker, orphans, username, password, log: ctx.log, stats });
       await new Promise<void>((resolve, reject) => {

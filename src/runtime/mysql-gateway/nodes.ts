@@ -1,39 +1,14 @@
 // The mysql-nodes the gateway knows from `MyaaS.announce`, the choice of a node for a plan, and
 // request/reply to a node over the bus with a bounded wait (docs/services-protocol.md).
 import { createHash } from 'node:crypto';
-import { decodeJson, encodeJson, type NatsConnection } from '../common/bus.js';
+import { MalformedReply, request, type NatsConnection } from '../common/bus.js';
+import { myaasRequest, type MyaasAnnouncement, type MyaasOperation, type MyaasRequestBody, type NodeReply } from '../common/bus-messages.js';
 
-export interface Announcement {
-  id: string;
-  plan: string;
-  supported_versions?: string[];
-  available_capacity: number;
-  capacity_unit?: number;
-  host?: string;
-  port?: number;
-}
-
-interface KnownNode extends Announcement {
+interface KnownNode extends MyaasAnnouncement {
   lastSeen: number;
 }
 
 export const DEFAULT_VERSION = '10.11';
-
-export function parseAnnouncement(value: unknown): Announcement | undefined {
-  const o = value as Partial<Announcement> | null;
-  if (!o || typeof o !== 'object') return undefined;
-  if (typeof o.id !== 'string' || o.id === '' || typeof o.plan !== 'string' || o.plan === '') return undefined;
-  if (typeof o.available_capacity !== 'number' || !Number.isFinite(o.available_capacity)) return undefined;
-  return {
-    id: o.id,
-    plan: o.plan,
-    supported_versions: Array.isArray(o.supported_versions) ? o.supported_versions.filter((v): v is string => typeof v === 'string') : undefined,
-    available_capacity: o.available_capacity,
-    capacity_unit: typeof o.capacity_unit === 'number' && o.capacity_unit > 0 ? o.capacity_unit : 1,
-    host: typeof o.host === 'string' ? o.host : undefined,
-    port: typeof o.port === 'number' ? o.port : undefined,
-  };
-}
 
 /** Nodes by (id, plan). A node serves several plans with one shared capacity. */
 export class NodePool {
@@ -44,8 +19,9 @@ export class NodePool {
     private readonly now: () => number = Date.now,
   ) {}
 
-  announce(a: Announcement): void {
-    this.nodes.set(`${a.id}\u0000${a.plan}`, { ...a, lastSeen: this.now() });
+  announce(a: MyaasAnnouncement): void {
+    const { id, plan, supported_versions, available_capacity, capacity_unit, host, port } = a;
+    this.nodes.set(`${id}\u0000${plan}`, { id, plan, supported_versions, available_capacity, capacity_unit, host, port, lastSeen: this.now() });
   }
 
   /** Drops nodes silent for longer than the timeout; returns the ids dropped. */
@@ -112,29 +88,18 @@ export class NodeError extends Error {
   }
 }
 
-export interface NodeReply {
-  success?: boolean;
-  credentials?: Record<string, unknown>;
-  error?: { code?: unknown; description?: unknown };
-}
-
-/** `MyaaS.<op>.<node id>`, request/reply, bounded by `timeoutMs`. */
-export async function nodeRequest(nc: NatsConnection, op: string, nodeId: string, body: unknown, timeoutMs: number): Promise<NodeReply> {
-  let data: Uint8Array;
+/** `MyaaS.<op>.<node id>`, request/reply, bounded by `timeoutMs`; a reply that is no success is thrown as a NodeError. */
+export async function nodeRequest<Op extends MyaasOperation>(nc: NatsConnection, op: Op, nodeId: string, body: MyaasRequestBody<Op>, timeoutMs: number): Promise<NodeReply> {
+  let reply: NodeReply;
   try {
-    const msg = await nc.request(`MyaaS.${op}.${nodeId}`, encodeJson(body), { timeout: timeoutMs });
-    data = msg.data;
+    reply = await request(nc, myaasRequest(op, nodeId), body, { timeout: timeoutMs });
   } catch (error) {
+    if (error instanceof MalformedReply) throw new NodeError(`mysql-node '${nodeId}' sent an unreadable answer to ${op}: ${error.reason}`);
     const code = (error as { code?: string }).code;
     if (code === '503') throw new NodeError(`mysql-node '${nodeId}' is not running (no answer to ${op})`);
     throw new NodeError(`mysql-node '${nodeId}' did not answer ${op} within ${timeoutMs / 1000} s`, true);
   }
-  const reply = decodeJson<NodeReply>(data);
-  if (!reply || typeof reply !== 'object') throw new NodeError(`mysql-node '${nodeId}' sent an unreadable answer to ${op}`);
-  if (reply.success !== true) {
-    const description = typeof reply.error?.description === 'string' ? reply.error.description : 'no reason given';
-    throw new NodeError(`mysql-node '${nodeId}' failed to ${op}: ${description}`);
-  }
+  if (!reply.success) throw new NodeError(`mysql-node '${nodeId}' failed to ${op}: ${reply.error?.description ?? 'no reason given'}`);
   return reply;
 }
 

@@ -1,8 +1,8 @@
 // Orphans, as Cloud Foundry's service gateways found them: ask every node for its handles
 // (`MyaaS.check_orphan`, replies gathered for a short window), and compare them with the record.
 // Databases and users no instance or binding owns are counted (/varz), logged, and purged on request.
-import { createInbox } from 'nats';
-import { decodeJson, publishJson, type NatsConnection } from '../common/bus.js';
+import { requestMany, type NatsConnection } from '../common/bus.js';
+import { myaasCheckOrphan, type OrphanCheckReply } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import { nodeRequest } from './nodes.js';
 import type { RecordStore } from './records.js';
@@ -19,14 +19,6 @@ export interface OrphanReport {
   users: number;
 }
 
-interface CheckReply {
-  node_id?: unknown;
-  databases?: unknown;
-  users?: unknown;
-}
-
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
-
 export class OrphanChecker {
   last?: OrphanReport;
 
@@ -39,17 +31,11 @@ export class OrphanChecker {
 
   /** Asks every node, waits `gatherMs` for replies, compares them with the record. */
   async check(): Promise<OrphanReport> {
-    const inbox = createInbox();
-    const replies: CheckReply[] = [];
-    const sub = this.bus.subscribe(inbox, {
-      callback: (_err, msg) => {
-        const reply = decodeJson<CheckReply>(msg.data);
-        if (reply && typeof reply === 'object') replies.push(reply);
-      },
-    });
-    publishJson(this.bus, 'MyaaS.check_orphan', {}, inbox);
-    await new Promise((resolve) => setTimeout(resolve, this.opts.gatherMs));
-    sub.unsubscribe();
+    const replies: OrphanCheckReply[] = [];
+    for await (const reply of requestMany(this.bus, myaasCheckOrphan, {}, { log: this.log, maxWait: this.opts.gatherMs })) {
+      // A node that failed to list its handles answered with a failed NodeReply: not in this report.
+      if ('node_id' in reply) replies.push(reply);
+    }
 
     const ownedDatabases = new Map<string, Set<string>>();
     const ownedUsers = new Map<string, Set<string>>();
@@ -60,10 +46,9 @@ export class OrphanChecker {
 
     const report: OrphanReport = { checked_at: new Date().toISOString(), nodes: {}, databases: 0, users: 0 };
     for (const reply of replies) {
-      if (typeof reply.node_id !== 'string' || reply.node_id === '') continue;
       const node = reply.node_id;
-      const databases = strings(reply.databases).filter((d) => !ownedDatabases.get(node)?.has(d) && !pending.databases.has(d));
-      const users = strings(reply.users).filter((u) => !ownedUsers.get(node)?.has(u) && !pending.users.has(u));
+      const databases = reply.databases.filter((d) => !ownedDatabases.get(node)?.has(d) && !pending.databases.has(d));
+      const users = reply.users.filter((u) => !ownedUsers.get(node)?.has(u) && !pending.users.has(u));
       report.nodes[node] = { databases, users };
       report.databases += databases.length;
       report.users += users.length;

@@ -4,6 +4,7 @@
 // controller may be starting, or (older controllers) have no broker endpoints; health never waits.
 import { request } from '../common/http.js';
 import type { Logger } from '../common/log.js';
+import { backoffDelay } from '../common/poll.js';
 
 export interface RegistrationOptions {
   apiUrl: string;
@@ -31,7 +32,7 @@ export class BrokerRegistration {
   constructor(private readonly o: RegistrationOptions) {}
 
   start(): void {
-    void this.attempt(this.o.minDelayMs ?? 500);
+    void this.attempt();
   }
 
   stop(): void {
@@ -40,7 +41,11 @@ export class BrokerRegistration {
     clearTimeout(this.timer);
   }
 
-  private async attempt(delay: number): Promise<void> {
+  /**
+   * One registration; on failure the next one is put on an unref'd timer (not a retry() loop): it
+   * runs in the background for as long as it takes, and stop() must cancel it at once.
+   */
+  private async attempt(): Promise<void> {
     if (this.stopped) return;
     this.attempts++;
     try {
@@ -49,11 +54,11 @@ export class BrokerRegistration {
       this.lastError = null;
     } catch (error) {
       this.lastError = (error as Error).message;
-      const next = Math.min(delay * 2, this.o.maxDelayMs ?? 30_000);
+      const delay = backoffDelay({ initialMs: this.o.minDelayMs ?? 500, maxMs: this.o.maxDelayMs ?? 30_000 }, this.attempts - 1);
       // The first failures are expected while the box starts; say it once at info, later at warn.
       (this.attempts <= 3 ? this.o.log.info : this.o.log.warn)('broker registration with the controller failed; retrying', { error: this.lastError, retry_in_ms: delay, attempts: this.attempts });
       if (this.stopped) return;
-      this.timer = setTimeout(() => void this.attempt(next), delay);
+      this.timer = setTimeout(() => void this.attempt(), delay);
       this.timer.unref();
     }
   }

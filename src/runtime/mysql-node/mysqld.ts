@@ -5,7 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isListening, waitFor } from '../common/net.js';
+import { isListening } from '../common/net.js';
+import { waitFor } from '../common/poll.js';
 
 export interface PrivateMysqldOptions {
   /** Holds data/, mysqld.sock, mysqld.pid and error.log. */

@@ -4,7 +4,21 @@
 // quota state, the password secret) lives in the server, in devbox_node, so it survives restarts.
 import { randomBytes } from 'node:crypto';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { publishJson, subscribeJson, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import { publish, respond, subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
+import {
+  myaasAnnounce,
+  myaasCheckOrphan,
+  myaasDiscover,
+  myaasRequest,
+  type BindRequest,
+  type NodeReply,
+  type OrphanCheckReply,
+  type ProvisionRequest,
+  type PurgeOrphanRequest,
+  type RequestContract,
+  type UnbindRequest,
+  type UnprovisionRequest,
+} from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import {
   grantPattern,
@@ -24,11 +38,6 @@ export interface ServerAddress {
   port: number;
   user: string;
   password: string;
-}
-
-export interface NodeFailure {
-  success: false;
-  error: { code: number; description: string };
 }
 
 class NodeError extends Error {
@@ -109,15 +118,21 @@ export class MysqlNode {
     await this.ensureSchema();
     await this.refreshStats();
     const { nc, log, id } = this.options;
-    const handle = <T>(subject: string, op: (request: T) => Promise<object>) =>
-      this.subscriptions.push(subscribeJson<T>(nc, subject, (request, msg) => this.reply(subject, msg, () => op(request)), { log }));
-    handle<ProvisionRequest>(`MyaaS.provision.${id}`, (r) => this.provision(r));
-    handle<BindRequest>(`MyaaS.bind.${id}`, (r) => this.bind(r));
-    handle<UnbindRequest>(`MyaaS.unbind.${id}`, (r) => this.unbind(r));
-    handle<UnprovisionRequest>(`MyaaS.unprovision.${id}`, (r) => this.unprovision(r));
-    handle<PurgeRequest>(`MyaaS.purge_orphan.${id}`, (r) => this.purgeOrphan(r));
-    handle<object>('MyaaS.check_orphan', () => this.checkOrphan());
-    this.subscriptions.push(subscribeJson<object>(nc, 'MyaaS.discover', () => this.announce(), { log }));
+    const handle = <T, R>(contract: RequestContract<T, R | NodeReply>, op: (request: T) => Promise<R | NodeReply>) =>
+      this.subscriptions.push(
+        subscribe(nc, contract, (request, msg) => this.reply(contract, msg, () => op(request)), {
+          log,
+          // Answered at once: the gateway would otherwise wait out its timeout.
+          rejected: (reason, msg) => void this.reply(contract, msg, () => Promise.reject(new NodeError(400, `malformed request: ${reason}`))),
+        }),
+      );
+    handle(myaasRequest('provision', id), (r) => this.provision(r));
+    handle(myaasRequest('bind', id), (r) => this.bind(r));
+    handle(myaasRequest('unbind', id), (r) => this.unbind(r));
+    handle(myaasRequest('unprovision', id), (r) => this.unprovision(r));
+    handle(myaasRequest('purge_orphan', id), (r) => this.purgeOrphan(r));
+    handle(myaasCheckOrphan, () => this.checkOrphan());
+    this.subscriptions.push(subscribe(nc, myaasDiscover, () => this.announce(), { log }));
     await this.announce();
     this.announceTimer = setInterval(() => void this.announce(), Math.max(50, this.options.settings.announceMs));
     this.quotaTimer = setInterval(() => {
@@ -153,19 +168,19 @@ export class MysqlNode {
     };
   }
 
-  private async reply(subject: string, msg: Msg, op: () => Promise<object>): Promise<void> {
+  private async reply<R>(contract: RequestContract<unknown, R | NodeReply>, msg: Msg, op: () => Promise<R | NodeReply>): Promise<void> {
     this.stats.requests++;
-    let answer: object;
+    let answer: R | NodeReply;
     try {
       answer = await op();
     } catch (error) {
       this.stats.failures++;
       const code = error instanceof NodeError ? error.code : 500;
       const description = (error as Error).message;
-      this.options.log.warn('request failed', { subject, code, error: description });
-      answer = { success: false, error: { code, description } } satisfies NodeFailure;
+      this.options.log.warn('request failed', { subject: contract.subject, code, error: description });
+      answer = { success: false, error: { code, description } };
     }
-    if (msg.reply) publishJson(this.options.nc, msg.reply, answer);
+    respond(this.options.nc, msg, contract, answer);
   }
 
   /** Serialises operations on one database (or user): a retry racing the original waits for it. */
@@ -217,7 +232,7 @@ export class MysqlNode {
     const { host, port } = this.options.address();
     const available = Math.max(0, this.options.settings.capacity - this.stats.databases);
     for (const plan of Object.keys(this.options.settings.plans)) {
-      publishJson(this.options.nc, 'MyaaS.announce', {
+      publish(this.options.nc, myaasAnnounce, {
         id: this.id,
         plan,
         supported_versions: SUPPORTED_VERSIONS,
@@ -239,13 +254,13 @@ export class MysqlNode {
     return row;
   }
 
-  async provision(request: ProvisionRequest): Promise<object> {
-    const name = request?.name;
+  async provision(request: ProvisionRequest): Promise<NodeReply> {
+    const { name } = request;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and 32 hex digits`);
     const served = this.options.settings.plans;
-    const plan = served[String(request.plan)];
+    const plan = served[request.plan];
     if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
-    if (request.version !== undefined && !SUPPORTED_VERSIONS.includes(String(request.version)))
+    if (request.version !== undefined && !SUPPORTED_VERSIONS.includes(request.version))
       throw new NodeError(400, `unsupported version ${JSON.stringify(request.version)}; this node serves ${SUPPORTED_VERSIONS.join(', ')}`);
     return this.locked(name, async () => {
       const existing = await this.instance(name);
@@ -267,11 +282,10 @@ export class MysqlNode {
     });
   }
 
-  async bind(request: BindRequest): Promise<object> {
-    const name = request?.name;
+  async bind(request: BindRequest): Promise<NodeReply> {
+    const { name, binding_id: bindingId } = request;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
-    const bindingId = request.binding_id;
-    if (typeof bindingId !== 'string' || bindingId === '' || bindingId.length > 255) throw new NodeError(400, 'binding_id is required');
+    if (bindingId.length > 255) throw new NodeError(400, 'binding_id is longer than 255 characters');
     const username = userForBinding(bindingId);
     return this.locked(name, async () => {
       const instance = await this.instance(name);
@@ -304,10 +318,9 @@ export class MysqlNode {
     });
   }
 
-  async unbind(request: UnbindRequest): Promise<object> {
-    const username = request?.credentials?.username;
+  async unbind(request: UnbindRequest): Promise<NodeReply> {
+    const { username, name } = request.credentials;
     if (!isUserName(username)) throw new NodeError(400, `invalid username ${JSON.stringify(username)}: expected u and 15 hex digits`);
-    const name = request.credentials?.name;
     if (name !== undefined && !isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
     const [bound] = await this.rows<{ name: string }>(`SELECT name FROM ${META}.bindings WHERE username = ?`, [username]);
     return this.locked(bound?.name ?? name ?? username, async () => {
@@ -317,10 +330,10 @@ export class MysqlNode {
     });
   }
 
-  async unprovision(request: UnprovisionRequest): Promise<object> {
-    const name = request?.name;
+  async unprovision(request: UnprovisionRequest): Promise<NodeReply> {
+    const { name } = request;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
-    const extra = Array.isArray(request.bindings) ? request.bindings.map((b) => b?.username).filter(isUserName) : [];
+    const extra = (request.bindings ?? []).map((b) => b.username).filter(isUserName);
     return this.locked(name, async () => {
       await this.dropDatabase(name, extra);
       this.options.log.info('unprovisioned', { name });
@@ -330,15 +343,15 @@ export class MysqlNode {
     });
   }
 
-  async checkOrphan(): Promise<object> {
+  async checkOrphan(): Promise<OrphanCheckReply> {
     const databases = (await this.rows<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name).filter(isDatabaseName);
     const users = [...new Set((await this.rows<{ user: string }>('SELECT User AS user FROM mysql.user')).map((r) => r.user).filter(isUserName))];
     return { node_id: this.id, databases: databases.sort(), users: users.sort() };
   }
 
-  async purgeOrphan(request: PurgeRequest): Promise<object> {
-    const databases = Array.isArray(request?.databases) ? request.databases.filter(isDatabaseName) : [];
-    const users = Array.isArray(request?.users) ? request.users.filter(isUserName) : [];
+  async purgeOrphan(request: PurgeOrphanRequest): Promise<NodeReply> {
+    const databases = request.databases.filter(isDatabaseName);
+    const users = request.users.filter(isUserName);
     for (const name of databases) await this.locked(name, () => this.dropDatabase(name, []));
     for (const username of users) await this.dropUser(username);
     this.options.log.info('purged orphans', { databases: databases.length, users: users.length });
@@ -434,26 +447,4 @@ export class MysqlNode {
     }
     await this.refreshStats();
   }
-}
-
-export interface ProvisionRequest {
-  plan?: unknown;
-  version?: unknown;
-  name?: unknown;
-}
-export interface BindRequest {
-  name?: unknown;
-  binding_id?: unknown;
-  bind_opts?: unknown;
-}
-export interface UnbindRequest {
-  credentials?: { name?: unknown; username?: unknown };
-}
-export interface UnprovisionRequest {
-  name?: unknown;
-  bindings?: { username?: unknown }[];
-}
-export interface PurgeRequest {
-  databases?: unknown[];
-  users?: unknown[];
 }

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
-import { freePort, isListening, sleep } from '../common/net.js';
+import { freePort, isListening } from '../common/net.js';
+import { sleep, waitFor } from '../common/poll.js';
 import { startPrivateMysqld } from './mysqld.js';
 
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
@@ -218,8 +219,8 @@ async function stopServer(pid: number, alive: () => boolean): Promise<void> {
   if (!alive()) return;
   signal('SIGTERM');
   signal('SIGCONT'); // a stopped process acts on SIGTERM only once it runs again
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && alive()) await sleep(100);
+  // 20 s to shut down cleanly (InnoDB flushes its buffers), then it is killed.
+  await waitFor<boolean>(`mysqld (pid ${pid}) to exit`, () => !alive(), { timeoutMs: 20_000, intervalMs: 100, onTimeout: () => false });
   if (alive()) signal('SIGKILL');
   await sleep(100);
 }

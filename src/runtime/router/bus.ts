@@ -2,21 +2,14 @@
 // route table, announces itself with router.start when it starts and after every reconnect (so
 // registrants register again at once), and answers router.greet with the same payload.
 import { Events } from 'nats';
-import { decodeJson, publishJson, type NatsConnection, type Subscription } from '../common/bus.js';
+import { publish, respond, subscribe, type NatsConnection, type Subscription } from '../common/bus.js';
+import { routerGreet, routerRegister, routerStart, routerUnregister, type RouterRegisterMessage, type RouterStartMessage } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
-import { invalidRegistration, type RegisterMessage } from './registry.js';
-
-export interface RouterStartMessage {
-  id: string;
-  hosts: string[];
-  minimumRegisterIntervalInSeconds: number;
-  pruneThresholdInSeconds: number;
-}
 
 /** What the bus side drives: the route table (in this process, or relayed to worker processes). */
 export interface RouteSink {
-  register(msg: RegisterMessage, at: number): void;
-  unregister(msg: RegisterMessage, at: number): void;
+  register(msg: RouterRegisterMessage, at: number): void;
+  unregister(msg: RouterRegisterMessage, at: number): void;
   /** The bus went away (no refresh can arrive: pruning pauses) or came back. */
   busDown(at: number): void;
   busUp(at: number): void;
@@ -44,38 +37,27 @@ export class RouterBus {
 
   start(): void {
     const { sink, log } = this.options;
-    const route = (subject: string, apply: (msg: RegisterMessage, at: number) => void) =>
-      this.nc.subscribe(subject, {
-        callback: (err, msg) => {
-          if (err) return log.error('subscription error', { subject, error: err.message });
-          const value = decodeJson<RegisterMessage>(msg.data);
-          const invalid = invalidRegistration(value);
-          if (invalid !== undefined) {
-            this.rejected++;
-            log.warn('dropped a malformed registration', { subject, reason: invalid, bytes: msg.data.length });
-            return;
-          }
-          try {
-            apply(value!, Date.now());
-          } catch (error) {
-            log.error('registration failed', { subject, error: (error as Error).message });
-          }
-        },
-      });
+    const rejected = () => this.rejected++;
     this.subs.push(
-      route('router.register', (msg, at) => {
-        this.registrations++;
-        sink.register(msg, at);
-      }),
-      route('router.unregister', (msg, at) => {
-        this.unregistrations++;
-        sink.unregister(msg, at);
-      }),
-      this.nc.subscribe('router.greet', {
-        callback: (_err, msg) => {
-          if (msg.reply) publishJson(this.nc, msg.reply, this.options.start);
+      subscribe(
+        this.nc,
+        routerRegister,
+        (msg) => {
+          this.registrations++;
+          sink.register(msg, Date.now());
         },
-      }),
+        { log, rejected },
+      ),
+      subscribe(
+        this.nc,
+        routerUnregister,
+        (msg) => {
+          this.unregistrations++;
+          sink.unregister(msg, Date.now());
+        },
+        { log, rejected },
+      ),
+      subscribe(this.nc, routerGreet, (_body, msg) => respond(this.nc, msg, routerGreet, this.options.start), { log }),
     );
     this.announce();
     void this.watch();
@@ -84,7 +66,7 @@ export class RouterBus {
   /** Publishes router.start: registrants answer by registering everything they have. */
   announce(): void {
     if (this.closed || this.nc.isClosed()) return;
-    publishJson(this.nc, 'router.start', this.options.start);
+    publish(this.nc, routerStart, this.options.start);
     this.announcements++;
   }
 

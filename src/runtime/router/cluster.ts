@@ -7,10 +7,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RouterRegisterMessage } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
+import { backoffDelay } from '../common/poll.js';
 import type { RouteSink } from './bus.js';
 import type { PendingLine } from './handlers/access-log.js';
-import { RouteRegistry, type RegisterMessage } from './registry.js';
+import { RouteRegistry } from './registry.js';
 import type { RouterReport } from './router.js';
 import type { RouterSettings } from './settings.js';
 import { mergeSnapshots, type StatsSnapshot } from './stats.js';
@@ -28,10 +30,10 @@ export interface BusAccess {
 
 /** primary → worker */
 export type ToWorker =
-  | { t: 'table'; entries: { msg: RegisterMessage; at: number }[]; suspended: boolean; at: number }
+  | { t: 'table'; entries: { msg: RouterRegisterMessage; at: number }[]; suspended: boolean; at: number }
   | { t: 'bus-access'; access: BusAccess }
-  | { t: 'register'; msg: RegisterMessage; at: number }
-  | { t: 'unregister'; msg: RegisterMessage; at: number }
+  | { t: 'register'; msg: RouterRegisterMessage; at: number }
+  | { t: 'unregister'; msg: RouterRegisterMessage; at: number }
   | { t: 'bus'; up: boolean; at: number }
   | { t: 'stop' };
 
@@ -157,7 +159,7 @@ export class RouterCluster implements RouteSink {
     const now = Date.now();
     this.failures.push(now);
     while (this.failures.length > 0 && now - this.failures[0] > 60_000) this.failures.shift();
-    const delay = Math.min(5_000, 100 * 2 ** Math.max(0, this.failures.length - 1));
+    const delay = backoffDelay({ initialMs: 100, maxMs: 5_000 }, this.failures.length - 1);
     this.restarts++;
     this.options.log.error('router worker exited; starting another', { slot: state.slot, code, signal, delay_ms: delay });
     setTimeout(() => {
@@ -188,12 +190,12 @@ export class RouterCluster implements RouteSink {
     this.broadcast({ t: 'bus-access', access });
   }
 
-  register(msg: RegisterMessage, at: number): void {
+  register(msg: RouterRegisterMessage, at: number): void {
     this.registry.register(msg, at);
     this.broadcast({ t: 'register', msg, at });
   }
 
-  unregister(msg: RegisterMessage, at: number): void {
+  unregister(msg: RouterRegisterMessage, at: number): void {
     this.registry.unregister(msg);
     this.broadcast({ t: 'unregister', msg, at });
   }

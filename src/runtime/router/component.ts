@@ -5,8 +5,9 @@
 // supervisor watches, and the only one on the bus.
 import type { ConnectionOptions } from 'nats';
 import type { NatsConnection } from '../common/bus.js';
+import type { RouterStartMessage } from '../common/bus-messages.js';
 import type { ComponentContext, ComponentModule } from '../common/component.js';
-import { RouterBus, type RouterStartMessage, type RouteSink } from './bus.js';
+import { RouterBus, type RouteSink } from './bus.js';
 import { RouterCluster } from './cluster.js';
 import { AccessLogPublisher, type AccessLogSink, type PendingLine } from './handlers/access-log.js';
 import { Router } from './router.js';

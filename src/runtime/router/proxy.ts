@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/log.js';
+import { waitFor } from '../common/poll.js';
 import type { Handler, LocalResponse, RequestInfo } from './handlers/types.js';
 import {
   assembleHead,
@@ -1062,8 +1063,8 @@ export class Proxy {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const conn of this.connections) if (conn.exchange === null) conn.socket.destroy();
     this.backends.closeAll();
-    const deadline = Date.now() + graceMs;
-    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Out of grace: what is still open is cut.
+    await waitFor<boolean>('requests in flight to finish', () => this.connections.size === 0, { timeoutMs: graceMs, intervalMs: 20, onTimeout: () => false });
     for (const conn of this.connections) conn.socket.destroy();
     await closed;
   }

@@ -1,20 +1,7 @@
 // The route table (gorouter's registry). Routes are `host[/path]`; a route holds a pool of endpoints
 // (backend host:port with the app and instance behind it). Lookup hashes the host (so its cost does
 // not grow with the number of routes), then walks the host's few path routes longest first.
-
-/** `router.register` / `router.unregister` as Cloud Foundry sends them (REFERENCE.md "gorouter"). */
-export interface RegisterMessage {
-  host: string;
-  port: number;
-  uris: string[];
-  app?: string;
-  private_instance_id?: string;
-  /** The instance index, when the registrant sends it (dea_ng does; shown in access logs). */
-  index?: number | string;
-  private_instance_index?: number | string;
-  tags?: Record<string, string>;
-  stale_threshold_in_seconds?: number;
-}
+import type { RouterRegisterMessage } from '../common/bus-messages.js';
 
 export interface Endpoint {
   /** `host:port`: an endpoint's identity within a pool. */
@@ -30,30 +17,6 @@ export interface Endpoint {
   updatedAt: number;
   /** When a request to it last failed (0: never); round-robin skips it for a while. */
   failedAt: number;
-}
-
-/**
- * Printable ASCII only: these strings are written into forwarded headers as latin1, where a wider
- * character would be truncated to a byte (U+010D → CR) and could inject a header.
- */
-const safeText = (s: string) => /^[\x21-\x7e]*$/.test(s);
-
-/** Checks a decoded bus payload; returns why it is unusable, or undefined when it is fine. */
-export function invalidRegistration(msg: unknown): string | undefined {
-  if (typeof msg !== 'object' || msg === null) return 'not an object';
-  const m = msg as Partial<RegisterMessage>;
-  if (typeof m.host !== 'string' || m.host === '') return 'host must be a non-empty string';
-  if (typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 1 || m.port > 65535) return 'port must be an integer 1-65535';
-  if (!Array.isArray(m.uris) || m.uris.some((u) => typeof u !== 'string')) return 'uris must be an array of strings';
-  // These values end up in forwarded headers and log lines: no control characters.
-  if (!safeText(m.host) || m.uris.some((u) => !safeText(u))) return 'host and uris must be printable ASCII without spaces';
-  if (m.app !== undefined && m.app !== null && (typeof m.app !== 'string' || !safeText(m.app))) return 'app must be a string of printable ASCII';
-  if (m.private_instance_id !== undefined && m.private_instance_id !== null && (typeof m.private_instance_id !== 'string' || !safeText(m.private_instance_id))) {
-    return 'private_instance_id must be a string of printable ASCII';
-  }
-  if (m.index !== undefined && m.index !== null && !safeText(String(m.index))) return 'index must be printable ASCII';
-  if (m.stale_threshold_in_seconds !== undefined && m.stale_threshold_in_seconds !== null && typeof m.stale_threshold_in_seconds !== 'number') return 'stale_threshold_in_seconds must be a number';
-  return undefined;
 }
 
 /** Lower-cases a host and strips its port and a trailing dot (`App.Localhost:8080.` → `app.localhost`). */
@@ -246,7 +209,7 @@ export class RouteRegistry {
     return this.endpoints;
   }
 
-  register(msg: RegisterMessage, now = Date.now()): void {
+  register(msg: RouterRegisterMessage, now = Date.now()): void {
     const threshold = msg.stale_threshold_in_seconds && msg.stale_threshold_in_seconds > 0 ? msg.stale_threshold_in_seconds * 1000 : this.options.pruneThresholdMs;
     const index = msg.index ?? msg.private_instance_index;
     const fields = {
@@ -279,7 +242,7 @@ export class RouteRegistry {
     }
   }
 
-  unregister(msg: Pick<RegisterMessage, 'host' | 'port' | 'uris'>): void {
+  unregister(msg: Pick<RouterRegisterMessage, 'host' | 'port' | 'uris'>): void {
     const key = `${msg.host}:${msg.port}`;
     for (const uri of msg.uris) {
       const { host, path } = parseRouteUri(uri);
@@ -371,8 +334,8 @@ export class RouteRegistry {
   }
 
   /** The table as register messages with their refresh times, to rebuild it elsewhere. */
-  snapshot(): { msg: RegisterMessage; at: number }[] {
-    const out: { msg: RegisterMessage; at: number }[] = [];
+  snapshot(): { msg: RouterRegisterMessage; at: number }[] {
+    const out: { msg: RouterRegisterMessage; at: number }[] = [];
     for (const { uri, endpoints } of this.entries()) {
       for (const e of endpoints) {
         out.push({

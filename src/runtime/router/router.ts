@@ -1,11 +1,12 @@
 // One router process: the route table, the proxy listening on the router port, the prune timer and
 // the counters. The component runs one of these in its own process, or one per worker process
 // (cluster.ts) with the route table fed from the component's bus connection.
+import type { RouterRegisterMessage } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import type { RouteSink } from './bus.js';
 import { defaultHandlers, type AccessLogSink, type Handler } from './handlers/index.js';
 import { Proxy } from './proxy.js';
-import { RouteRegistry, type RegisterMessage } from './registry.js';
+import { RouteRegistry } from './registry.js';
 import type { RouterSettings } from './settings.js';
 import { RouterStats, type StatsSnapshot } from './stats.js';
 
@@ -70,11 +71,11 @@ export class Router implements RouteSink {
     return removed;
   }
 
-  register(msg: RegisterMessage, at: number): void {
+  register(msg: RouterRegisterMessage, at: number): void {
     this.registry.register(msg, at);
   }
 
-  unregister(msg: RegisterMessage): void {
+  unregister(msg: RouterRegisterMessage): void {
     this.registry.unregister(msg);
   }
 

@@ -10,7 +10,8 @@ import { execa, type ResultPromise } from 'execa';
 import { componentKey } from '../common/component.js';
 import { ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type PortsFile, type StatePaths } from '../common/config.js';
 import { createLogger, redactUrl, type Logger } from '../common/log.js';
-import { freePort, isListening, sleep } from '../common/net.js';
+import { freePort, isListening } from '../common/net.js';
+import { backoffDelay, waitFor } from '../common/poll.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { boxPlan, type ComponentSpec } from './plan.js';
 
@@ -198,7 +199,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     if (this.stopping) return;
     const ranFor = Date.now() - child.startedAt;
     child.consecutiveFailures = ranFor > this.backoff.resetAfterMs ? 1 : child.consecutiveFailures + 1;
-    const delayMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (child.consecutiveFailures - 1));
+    const delayMs = backoffDelay(this.backoff, child.consecutiveFailures - 1);
     child.restarts++;
     this.log.warn('component exited unexpectedly; restarting', { name: child.key, exit_code: exitCode, signal, restarts: child.restarts, delay_ms: delayMs });
     this.emitEvent({ type: 'restarting', component: child.key, delayMs, restarts: child.restarts });
@@ -218,11 +219,22 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     const subprocess = child.process!;
     let exited = false;
     void subprocess.then(() => (exited = true));
-    while (!(await this.isHealthy(child))) {
-      if (exited) throw new Error(`${child.key} exited while starting:\n${this.logTail(child.key)}`);
-      if (Date.now() > deadline) throw new Error(`${child.key} did not become healthy in time:\n${this.logTail(child.key)}`);
-      await sleep(15);
-    }
+    await waitFor(
+      `${child.key} to become healthy`,
+      async () => {
+        if (await this.isHealthy(child)) return true;
+        if (exited) throw new Error(`${child.key} exited while starting:\n${this.logTail(child.key)}`);
+        return false;
+      },
+      {
+        deadline,
+        intervalMs: 15,
+        retryIf: () => false,
+        onTimeout: () => {
+          throw new Error(`${child.key} did not become healthy in time:\n${this.logTail(child.key)}`);
+        },
+      },
+    );
     this.emitEvent({ type: 'healthy', component: child.key, pid: subprocess.pid ?? 0, ms: Date.now() - begun });
   }
 
@@ -235,10 +247,13 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     if (!names.has('router')) return;
     const hosts = [names.has('controller') && `api.${this.config.domain}`, names.has('uaa') && `uaa.${this.config.domain}`].filter((h): h is string => !!h);
     for (const host of hosts) {
-      while (!(await routed(this.ports.router_port, host))) {
-        if (Date.now() > deadline) throw new Error(`the router does not route ${host} yet; see ${this.paths.logs}/router.log`);
-        await sleep(15);
-      }
+      await waitFor(`the router to route ${host}`, () => routed(this.ports.router_port, host), {
+        deadline,
+        intervalMs: 15,
+        onTimeout: () => {
+          throw new Error(`the router does not route ${host} yet; see ${this.paths.logs}/router.log`);
+        },
+      });
     }
   }
 

@@ -3,7 +3,7 @@
 // of the wrong type; every route with a guid driven with unknown and oddly encoded guids; names
 // with odd characters. Each answer is a 4xx in Cloud Controller's error shape, and nothing changes.
 import assert from 'node:assert/strict';
-import { apiRoutes } from '../../../src/runtime/controller/server.js';
+import { apiRoutes } from '../../../src/runtime/controller/http/server.js';
 import { assertCfError, type BadInputBox } from './box.js';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';

@@ -1,53 +1,33 @@
-// The controller's v3 API through a real box: real uaa tokens, real router, real database.
+// The controller's v3 API in the test process (helpers/controller.ts), on SQLite in memory and on
+// MySQL: its real server, routes and database, tokens with uaa's claims. What needs a whole box
+// (the database chosen by `up --db`, state across down and up) is in box.test.ts.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { SignJWT, importPKCS8 } from 'jose';
 import { generateKeyPairSync } from 'node:crypto';
 import { request } from '../../../src/runtime/common/http.js';
-import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
-import { freePort } from '../../../src/runtime/common/net.js';
-import { boxApi, type BoxApi } from '../../helpers/api.js';
-import { cleanupBox, devbox, tempHome } from '../../helpers/devbox.js';
-import { controllerDatabases } from '../../helpers/databases.js';
+import { controllerTestDatabases, startController, type ControllerHarness } from '../../helpers/controller.js';
 
-for (const database of controllerDatabases()) {
-  describe(`controller API (${database.name})`, function () {
-    this.timeout(60_000);
-    let home: string;
-    let routerPort: number;
-    let box: BoxApi;
+for (const database of controllerTestDatabases()) {
+  describe(`controller API (${database.name}, in-process)`, function () {
+    this.timeout(30_000);
+    let box: ControllerHarness;
     let spaceGuid: string;
-    let config: DevboxConfig;
-
-    const up = async () => {
-      const result = await devbox(home, ['up', '-d', '--port', String(routerPort), ...database.upArgs()]);
-      assert.equal(result.exitCode, 0, result.stdout + result.stderr);
-      box = await boxApi(home, routerPort);
-    };
 
     before(async () => {
       await database.start();
-      home = tempHome();
-      routerPort = await freePort();
-      await up();
-      config = JSON.parse(fs.readFileSync(statePaths(home).config, 'utf8')) as DevboxConfig;
+      box = await startController({ database });
       const spaces = (await box.call('GET', '/v3/spaces?names=dev')).json();
       spaceGuid = spaces.resources[0].guid;
     });
     after(async () => {
-      await cleanupBox(home);
+      await box?.stop();
       await database.stop();
     });
 
     const createApp = async (name: string, extra: Record<string, unknown> = {}) =>
       box.call('POST', '/v3/apps', { name, relationships: { space: { data: { guid: spaceGuid } } }, ...extra });
 
-    it(`keeps its state in ${database.name} (up ${database.name === 'mysql' ? '--db mysql://…' : 'without --db'})`, async () => {
-      const status = JSON.parse((await devbox(home, ['status', '--json'])).stdout) as { components: { name: string; status_port: number }[] };
-      const port = status.components.find((c) => c.name === 'controller')!.status_port;
-      const auth = Buffer.from(`${config.status.user}:${config.status.password}`).toString('base64');
-      const varz = (await (await fetch(`http://127.0.0.1:${port}/varz`, { headers: { authorization: `Basic ${auth}` } })).json()) as { db_dialect: string };
-      assert.equal(varz.db_dialect, database.name);
+    it(`keeps its state in ${database.name}`, async () => {
+      assert.equal(box.dialect, database.name);
     });
 
     it('describes its endpoints without a token', async () => {
@@ -70,17 +50,28 @@ for (const database of controllerDatabases()) {
 
       const claims = JSON.parse(Buffer.from(box.token.split('.')[1], 'base64url').toString());
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const forged = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'RS256', kid: config.uaa.signing_key.kid }).sign(privateKey);
+      const forged = await box.mint({ ...claims }, { privateKey });
       const forgedRes = await request({ url: `${box.api}/v3/apps`, headers: { authorization: `bearer ${forged}` } });
       assert.equal(forgedRes.status, 401);
       assert.equal(JSON.parse(forgedRes.text).errors[0].title, 'CF-InvalidAuthToken');
 
-      const realKey = await importPKCS8(config.uaa.signing_key.private_pem, 'RS256');
       const past = Math.floor(Date.now() / 1000) - 3600;
-      const expired = await new SignJWT({ ...claims, iat: past - 60, exp: past }).setProtectedHeader({ alg: 'RS256', kid: config.uaa.signing_key.kid }).sign(realKey);
+      const expired = await box.mint({ ...claims, iat: past - 60, exp: past });
       const expiredRes = await request({ url: `${box.api}/v3/apps`, headers: { authorization: `bearer ${expired}` } });
       assert.equal(expiredRes.status, 401);
       assert.equal(JSON.parse(expiredRes.text).errors[0].title, 'CF-InvalidAuthToken');
+    });
+
+    it('lets read-only tokens read, and refuses them writes and tokens without a cloud_controller scope (403)', async () => {
+      const reader = await box.mint({ scope: ['openid', 'cloud_controller.read'] });
+      const read = await box.call('GET', '/v3/apps', undefined, { authorization: `bearer ${reader}` });
+      assert.equal(read.status, 200, read.text);
+      const write = await box.call('POST', '/v3/apps', { name: 'not-written', relationships: { space: { data: { guid: spaceGuid } } } }, { authorization: `bearer ${reader}` });
+      assert.equal(write.status, 403);
+      assert.deepEqual(write.json().errors[0], { detail: 'You are not authorized to perform the requested action', title: 'CF-NotAuthorized', code: 10003 });
+      const none = await box.mint({ scope: ['openid'] });
+      assert.equal((await box.call('GET', '/v3/apps', undefined, { authorization: `bearer ${none}` })).status, 403);
+      assert.equal((await box.call('GET', '/v3/apps?names=not-written')).json().resources.length, 0);
     });
 
     it('has the default org, space and shared domain', async () => {
@@ -117,6 +108,11 @@ for (const database of controllerDatabases()) {
       assert.equal(web.health_check.type, 'port');
       const env = (await box.call('GET', `/v3/apps/${app.guid}/environment_variables`)).json();
       assert.deepEqual(env.var, { GREETING: 'hi' });
+      assert.deepEqual(
+        box.appLogs.filter((l) => l.appGuid === app.guid),
+        [{ appGuid: app.guid, source: 'API', message: `Created app with guid ${app.guid}`, type: 'OUT' }],
+        'one [API/0] line on the app log',
+      );
     });
 
     it('answers bad requests with Cloud Controller errors', async () => {
@@ -156,6 +152,7 @@ for (const database of controllerDatabases()) {
       const noDroplet = await box.call('POST', `/v3/apps/${(await box.call('GET', '/v3/apps?names=shape-app')).json().resources[0].guid}/actions/start`);
       assert.equal(noDroplet.status, 422);
       assert.match(noDroplet.json().errors[0].detail, /Assign a droplet before starting this app/);
+      assert.equal(box.runner.starts.length, 0, 'nothing was started');
     });
 
     it('paginates, filters and orders lists', async () => {
@@ -166,6 +163,7 @@ for (const database of controllerDatabases()) {
       assert.deepEqual(first.resources.map((a: { name: string }) => a.name), ['page-a', 'page-b']);
       assert.equal(first.pagination.previous, null);
       const nextPath = new URL(first.pagination.next.href);
+      assert.equal(nextPath.origin, box.api, 'links point at the API');
       const second = (await box.call('GET', `${nextPath.pathname}${nextPath.search}`)).json();
       assert.deepEqual(second.resources.map((a: { name: string }) => a.name), ['page-c']);
       assert.equal(second.pagination.next, null);
@@ -217,25 +215,25 @@ for (const database of controllerDatabases()) {
       assert.equal(event.actor.name, 'admin');
       assert.equal(event.target.name, 'event-app');
       assert.ok(!JSON.stringify(events).includes('two'), 'env values are not in events');
+      assert.ok(!box.appLogs.some((l) => l.message.includes('two')), 'nor in the app log');
     });
 
-    it('keeps everything across down and up, and deletes apps with a job', async () => {
+    it('deletes apps with a job, and their routes outlive them unmapped', async () => {
       const before = (await box.call('GET', '/v3/apps?names=event-app')).json().resources[0];
-      const down = await devbox(home, ['down']);
-      assert.equal(down.exitCode, 0);
-      await up();
-      const after = (await box.call('GET', `/v3/apps/${before.guid}`)).json();
-      assert.deepEqual(after, before);
       const processes = (await box.call('GET', `/v3/apps/${before.guid}/processes`)).json();
       assert.equal(processes.resources[0].instances, 3);
+      box.runner.clear();
 
       const deleted = await box.call('DELETE', `/v3/apps/${before.guid}`);
       assert.equal(deleted.status, 202);
       const job = new URL(String(deleted.headers.location));
+      assert.equal(job.origin, box.api);
       assert.equal((await box.call('GET', job.pathname)).json().state, 'COMPLETE');
       assert.equal((await box.call('GET', `/v3/apps/${before.guid}`)).status, 404);
       const route = (await box.call('GET', '/v3/routes?hosts=event-app')).json().resources[0];
       assert.deepEqual(route.destinations, [], 'routes outlive the app, unmapped');
+      assert.deepEqual(box.runner.stops.map((s) => s.appGuid), [before.guid], 'its instances are stopped');
+      assert.equal(box.runner.stops[0].filter?.indices, undefined, 'all of them');
     });
   });
 }

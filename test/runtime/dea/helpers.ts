@@ -10,7 +10,8 @@ import { connect, type NatsConnection } from 'nats';
 import { c as createTar } from 'tar';
 import { stringify as toYaml } from 'yaml';
 import { BusServer } from '../../../src/runtime/bus/server.js';
-import { decodeJson, publishJson } from '../../../src/runtime/common/bus.js';
+import { decodeJson, publish } from '../../../src/runtime/common/bus.js';
+import { deaStart, type HealthCheckType, type ServiceBinding } from '../../../src/runtime/common/bus-messages.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import { waitFor } from '../../../src/runtime/common/net.js';
 import { Dea } from '../../../src/runtime/dea/dea.js';
@@ -222,18 +223,18 @@ export interface StartOptions {
   uris?: string[];
   mem?: number;
   disk?: number;
-  healthCheckType?: string;
+  healthCheckType?: HealthCheckType;
   endpoint?: string | null;
   timeout?: number;
   env?: Record<string, string>;
-  services?: unknown[];
+  services?: ServiceBinding[];
   version?: string;
   sha1?: string;
 }
 
 /** Publishes dea.<id>.start for a droplet the fake controller serves. */
 export function startInstance(h: Harness, appGuid: string, dropletGuid: string, o: StartOptions = {}): void {
-  publishJson(h.nc, `dea.${h.dea.id}.start`, {
+  publish(h.nc, deaStart(h.dea.id), {
     droplet: appGuid,
     version: o.version ?? 'v1',
     name: `app-${appGuid}`,

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeJson, publishJson } from '../../../src/runtime/common/bus.js';
+import { publish, requestMany } from '../../../src/runtime/common/bus.js';
+import { deaFindDroplet, deaStop, deaUpdate, type FindDropletReply } from '../../../src/runtime/common/bus-messages.js';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';
-import type { FindDropletReply } from '../../../src/runtime/dea/protocol.js';
-import { dropletOf, FIXTURES, get, newGuid, packageOf, stageApp, startHarness, startInstance, type Harness } from './helpers.js';
+import { dropletOf, FIXTURES, get, newGuid, packageOf, quietLog, stageApp, startHarness, startInstance, type Harness } from './helpers.js';
 
 const isAlive = (pid: number) => {
   try {
@@ -103,7 +103,7 @@ describe('dea instances', function () {
     assert.ok(cell.some((l) => l.startsWith('CELL/2 OUT Creating container for app')));
 
     // dea.stop: unregistered first, SIGTERM, droplet.exited STOPPED, gone from heartbeats.
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     const exit = await exited(app);
     assert.equal(exit.data.reason, 'STOPPED');
     assert.ok([0, 143].includes(exit.data.exit_status), `exit status ${exit.data.exit_status}`);
@@ -141,7 +141,7 @@ describe('dea instances', function () {
     const now = h.rec.find('dea.heartbeat').at(-1)!;
     const entries = now.data.droplets.filter((e: { droplet: string }) => e.droplet === app);
     assert.deepEqual(entries.map((e: { state: string }) => e.state), ['RUNNING']);
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await h.rec.wait('droplet.exited', (d) => d.droplet === app && d.reason === 'STOPPED');
   });
 
@@ -185,7 +185,7 @@ describe('dea instances', function () {
     const logs = h.rec.logs(app, 'APP/PROC/WEB');
     assert.ok(logs.includes('APP/PROC/WEB/0 ERR app instance exceeded log rate limit (200 lines/s)'), logs.slice(0, 5).join('\n'));
     assert.ok(logs.length < 2_000, `${logs.length} lines forwarded`);
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await exited(app);
   });
 
@@ -195,16 +195,11 @@ describe('dea instances', function () {
     startInstance(h, app, nodeHello, { index: 1 });
     await waitFor('two running', () => h.rec.find('dea.heartbeat', (d) => d.droplets.filter((e: { droplet: string; state: string }) => e.droplet === app && e.state === 'RUNNING').length === 2)[0]);
     await sleep(600); // a couple of samples
-    const inbox = h.nc.subscribe('_INBOX.find-test', { timeout: 5_000 });
     const replies: FindDropletReply[] = [];
-    const collecting = (async () => {
-      for await (const m of inbox) {
-        replies.push(decodeJson<FindDropletReply>(m.data)!);
-        if (replies.length === 2) break;
-      }
-    })();
-    publishJson(h.nc, 'dea.find.droplet', { droplet: app, include_stats: true }, '_INBOX.find-test');
-    await collecting;
+    for await (const reply of requestMany(h.nc, deaFindDroplet, { droplet: app, include_stats: true }, { log: quietLog, maxWait: 5_000 })) {
+      replies.push(reply);
+      if (replies.length === 2) break;
+    }
     replies.sort((a, b) => a.index - b.index);
     assert.deepEqual(replies.map((r) => [r.dea, r.droplet, r.index, r.state]), [['dea-0', app, 0, 'RUNNING'], ['dea-0', app, 1, 'RUNNING']]);
     for (const r of replies) {
@@ -222,12 +217,12 @@ describe('dea instances', function () {
       assert.ok(!Number.isNaN(Date.parse(stats.usage.time)));
     }
     // dea.stop by index stops only that one.
-    publishJson(h.nc, 'dea.stop', { droplet: app, indices: [1] });
+    publish(h.nc, deaStop, { droplet: app, indices: [1] });
     const exit = await exited(app);
     assert.equal(exit.data.index, 1);
     await sleep(300);
     assert.equal(h.rec.find('droplet.exited', (d) => d.droplet === app).length, 1);
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await h.rec.wait('droplet.exited', (d) => d.droplet === app && d.index === 0);
   });
 
@@ -236,9 +231,9 @@ describe('dea instances', function () {
     startInstance(h, app, nodeHello, { uris: ['a.localhost'] });
     const first = await h.rec.wait('router.register', (d) => d.app === app);
     assert.deepEqual(first.data.uris, ['a.localhost']);
-    publishJson(h.nc, 'dea.update', { droplet: app, uris: ['a.localhost', 'b.localhost'] });
+    publish(h.nc, deaUpdate, { droplet: app, uris: ['a.localhost', 'b.localhost'] });
     await h.rec.wait('router.register', (d) => d.app === app && d.uris.length === 2);
-    publishJson(h.nc, 'dea.update', { droplet: app, uris: ['b.localhost'] });
+    publish(h.nc, deaUpdate, { droplet: app, uris: ['b.localhost'] });
     const unreg = await h.rec.wait('router.unregister', (d) => d.app === app);
     assert.deepEqual(unreg.data.uris, ['a.localhost']);
     const last = await h.rec.wait('router.register', (d) => d.app === app && d.uris.length === 1 && d.uris[0] === 'b.localhost');
@@ -246,7 +241,7 @@ describe('dea instances', function () {
     const record = JSON.parse(fs.readFileSync(path.join(h.dea.paths.instances, last.data.private_instance_id, 'instance.json'), 'utf8'));
     assert.deepEqual(record.route.uris, ['b.localhost']);
     assert.equal(record.route.port, last.data.port);
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     const exit = await exited(app);
     assert.equal(exit.data.reason, 'STOPPED');
     assert.ok(h.rec.find('router.unregister', (d) => d.app === app && d.uris.length === 1 && d.uris[0] === 'b.localhost').length > 0);
@@ -257,7 +252,7 @@ describe('dea instances', function () {
     startInstance(h, app, behaviours, { command: 'node stubborn.js' });
     await heartbeatState(app, 'RUNNING');
     const stoppedAt = Date.now();
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await heartbeatState(app, 'STOPPING');
     const exit = await exited(app);
     assert.equal(exit.data.reason, 'STOPPED');
@@ -276,7 +271,7 @@ describe('dea instances', function () {
     const adv = await h.rec.wait('dea.advertise', (d) => d.app_id_to_count[app] === 1);
     assert.ok(adv.data.available_memory <= 4096 - 512);
     assert.ok(adv.data.available_disk <= 8192 - 1024);
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await exited(app);
   });
 
@@ -292,7 +287,7 @@ describe('dea instances', function () {
     await waitFor('index 1 running', () => h.rec.find('dea.heartbeat', (d) => d.droplets.some((e: { droplet: string; index: number; state: string }) => e.droplet === app && e.index === 1 && e.state === 'RUNNING'))[0]);
     assert.equal(downloads(), count);
     assert.ok(h.rec.logs(app, 'CELL').some((l) => l.includes('cached')));
-    publishJson(h.nc, 'dea.stop', { droplet: app });
+    publish(h.nc, deaStop, { droplet: app });
     await waitFor('both stopped', () => h.rec.find('droplet.exited', (d) => d.droplet === app).length === 2);
   });
 

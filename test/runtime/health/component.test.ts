@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { BusServer } from '../../../src/runtime/bus/server.js';
 import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { HealthStart, HealthStop } from '../../../src/runtime/common/bus-messages.js';
 import type { Component } from '../../../src/runtime/common/component.js';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';
 import health from '../../../src/runtime/health/component.js';
-import type { HealthStart, HealthStop } from '../../../src/runtime/health/messages.js';
 import { connectTo, desiredProcess, FakeController, FakeDea, Recorder, testContext } from './helpers.js';
 
 const HEARTBEAT_MS = 100;

@@ -9,7 +9,8 @@ import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats
 import type { ComponentContext } from '../../../src/runtime/common/component.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
-import type { DesiredProcess, DropletExited, Heartbeat, HeartbeatDroplet, InstanceState } from '../../../src/runtime/health/messages.js';
+import type { DropletExited, Heartbeat, HeartbeatDroplet, InstanceState } from '../../../src/runtime/common/bus-messages.js';
+import type { DesiredProcess } from '../../../src/runtime/health/messages.js';
 
 const json = JSONCodec();
 

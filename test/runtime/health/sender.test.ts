@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from 'nats';
 import { BusServer } from '../../../src/runtime/bus/server.js';
 import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { HealthStart, HealthStop } from '../../../src/runtime/common/bus-messages.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import type { ActualInstance, ActualSnapshot } from '../../../src/runtime/health/actual-state.js';
 import type { Decision, StartDecision, StopDecision } from '../../../src/runtime/health/analyzer.js';
-import type { HealthStart, HealthStop } from '../../../src/runtime/health/messages.js';
 import { Sender } from '../../../src/runtime/health/sender.js';
 import { connectTo, Recorder } from './helpers.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { NatsConnection } from 'nats';
-import type { ApiClient } from '../../../src/cli/api-client.js';
+import type { ApiClient } from '../../../src/cli/api/client.js';
 import { request } from '../../../src/runtime/common/http.js';
 import { formatLogLine, formatLogSource, formatLogTimestamp, logColor, sortByTime } from '../../../src/cli/log-format.js';
 import { followStagingLogs, recentLogs, streamAppLogs, type LogStreamStatus } from '../../../src/cli/logs-client.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../../../src/runtime/common/log.js';
-import { parseRecord, subjectGuid, toEnvelope, type LogRecord } from '../../../src/runtime/logs/envelope.js';
+import { parseRecord, subjectGuid, type LogRecord } from '../../../src/runtime/logs/envelope.js';
 import { Ring } from '../../../src/runtime/logs/ring.js';
 import { logsSettings } from '../../../src/runtime/logs/settings.js';
 import { LogStore, type StoreOptions } from '../../../src/runtime/logs/store.js';
@@ -19,22 +19,25 @@ describe('logs: envelopes, ring, store', () => {
       for (const s of ['logs.', 'logs.a.b', 'logs.a/b', 'logs.../x', 'log.abc', `logs.${'a'.repeat(65)}`]) assert.equal(subjectGuid(s), undefined, s);
     });
 
-    it('keeps exactly the envelope fields; a numeric instance is taken as its string', () => {
-      const e = toEnvelope({ timestamp: 1, app_guid: 'a', source_type: 'APP/PROC/WEB', source_instance: 2, message_type: 'ERR', message: 'm', extra: true }, 'a');
-      assert.deepEqual(e, { timestamp: 1, app_guid: 'a', source_type: 'APP/PROC/WEB', source_instance: '2', message_type: 'ERR', message: 'm' });
+    it('keeps exactly the envelope fields; refuses what breaks the envelope contract or names another app', () => {
+      const parse = (value: unknown) => parseRecord(JSON.stringify(value), 'a');
       const base = { timestamp: 1, app_guid: 'a', source_type: 'RTR', source_instance: '0', message_type: 'OUT', message: 'm' };
+      assert.deepEqual(parse({ ...base, source_type: 'APP/PROC/WEB', extra: true })?.envelope, { ...base, source_type: 'APP/PROC/WEB' });
+      assert.equal(parse({ ...base, extra: true })?.json, JSON.stringify(base));
       for (const bad of [
         { ...base, timestamp: -1 },
         { ...base, timestamp: Number.NaN },
         { ...base, source_type: 'rtr' },
         { ...base, source_type: 'APP//WEB' },
         { ...base, source_instance: null },
+        { ...base, source_instance: 2 },
         { ...base, message: 42 },
         { ...base, message: 'x'.repeat(200 * 1024) },
         { ...base, app_guid: 'b' },
       ]) {
-        assert.equal(toEnvelope(bad, 'a'), undefined, JSON.stringify(bad).slice(0, 100));
+        assert.equal(parse(bad), undefined, JSON.stringify(bad).slice(0, 100));
       }
+      assert.equal(parseRecord('{not json', 'a'), undefined);
     });
   });
 

@@ -10,13 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, StringCodec, type NatsConnection } from 'nats';
 import { BusServer } from '../../../src/runtime/bus/server.js';
+import type { RouterRegisterMessage } from '../../../src/runtime/common/bus-messages.js';
 import type { Component, ComponentContext } from '../../../src/runtime/common/component.js';
 import { ensureConfig, ensureStateDirs, statePaths } from '../../../src/runtime/common/config.js';
 import { createLogger, type Logger } from '../../../src/runtime/common/log.js';
 import { freePort, isListening, waitFor } from '../../../src/runtime/common/net.js';
 import routerModule from '../../../src/runtime/router/component.js';
 import { accessLogMessage, unescapeMessage } from '../../../src/runtime/router/handlers/access-log.js';
-import type { RegisterMessage } from '../../../src/runtime/router/registry.js';
 import { Router } from '../../../src/runtime/router/router.js';
 import { routerSettings, type RouterSettings } from '../../../src/runtime/router/settings.js';
 import { NATS_SERVER_BIN } from '../../helpers/nats-server.js';
@@ -74,7 +74,7 @@ export async function startBackend(name = 'backend', handler?: (req: http.Incomi
   };
 }
 
-export const registration = (backend: { port: number }, uris: string[], extra: Partial<RegisterMessage> = {}): RegisterMessage => ({
+export const registration = (backend: { port: number }, uris: string[], extra: Partial<RouterRegisterMessage> = {}): RouterRegisterMessage => ({
   host: '127.0.0.1',
   port: backend.port,
   uris,
@@ -90,7 +90,7 @@ export interface TestRouter {
   settings: RouterSettings;
   /** Access-log lines: [app guid, line]. */
   accessLog: [string, string][];
-  register(msg: RegisterMessage): void;
+  register(msg: RouterRegisterMessage): void;
   close(): Promise<void>;
 }
 

@@ -4,11 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, Migrator, MysqlDialect, sql, SqliteDialect, type MigrationProvider } from 'kysely';
 import { redactUrl } from '../../common/log.js';
-import { sleep } from '../../common/net.js';
+import { retry, sleep } from '../../common/poll.js';
 import { migrations } from './migrations.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'mysql';
+
+export const IN_MEMORY = ':memory:';
 
 export interface ControllerDatabase {
   db: Kysely<Database>;
@@ -28,19 +30,18 @@ const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNRE
  * handshake in time: wait for it (about 2 minutes), as components wait for the bus.
  */
 async function waitForServer(db: Kysely<Database>, onRetry?: (error: Error) => void): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await sql`select 1`.execute(db);
-      return;
-    } catch (error) {
-      if (!TRANSIENT.has(String((error as NodeJS.ErrnoException).code)) || attempt >= 60) throw error;
+  await retry(() => sql`select 1`.execute(db), {
+    timeoutMs: 120_000,
+    backoff: { initialMs: 100, maxMs: 2_000 },
+    retryIf: (error) => {
+      if (!TRANSIENT.has(String((error as NodeJS.ErrnoException).code))) return false;
       onRetry?.(error as Error);
-      await sleep(Math.min(2_000, 100 * attempt));
-    }
-  }
+      return true;
+    },
+  });
 }
 
-/** `url`: a `mysql://user:pass@host:port/db` URL, or a SQLite file path (default db/controller.sqlite). */
+/** `url`: a `mysql://user:pass@host:port/db` URL, a SQLite file path (default db/controller.sqlite), or ':memory:'. */
 export async function openDatabase(url: string, { onRetry }: { onRetry?: (error: Error) => void } = {}): Promise<ControllerDatabase> {
   let db: Kysely<Database>;
   let dialect: Dialect;
@@ -61,14 +62,17 @@ export async function openDatabase(url: string, { onRetry }: { onRetry?: (error:
   } else {
     dialect = 'sqlite';
     location = url.replace(/^sqlite:\/\//, '');
-    fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
     const { default: SqliteDatabase } = await import('better-sqlite3');
-    // It holds binding credentials: owner-only, like config.json (SQLite gives -wal and -shm the mode
-    // of the database file).
-    fs.closeSync(fs.openSync(location, 'a', 0o600));
-    fs.chmodSync(location, 0o600);
+    // ':memory:' is a database that lives and dies with the process (the controller's in-process tests).
+    if (location !== IN_MEMORY) {
+      fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
+      // It holds binding credentials: owner-only, like config.json (SQLite gives -wal and -shm the
+      // mode of the database file).
+      fs.closeSync(fs.openSync(location, 'a', 0o600));
+      fs.chmodSync(location, 0o600);
+    }
     const sqlite = new SqliteDatabase(location);
-    sqlite.pragma('journal_mode = WAL');
+    if (location !== IN_MEMORY) sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });

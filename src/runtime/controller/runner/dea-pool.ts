@@ -1,13 +1,7 @@
 // The DEAs the controller knows, from their `dea.advertise` messages, and placement (DESIGN.md §5):
 // an instance goes to the DEA with the fewest instances of that app, then the most free memory; a
 // DEA silent for three advertise intervals is dropped.
-export interface Advertisement {
-  id: string;
-  stacks: string[];
-  available_memory: number;
-  available_disk: number;
-  app_id_to_count: Record<string, number>;
-}
+import type { Advertisement } from '../../common/bus-messages.js';
 
 interface Known {
   ad: Advertisement;

@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { request, type HttpResponse } from '../../common/http.js';
 import type { Logger } from '../../common/log.js';
-import { ApiError } from '../api/errors.js';
+import { waitFor } from '../../common/poll.js';
+import { ApiError } from '../errors.js';
 
 export const BROKER_API_VERSION = '2.17';
 
@@ -39,12 +40,8 @@ export function brokerTimeoutMs(): number {
   return Number.isFinite(n) && n > 0 ? n : 60_000;
 }
 
-/** 502 CF-ServiceBrokerBadResponse (CF's code 10001), which api/errors.ts does not list. */
-export function brokerError(detail: string): ApiError {
-  const error = new ApiError('ServerError', detail);
-  Object.assign(error, { status: 502, code: 10001, title: 'CF-ServiceBrokerBadResponse' });
-  return error;
-}
+/** 502 CF-ServiceBrokerBadResponse: the broker failed or answered what the platform cannot use. */
+export const brokerError = (detail: string): ApiError => new ApiError('ServiceBrokerBadResponse', detail);
 
 /** Why a broker call failed, and whether the platform must clean up after it. */
 class BrokerFailure extends Error {
@@ -191,18 +188,30 @@ export class BrokerClient {
     throw brokerError(this.failure(res).message);
   }
 
+  /** Polls last_operation until the broker says succeeded (or, for a delete, gone) or failed. */
   private async waitForLastOperation(path: string, query: Record<string, string>, gone = false): Promise<void> {
-    const deadline = Date.now() + Number(process.env.DEVBOX_BROKER_POLL_MS ?? 10 * 60_000);
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      const res = await this.attempt('GET', `${path}/last_operation?${new URLSearchParams(query).toString()}`);
-      if (gone && res.status === 410) return;
-      const parsed = parse(res.text) as { state?: string; description?: string } | undefined;
-      if (res.status === 200 && parsed?.state === 'succeeded') return;
-      if (res.status === 200 && parsed?.state === 'failed') throw new BrokerFailure(`Service broker error: ${parsed.description ?? 'the operation failed'}`, false);
-      if (res.status !== 200) throw this.failure(res);
-      if (Date.now() > deadline) throw new BrokerFailure('Service broker error: the operation did not finish in time', true);
-    }
+    const url = `${path}/last_operation?${new URLSearchParams(query).toString()}`;
+    await waitFor(
+      `the broker's last operation at ${path}`,
+      async () => {
+        const res = await this.attempt('GET', url);
+        if (gone && res.status === 410) return true;
+        const parsed = parse(res.text) as { state?: string; description?: string } | undefined;
+        if (res.status === 200 && parsed?.state === 'succeeded') return true;
+        if (res.status === 200 && parsed?.state === 'failed') throw new BrokerFailure(`Service broker error: ${parsed.description ?? 'the operation failed'}`, false);
+        if (res.status !== 200) throw this.failure(res);
+        return false;
+      },
+      {
+        timeoutMs: Number(process.env.DEVBOX_BROKER_POLL_MS ?? 10 * 60_000),
+        backoff: { initialMs: 100, maxMs: 2_000 },
+        delayFirst: true,
+        retryIf: () => false,
+        onTimeout: () => {
+          throw new BrokerFailure('Service broker error: the operation did not finish in time', true);
+        },
+      },
+    );
   }
 
   private failure(res: HttpResponse): BrokerFailure {

@@ -1,7 +1,7 @@
 // What an instance sees in its environment (DESIGN.md §6, REFERENCE "What apps see"): Cloud
 // Foundry's variables with their shapes, so that libraries such as cfenv work unchanged.
 import os from 'node:os';
-import type { ServiceBinding, StartMessage } from '../protocol.js';
+import type { ServiceBinding, StartMessage } from '../../common/bus-messages.js';
 import { withNodeOnPath } from '../host.js';
 
 export interface InstancePlacement {

@@ -3,7 +3,7 @@
 // reasons read like Diego's, because they end up in the crash's exit description.
 import http from 'node:http';
 import net from 'node:net';
-import type { HealthCheckType } from '../protocol.js';
+import type { HealthCheckType } from '../../common/bus-messages.js';
 
 export interface HealthCheckSpec {
   type: HealthCheckType;

@@ -8,13 +8,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { publishAppLog } from '../../common/app-log.js';
-import { publishJson, type NatsConnection } from '../../common/bus.js';
+import { publish, type NatsConnection } from '../../common/bus.js';
+import {
+  dropletExited,
+  routerUnregister,
+  type DropletExited,
+  type ExitReason,
+  type HealthCheckType,
+  type InstanceState,
+  type InstanceStats,
+  type RouterRegisterMessage,
+  type StartMessage,
+} from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
-import { freePort, sleep } from '../../common/net.js';
-import type { RouteRegistrar, RouterRegisterMessage } from '../../common/route-registrar.js';
+import { freePort } from '../../common/net.js';
+import { waitFor } from '../../common/poll.js';
+import type { RouteRegistrar } from '../../common/route-registrar.js';
 import { extractTarball } from '../archive.js';
 import type { DeaPaths } from '../paths.js';
-import type { DropletExited, ExitReason, HealthCheckType, InstanceState, InstanceStats, StartMessage } from '../protocol.js';
 import type { DeaSettings } from '../settings.js';
 import { formatSize } from '../staging/stager.js';
 import type { DropletCache } from './droplet-cache.js';
@@ -103,22 +114,22 @@ export class Instance {
     private readonly deps: InstanceDeps,
   ) {
     this.appGuid = start.droplet;
-    this.index = Number(start.index);
-    this.version = String(start.version ?? '');
+    this.index = start.index;
+    this.version = start.version;
     this.dir = path.join(deps.paths.instances, this.guid);
     this.appDir = path.join(this.dir, 'app');
-    this.uris = Array.isArray(start.uris) ? start.uris.filter((u) => typeof u === 'string') : [];
+    this.uris = start.uris ?? [];
     this.log = deps.log.child({ app_guid: this.appGuid, index: this.index, instance: this.guid });
     this.logs = new LogForwarder(deps.nc, this.appGuid, this.index, deps.settings.logRateLimit);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
   get memLimitBytes(): number {
-    return (Number(this.start.limits?.mem) || 0) * MB;
+    return (this.start.limits?.mem ?? 0) * MB;
   }
 
   get diskLimitBytes(): number {
-    return (Number(this.start.limits?.disk) || 0) * MB;
+    return (this.start.limits?.disk ?? 0) * MB;
   }
 
   /** True while the instance holds resources (counts against the DEA's memory). */
@@ -180,14 +191,14 @@ export class Instance {
     fs.mkdirSync(this.appDir, { recursive: true, mode: 0o700 });
     if (this.finished) return;
 
-    const command = (typeof start.start_command === 'string' && start.start_command.trim()) || this.stagedCommand();
+    const command = start.start_command?.trim() || this.stagedCommand();
     if (!command) throw new Error('the droplet has no start command and none was given');
 
     this.port = await this.pickPort();
     if (this.finished) return;
     this.cgroup = deps.memory.create(this.guid, this.memLimitBytes);
     const env = instanceEnv(start, { instanceGuid: this.guid, port: this.port, appDir: this.appDir, depsDir: path.join(this.dir, 'deps'), tmpDir, host: this.host });
-    const child = spawn('bash', launcherArgs(this.cgroup?.procsFile, Number(start.limits?.fds) || undefined, command), { cwd: this.appDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', launcherArgs(this.cgroup?.procsFile, start.limits?.fds || undefined, command), { cwd: this.appDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.pid = child.pid;
     this.startedAt = Date.now();
@@ -232,19 +243,28 @@ export class Instance {
 
   private async waitHealthy(): Promise<void> {
     const type: HealthCheckType = this.start.health_check_type || 'port';
-    const timeoutS = Number(this.start.health_check_timeout) > 0 ? Number(this.start.health_check_timeout) : 60;
+    const given = this.start.health_check_timeout;
+    const timeoutS = given && given > 0 ? given : 60;
     const deadline = (this.startedAt ?? Date.now()) + timeoutS * 1000;
     const spec = { type, port: this.port, endpoint: this.start.health_check_http_endpoint, attemptTimeoutMs: 1_000 };
-    for (;;) {
-      if (this.finished || this.stopReason || this.crashDescription) return;
-      const result = await checkOnce(spec);
-      if (this.finished || this.stopReason || this.crashDescription) return;
-      if (result.healthy) return this.becomeRunning();
-      if (Date.now() >= deadline) {
-        this.cell(`Instance never healthy after ${timeoutS}s: ${result.reason}`, 'ERR');
-        return this.kill(`Instance never healthy after ${timeoutS}s: ${result.reason}`);
-      }
-      await sleep(Math.min(this.deps.settings.healthCheckIntervalMs, Math.max(0, deadline - Date.now())));
+    // Stopped, crashed or exited meanwhile: nothing left to wait for.
+    const ended = () => !!(this.finished || this.stopReason || this.crashDescription);
+    let reason = '';
+    const outcome = await waitFor(
+      `instance ${this.index} of ${this.appGuid} to become healthy`,
+      async () => {
+        if (ended()) return 'ended';
+        const result = await checkOnce(spec);
+        reason = result.reason;
+        if (ended()) return 'ended';
+        return result.healthy && 'healthy';
+      },
+      { deadline, intervalMs: this.deps.settings.healthCheckIntervalMs, retryIf: () => false, onTimeout: () => 'never healthy' as const },
+    );
+    if (outcome === 'healthy') return this.becomeRunning();
+    if (outcome === 'never healthy') {
+      this.cell(`Instance never healthy after ${timeoutS}s: ${reason}`, 'ERR');
+      return this.kill(`Instance never healthy after ${timeoutS}s: ${reason}`);
     }
   }
 
@@ -279,7 +299,7 @@ export class Instance {
     if (this.state !== 'RUNNING' || this.finished || this.stopReason) return;
     if (this.registered && removed.length > 0 && !this.deps.nc.isClosed()) {
       // Only the uris that went: the others keep answering meanwhile.
-      publishJson(this.deps.nc, 'router.unregister', { ...this.route(), uris: removed });
+      publish(this.deps.nc, routerUnregister, { ...this.route(), uris: removed });
     }
     if (this.uris.length > 0) this.register();
     else this.unregister();
@@ -355,7 +375,7 @@ export class Instance {
       this.state = 'CRASHED';
       this.stateTimestamp = nowSeconds();
     }
-    if (!this.deps.nc.isClosed()) publishJson(this.deps.nc, 'droplet.exited', exited);
+    if (!this.deps.nc.isClosed()) publish(this.deps.nc, dropletExited, exited);
     this.log.info('instance exited', { reason, exit_status: status, exit_description: description });
     this.deps.onExit(this, exited);
     await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -418,7 +438,7 @@ export class Instance {
       uptime: this.startedAt ? Math.floor((Date.now() - this.startedAt) / 1000) : 0,
       mem_quota: this.memLimitBytes,
       disk_quota: this.diskLimitBytes,
-      fds_quota: Number(this.start.limits?.fds) || 16384,
+      fds_quota: this.start.limits?.fds || 16384,
       usage: { ...this.usage },
     };
   }

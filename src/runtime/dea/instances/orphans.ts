@@ -6,9 +6,9 @@
 // before they are killed rather than having requests in flight cut off.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RouterRegisterMessage } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
 import { sleep } from '../../common/net.js';
-import type { RouterRegisterMessage } from '../../common/route-registrar.js';
 import { INSTANCE_RECORD, type InstanceRecord } from './instance.js';
 import { killSession, readStat, scanSessions } from './procfs.js';
 

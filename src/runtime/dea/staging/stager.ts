@@ -6,11 +6,11 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { publishAppLog } from '../../common/app-log.js';
 import type { NatsConnection } from '../../common/bus.js';
+import type { StagingReply, StagingRequest } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
 import { createTarball, extractTarball } from '../archive.js';
 import { withNodeOnPath } from '../host.js';
 import type { DeaPaths } from '../paths.js';
-import type { StagingReply, StagingRequest } from '../protocol.js';
 import { downloadToFile, uploadFile } from '../transfer.js';
 import type { TokenSource } from '../uaa-client.js';
 import { build, builtinBuildpacks, detect, readProcfile, release, resolveBuildpack, type Buildpack } from './buildpacks.js';
@@ -57,18 +57,17 @@ async function sha1File(file: string): Promise<string> {
 }
 
 export async function stage(request: StagingRequest, deps: StagerDeps): Promise<StagingReply> {
-  const taskId = String(request.task_id ?? '');
-  const appGuid = String(request.app_id ?? '');
+  // The request passed its contract's check (bus-messages.ts): ids and URIs are there.
+  const taskId = request.task_id;
+  const appGuid = request.app_id;
   const log = deps.log.child({ task_id: taskId, app_guid: appGuid });
   const stg = (message: string, type: 'OUT' | 'ERR' = 'OUT') => {
-    if (appGuid) publishAppLog(deps.nc, { app_guid: appGuid, source_type: 'STG', source_instance: '0', message_type: type, message });
+    publishAppLog(deps.nc, { app_guid: appGuid, source_type: 'STG', source_instance: '0', message_type: type, message });
   };
   const root = path.join(deps.paths.staging, `${taskId.replace(/[^A-Za-z0-9_-]/g, '') || 'task'}-${randomBytes(4).toString('hex')}`);
   const held: string[] = [];
   const deadline = Date.now() + deps.timeoutMs;
   try {
-    if (!appGuid || !taskId) throw new StagingFailure('StagingError', 'the staging request has no app_id or task_id');
-    if (!request.package_download_uri || !request.droplet_upload_uri) throw new StagingFailure('StagingError', 'the staging request has no package_download_uri or droplet_upload_uri');
     const dirs = { build: path.join(root, 'app'), deps: path.join(root, 'deps'), tmp: path.join(root, 'tmp') };
     for (const dir of [root, dirs.build, dirs.deps, dirs.tmp]) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 

@@ -2,8 +2,8 @@
 // RTR (the logs component shows them as [RTR/0]). Requests that reached no app (404s) have no app
 // to log to and are only counted.
 import { performance } from 'node:perf_hooks';
-import { appLogSubject, type LogEnvelope } from '../../common/app-log.js';
 import { isSubjectToken, type NatsConnection } from '../../common/bus.js';
+import { appLogs, type LogSourceType } from '../../common/bus-messages.js';
 import type { Endpoint } from '../registry.js';
 import type { Handler, RequestInfo } from './types.js';
 
@@ -361,9 +361,10 @@ const TIMESTAMP_OPEN = enc('{"timestamp":');
 const ENVELOPE_CLOSE = enc('"}');
 
 /**
- * Publishes RTR lines to the apps' logs (`logs.<app guid>`, one message per line, holding the
- * LogEnvelope publishAppLog (common/app-log.ts) would send). The router sends one per request, so
- * this is its hottest path after the proxy itself, and it was measured (perf):
+ * Publishes RTR lines to the apps' logs (`appLogs` in bus-messages.ts: one message per line on
+ * `logs.<app guid>`, holding the LogEnvelope publishAppLog (common/app-log.ts) would send). The
+ * router sends one per request, so this is its hottest path after the proxy itself, and it was
+ * measured (perf):
  * - Each line is framed as a `PUB <subject> <bytes>` op straight into a batch buffer when it is
  *   logged, the line written as bytes (writeAccessLogMessage). Lines kept as strings until a batch
  *   was published outlived young-generation GCs: the old-generation GC and the flattening of those
@@ -396,8 +397,8 @@ export class AccessLogPublisher {
       // The guid becomes a subject token: anything else (spaces, dots, wildcards) could not be
       // published, or would break the framing; no app the controller made has such a guid.
       if (!isSubjectToken(appGuid)) return undefined;
-      const type: LogEnvelope['source_type'] = 'RTR';
-      const subject = appLogSubject(appGuid);
+      const type: LogSourceType = 'RTR';
+      const { subject } = appLogs(appGuid);
       const rest = `,"app_guid":"${escapeForJson(appGuid)}","source_type":"${type}","source_instance":"${escapeForJson(this.sourceInstance)}","message_type":"OUT","message":"`;
       entry = { subject, pub: enc(`PUB ${subject} `), rest, restBytes: Buffer.from(rest) };
       if (this.apps.size > 10_000) this.apps.clear();

@@ -1,0 +1,105 @@
+// Service instance actions: create (a managed one is provisioned by its broker; a user-provided one
+// holds the credentials given) and delete. v3 makes the broker calls asynchronous; devbox calls the
+// broker before answering, outside any transaction, so every last_operation has succeeded. The
+// instance and its audit event are then written in one transaction.
+import { newGuid, now, type RequestContext } from '../context.js';
+import { ApiError, notUnique, unprocessable } from '../errors.js';
+import type { ServiceInstanceCreateMessage } from '../messages/services.js';
+import type { JobRow } from '../repositories/jobs.js';
+import { isUniqueViolation, type Db } from '../repositories/query.js';
+import { deleteInstance, findInstanceByName, insertInstance, instanceBindingTypes, type InstanceRow } from '../repositories/services.js';
+import { findSpace, getOrganization } from '../repositories/spaces.js';
+import { recordEvent } from './audit.js';
+import { completedJob } from './jobs.js';
+import { brokerOfPlan } from './service-brokers.js';
+
+/** A last_operation that has succeeded (devbox finishes every operation before answering). */
+export const succeeded = (type: 'create' | 'update' | 'delete', at: string) => JSON.stringify({ type, state: 'succeeded', description: '', created_at: at, updated_at: at });
+
+/** audit.service_instance.* or audit.user_provided_service_instance.*, as Cloud Controller names them. */
+function instanceEvent(db: Db, ctx: RequestContext, action: 'create' | 'delete', row: InstanceRow, data: Record<string, unknown> = {}) {
+  const kind = row.type === 'user-provided' ? 'user_provided_service_instance' : 'service_instance';
+  return recordEvent(db, { type: `audit.${kind}.${action}`, actor: ctx.actor, target: { guid: row.guid, type: kind, name: row.name }, spaceGuid: row.space_guid, data });
+}
+
+export async function createServiceInstance(ctx: RequestContext, message: ServiceInstanceCreateMessage): Promise<InstanceRow> {
+  const space = await findSpace(ctx.db, message.spaceGuid);
+  if (!space) throw unprocessable('Invalid space. Ensure that the space exists and you have access to it.');
+  const taken = () => notUnique(`The service instance name is taken: ${message.name}.`);
+  if (await findInstanceByName(ctx.db, space.guid, message.name)) throw taken();
+  const at = now();
+  const row: InstanceRow = {
+    guid: newGuid(),
+    name: message.name,
+    type: message.type,
+    space_guid: space.guid,
+    plan_guid: null,
+    credentials: null,
+    tags: JSON.stringify(message.tags),
+    syslog_drain_url: null,
+    route_service_url: null,
+    dashboard_url: null,
+    last_operation: succeeded('create', at),
+    metadata: JSON.stringify(message.metadata),
+    created_at: at,
+    updated_at: at,
+  };
+  if (message.type === 'user-provided') {
+    row.credentials = JSON.stringify(message.credentials);
+    row.syslog_drain_url = message.syslogDrainUrl;
+    row.route_service_url = message.routeServiceUrl;
+  } else {
+    const { plan, offering, client, ids } = await brokerOfPlan(ctx, message.planGuid);
+    row.plan_guid = plan.guid;
+    const org = await getOrganization(ctx.db, space.organization_guid);
+    const answer = await client.provision(
+      row.guid,
+      {
+        ...ids,
+        organization_guid: org.guid,
+        space_guid: space.guid,
+        ...(message.parameters ? { parameters: message.parameters } : {}),
+        context: { platform: 'cloudfoundry', organization_guid: org.guid, organization_name: org.name, space_guid: space.guid, space_name: space.name, instance_name: message.name },
+      },
+      ids,
+    );
+    row.dashboard_url = typeof answer.dashboard_url === 'string' ? answer.dashboard_url : null;
+    ctx.log.info('provisioned', { instance: row.guid, offering: offering.name, plan: plan.name });
+  }
+  // Credentials and parameters may be secrets: the event says only that they were given.
+  const secrets = message.type === 'user-provided' ? { credentials: '[PRIVATE DATA HIDDEN]' } : message.parameters ? { parameters: '[PRIVATE DATA HIDDEN]' } : {};
+  try {
+    await ctx.db.transaction().execute(async (trx) => {
+      await insertInstance(trx, row);
+      await instanceEvent(trx, ctx, 'create', row, { request: { name: row.name, type: row.type, relationships: { space: space.guid, service_plan: row.plan_guid }, ...secrets } });
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw taken();
+    throw error;
+  }
+  return row;
+}
+
+/**
+ * Deletes an instance that has no bindings or keys left; a managed one is deprovisioned by its
+ * broker first. A user-provided instance is gone at once (204); a managed one answers with a job.
+ */
+export async function deleteServiceInstance(ctx: RequestContext, row: InstanceRow): Promise<JobRow | undefined> {
+  const bindings = await instanceBindingTypes(ctx.db, row.guid);
+  if (bindings.length) {
+    const apps = bindings.filter((type) => type === 'app').length;
+    const keys = bindings.length - apps;
+    const has = [apps ? `${apps} app binding${apps > 1 ? 's' : ''}` : '', keys ? `${keys} service key${keys > 1 ? 's' : ''}` : ''].filter(Boolean).join(' and ');
+    const todo = [apps ? 'unbind it from its apps (unbind-service)' : '', keys ? 'delete its service keys (delete-service-key)' : ''].filter(Boolean).join(' and ');
+    throw new ApiError('AssociationNotEmpty', `Cannot delete service instance ${row.name}: it still has ${has}. Service keys, bindings, and shares must first be deleted: ${todo}, then delete it.`);
+  }
+  if (row.type === 'managed' && row.plan_guid) {
+    const { client, ids } = await brokerOfPlan(ctx, row.plan_guid);
+    await client.deprovision(row.guid, ids);
+  }
+  return ctx.db.transaction().execute(async (trx) => {
+    await deleteInstance(trx, row.guid);
+    await instanceEvent(trx, ctx, 'delete', row);
+    return row.type === 'user-provided' ? undefined : completedJob(trx, 'service_instance.delete', { guid: row.guid, type: 'service_instances' });
+  });
+}

@@ -1,0 +1,49 @@
+// `/`, `/v3` and `/v3/info`: where the API, uaa and logs are, so clients discover the endpoints.
+// These need no token, as on Cloud Foundry.
+import type { Routes } from '../http/routes.js';
+import type { RequestContext } from '../context.js';
+
+export const API_VERSION = '3.180.0';
+
+export function infoRoutes(routes: Routes<RequestContext>): void {
+  routes.get('/', (_req, ctx) => ({
+    body: {
+      links: {
+        self: { href: ctx.urls.api },
+        bits_service: null,
+        cloud_controller_v2: null,
+        cloud_controller_v3: { href: `${ctx.urls.api}/v3`, meta: { version: API_VERSION } },
+        network_policy_v0: null,
+        network_policy_v1: null,
+        login: { href: ctx.urls.uaa },
+        uaa: { href: ctx.urls.uaa },
+        credhub: null,
+        routing: null,
+        logging: { href: ctx.urls.logs.replace(/^http/, 'ws') },
+        log_cache: { href: ctx.urls.logs },
+        log_stream: { href: ctx.urls.logs },
+        app_ssh: null,
+      },
+    },
+  }));
+  routes.get('/v3', (_req, ctx) => {
+    const link = (path: string) => ({ href: `${ctx.urls.api}/v3/${path}` });
+    const names = ['apps', 'audit_events', 'domains', 'jobs', 'organizations', 'processes', 'routes', 'spaces'];
+    return { body: { links: { self: { href: `${ctx.urls.api}/v3` }, ...Object.fromEntries(names.map((n) => [n, link(n)])) } } };
+  });
+  routes.get('/v3/info', (_req, ctx) => ({
+    body: {
+      build: '',
+      cli_version: { minimum: '', recommended: '' },
+      custom: {},
+      description: 'devbox: a local Cloud Foundry',
+      name: 'devbox',
+      version: 1,
+      osbapi_version: '2.17',
+      links: { self: { href: `${ctx.urls.api}/v3/info` }, support: { href: '' }, uaa: { href: ctx.urls.uaa }, logs: { href: ctx.urls.logs } },
+    },
+  }));
+}
+
+/** Paths anyone may read without a token. */
+export const PUBLIC_PATHS = new Set(['/', '/v3', '/v3/info']);

@@ -1,0 +1,56 @@
+// /v3/service_instances and /v3/service_credential_bindings: thin routes over
+// actions/service-instances.ts and actions/service-bindings.ts. Creates answer 201 with the resource
+// (the broker has answered before); deleting a managed instance's resource answers 202 with a job, a
+// user-provided one's 204.
+import type { RequestContext } from '../context.js';
+import { notFound } from '../errors.js';
+import type { Routes } from '../http/routes.js';
+import { createServiceBinding, deleteServiceBinding } from '../actions/service-bindings.js';
+import { createServiceInstance, deleteServiceInstance } from '../actions/service-instances.js';
+import { listMessage } from '../messages/list.js';
+import { serviceBindingCreateMessage, serviceInstanceCreateMessage, typeFilter } from '../messages/services.js';
+import { paginated } from '../presenters/paginated.js';
+import { presentBinding, presentBindingDetails, presentInstance, presentInstanceCredentials } from '../presenters/services.js';
+import { BINDING_FILTERS, getBinding, getInstance, INSTANCE_FILTERS, listBindings, listInstances } from '../repositories/services.js';
+import { jobAccepted } from './apps.js';
+
+export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
+  routes.get('/v3/service_instances', async (req, ctx) => {
+    const message = { ...listMessage(req.query, INSTANCE_FILTERS), type: typeFilter(req.query) };
+    const { total, rows } = await listInstances(ctx.db, message);
+    return { body: paginated(ctx.urls.api, '/v3/service_instances', req.query, message, total, rows.map((r) => presentInstance(r, ctx))) };
+  });
+
+  routes.get('/v3/service_instances/:guid', async (req, ctx) => ({ body: presentInstance(await getInstance(ctx.db, req.params.guid), ctx) }));
+
+  routes.get('/v3/service_instances/:guid/credentials', async (req, ctx) => {
+    const row = await getInstance(ctx.db, req.params.guid);
+    // Only a user-provided instance has credentials of its own; a managed one's are its bindings'.
+    if (row.type !== 'user-provided') throw notFound('Service instance');
+    return { body: presentInstanceCredentials(row) };
+  });
+
+  routes.post('/v3/service_instances', async (req, ctx) => ({ status: 201, body: presentInstance(await createServiceInstance(ctx, serviceInstanceCreateMessage(req.body)), ctx) }));
+
+  routes.delete('/v3/service_instances/:guid', async (req, ctx) => {
+    const job = await deleteServiceInstance(ctx, await getInstance(ctx.db, req.params.guid));
+    return job ? jobAccepted(ctx, job.guid) : { status: 204 };
+  });
+
+  routes.get('/v3/service_credential_bindings', async (req, ctx) => {
+    const message = { ...listMessage(req.query, BINDING_FILTERS), type: typeFilter(req.query) };
+    const { total, rows } = await listBindings(ctx.db, message);
+    return { body: paginated(ctx.urls.api, '/v3/service_credential_bindings', req.query, message, total, rows.map((r) => presentBinding(r, ctx))) };
+  });
+
+  routes.get('/v3/service_credential_bindings/:guid', async (req, ctx) => ({ body: presentBinding(await getBinding(ctx.db, req.params.guid), ctx) }));
+
+  routes.get('/v3/service_credential_bindings/:guid/details', async (req, ctx) => ({ body: presentBindingDetails(await getBinding(ctx.db, req.params.guid)) }));
+
+  routes.post('/v3/service_credential_bindings', async (req, ctx) => ({ status: 201, body: presentBinding(await createServiceBinding(ctx, serviceBindingCreateMessage(req.body)), ctx) }));
+
+  routes.delete('/v3/service_credential_bindings/:guid', async (req, ctx) => {
+    const job = await deleteServiceBinding(ctx, await getBinding(ctx.db, req.params.guid));
+    return job ? jobAccepted(ctx, job.guid) : { status: 204 };
+  });
+}

@@ -1,0 +1,104 @@
+// The API server: authenticates every request with uaa's token (except the info endpoints), routes
+// it to its controller (controllers/), and answers every failure as a Cloud Controller error.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { TokenError, hasScope, type TokenClaims, type TokenVerifier } from '../../common/tokens.js';
+import { ApiError, notAuthorized } from '../errors.js';
+import { readJsonBody, Routes, send, sendError, type ApiRequest } from './routes.js';
+import type { Actor, ControllerContext, RequestContext } from '../context.js';
+import { appRoutes } from '../controllers/apps.js';
+import { auditEventRoutes } from '../controllers/audit-events.js';
+import { buildAndDropletRoutes } from '../controllers/builds.js';
+import { domainRoutes } from '../controllers/domains.js';
+import { infoRoutes, PUBLIC_PATHS } from '../controllers/info.js';
+import { internalRoutes } from '../controllers/internal.js';
+import { jobRoutes } from '../controllers/jobs.js';
+import { organizationRoutes } from '../controllers/organizations.js';
+import { packageRoutes } from '../controllers/packages.js';
+import { processRoutes } from '../controllers/processes.js';
+import { routeRoutes } from '../controllers/routes.js';
+import { serviceRoutes } from '../controllers/services.js';
+
+export interface ApiStats {
+  requests: number;
+  responses: Record<string, number>;
+  errors: number;
+}
+
+export function apiRoutes(): Routes<RequestContext> {
+  const routes = new Routes<RequestContext>();
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, auditEventRoutes, jobRoutes, internalRoutes]) register(routes);
+  return routes;
+}
+
+function actorOf(claims: TokenClaims): Actor {
+  const admin = hasScope(claims, 'cloud_controller.admin');
+  return claims.user_id
+    ? { guid: claims.user_id, type: 'user', name: claims.user_name ?? claims.user_id, admin }
+    : { guid: claims.client_id, type: 'client', name: claims.client_id, admin };
+}
+
+const ANONYMOUS: Actor = { guid: 'anonymous', type: 'user', name: 'anonymous' };
+
+export function createApiServer(context: ControllerContext, verifier: TokenVerifier, stats: ApiStats): http.Server {
+  const routes = apiRoutes();
+
+  const authenticate = async (req: IncomingMessage, path: string, method: string): Promise<Actor> => {
+    if (PUBLIC_PATHS.has(path)) return ANONYMOUS;
+    let claims: TokenClaims;
+    try {
+      claims = await verifier.verify(req.headers.authorization);
+    } catch (error) {
+      if (error instanceof TokenError && error.reason === 'missing') throw new ApiError('NotAuthenticated', 'Authentication error');
+      throw new ApiError('InvalidAuthToken', 'Invalid Auth Token');
+    }
+    const reading = method === 'GET' || method === 'HEAD';
+    const allowed = hasScope(claims, 'cloud_controller.admin') || hasScope(claims, reading ? 'cloud_controller.read' : 'cloud_controller.write');
+    if (!allowed) throw notAuthorized();
+    return actorOf(claims);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://controller');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const actor = await authenticate(req, path, method);
+    const matched = routes.match(method, path);
+    if (!matched || matched === 'method') throw new ApiError('NotFound', 'Unknown request');
+    const request: ApiRequest = {
+      method,
+      path,
+      params: matched.params,
+      query: url.searchParams,
+      headers: req.headers,
+      raw: req,
+      body: undefined,
+    };
+    if (!matched.route.rawBody && ['POST', 'PATCH', 'PUT'].includes(method)) request.body = await readJsonBody(req);
+    const response = await matched.route.handler(request, { ...context, actor });
+    send(res, response);
+    return response.status ?? 200;
+  };
+
+  return http.createServer((req, res) => {
+    stats.requests++;
+    handle(req, res)
+      .then((status) => count(stats, status))
+      .catch((error: unknown) => {
+        let apiError = error as ApiError;
+        if (!(error instanceof ApiError)) {
+          stats.errors++;
+          context.log.error('request failed', { method: req.method, url: req.url, error: (error as Error).stack ?? String(error) });
+          apiError = new ApiError('ServerError', 'An unknown error occurred.');
+        }
+        count(stats, apiError.status);
+        // Unread request bodies (an upload refused early) must not keep the connection hanging.
+        req.resume();
+        sendError(res, apiError);
+      });
+  });
+}
+
+function count(stats: ApiStats, status: number) {
+  const key = `${Math.floor(status / 100)}xx`;
+  stats.responses[key] = (stats.responses[key] ?? 0) + 1;
+}

@@ -1,0 +1,132 @@
+// Service requests: register or update a broker, create a service instance (managed or
+// user-provided), create a credential binding (to an app, or a service key). Each parse checks the
+// body as Cloud Controller does and returns what the action needs; what needs the database (does the
+// space, plan, instance or app exist? is the name taken?) the action checks.
+import { unprocessable } from '../errors.js';
+import type { Metadata } from '../context.js';
+import { allowOnly, asObject, metadataUpdate, optionalObject, optionalString, relationshipGuid, requiredString, type Body } from './validate.js';
+
+export interface BrokerCredentials {
+  username: string;
+  password: string;
+}
+
+export interface BrokerCreateMessage {
+  name: string;
+  url: string;
+  credentials: BrokerCredentials;
+  metadata: Metadata;
+}
+
+export interface BrokerUpdateMessage {
+  name?: string;
+  url?: string;
+  credentials?: BrokerCredentials;
+  /** The metadata update to merge, as given; an empty body asks for the catalog again. */
+  body: Body;
+}
+
+interface InstanceCreateCommon {
+  name: string;
+  spaceGuid: string;
+  tags: string[];
+  metadata: Metadata;
+}
+
+export type ServiceInstanceCreateMessage =
+  | (InstanceCreateCommon & { type: 'managed'; planGuid: string; parameters?: Record<string, unknown> })
+  | (InstanceCreateCommon & { type: 'user-provided'; credentials: Record<string, unknown>; syslogDrainUrl: string | null; routeServiceUrl: string | null });
+
+interface BindingCreateCommon {
+  /** A key's name (required); an app binding's (optional, then VCAP_SERVICES names it after the instance). */
+  name: string | null;
+  instanceGuid: string;
+  parameters?: Record<string, unknown>;
+  metadata: Metadata;
+}
+
+export type ServiceBindingCreateMessage = (BindingCreateCommon & { type: 'app'; appGuid: string }) | (BindingCreateCommon & { type: 'key'; name: string });
+
+/** A broker's name, url and basic-auth credentials, each required on create. */
+function brokerFields(body: Body, required: boolean) {
+  const name = required ? requiredString(body, 'name') : optionalString(body, 'name');
+  const url = required ? requiredString(body, 'url', { max: 2048 }) : optionalString(body, 'url', { max: 2048 });
+  if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url)) throw unprocessable('Url must be a valid url');
+  const auth = optionalObject(body, 'authentication');
+  if (required && !auth) throw unprocessable("Authentication can't be blank");
+  let credentials: BrokerCredentials | undefined;
+  if (auth) {
+    allowOnly(auth, ['type', 'credentials']);
+    if (auth.type !== 'basic') throw unprocessable('Authentication type must be basic');
+    const creds = optionalObject(auth, 'credentials');
+    if (!creds) throw unprocessable("Authentication credentials can't be blank");
+    credentials = { username: requiredString(creds, 'username'), password: requiredString(creds, 'password') };
+  }
+  return { name, url, credentials };
+}
+
+export function brokerCreateMessage(raw: unknown): BrokerCreateMessage {
+  const body = asObject(raw);
+  allowOnly(body, ['name', 'url', 'authentication', 'relationships', 'metadata']);
+  const { name, url, credentials } = brokerFields(body, true);
+  // brokerFields(body, true) has thrown unless all three are given.
+  return { name: name!, url: url!, credentials: credentials!, metadata: metadataUpdate(body, { labels: {}, annotations: {} }) };
+}
+
+export function brokerUpdateMessage(raw: unknown): BrokerUpdateMessage {
+  const body = asObject(raw);
+  allowOnly(body, ['name', 'url', 'authentication', 'metadata']);
+  const fields = brokerFields(body, false);
+  // Checked now, merged by the action into the broker's current metadata.
+  metadataUpdate(body, { labels: {}, annotations: {} });
+  return { ...fields, body };
+}
+
+function stringTags(body: Body): string[] {
+  const tags = body.tags;
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw unprocessable('Tags must be a list of strings');
+  return tags as string[];
+}
+
+export function serviceInstanceCreateMessage(raw: unknown): ServiceInstanceCreateMessage {
+  const body = asObject(raw);
+  const type = body.type;
+  if (type !== 'managed' && type !== 'user-provided') throw unprocessable("Type must be one of 'managed', 'user-provided'");
+  allowOnly(body, type === 'managed' ? ['type', 'name', 'relationships', 'parameters', 'tags', 'metadata'] : ['type', 'name', 'relationships', 'credentials', 'tags', 'syslog_drain_url', 'route_service_url', 'metadata']);
+  const common: InstanceCreateCommon = {
+    name: requiredString(body, 'name'),
+    spaceGuid: relationshipGuid(body, 'space'),
+    tags: stringTags(body),
+    metadata: metadataUpdate(body, { labels: {}, annotations: {} }),
+  };
+  if (type === 'user-provided') {
+    return {
+      ...common,
+      type,
+      credentials: optionalObject(body, 'credentials') ?? {},
+      syslogDrainUrl: optionalString(body, 'syslog_drain_url', { max: 2048 }) ?? null,
+      routeServiceUrl: optionalString(body, 'route_service_url', { max: 2048 }) ?? null,
+    };
+  }
+  const parameters = optionalObject(body, 'parameters');
+  return { ...common, type, parameters, planGuid: relationshipGuid(body, 'service_plan') };
+}
+
+export function serviceBindingCreateMessage(raw: unknown): ServiceBindingCreateMessage {
+  const body = asObject(raw);
+  allowOnly(body, ['type', 'name', 'relationships', 'parameters', 'metadata']);
+  const type = body.type;
+  if (type !== 'app' && type !== 'key') throw unprocessable("Type must be 'app' or 'key'");
+  const name = optionalString(body, 'name') ?? null;
+  if (type === 'key' && !name) throw unprocessable("Name can't be blank");
+  const instanceGuid = relationshipGuid(body, 'service_instance');
+  const parameters = optionalObject(body, 'parameters');
+  const appGuid = type === 'app' ? relationshipGuid(body, 'app') : undefined;
+  const common: BindingCreateCommon = { name, instanceGuid, parameters, metadata: metadataUpdate(body, { labels: {}, annotations: {} }) };
+  // A key without a name has been refused above.
+  return appGuid !== undefined ? { ...common, type: 'app', appGuid } : { ...common, type: 'key', name: name! };
+}
+
+/** The `type` filter of instance and binding lists: one value (managed or user-provided; app or key), not a list. */
+export const typeFilter = (query: URLSearchParams): string | undefined => query.get('type') || undefined;
