@@ -2,6 +2,7 @@
 // components say about themselves. `devbox status` finds components the way Cloud Foundry's
 // collector did: `vcap.component.discover` on the bus, then each one's /varz. The bus client is
 // loaded only for that: every other command would pay ~45 ms at start for it.
+import type { ComponentAnnouncement } from '../runtime/common/bus-messages.js';
 import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
 import { waitFor } from '../runtime/common/poll.js';
 import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
@@ -27,13 +28,6 @@ export interface BoxStatus {
   components: ComponentStatus[];
 }
 
-interface Announcement {
-  type: string;
-  index: number;
-  host: string;
-  credentials: [string, string];
-}
-
 export class LocalBox {
   readonly paths: StatePaths;
 
@@ -55,26 +49,24 @@ export class LocalBox {
 
   async status({ timeoutMs = 1_000 } = {}): Promise<BoxStatus> {
     const { supervisor, ports, config } = this.requireRunning();
-    const [{ connectBus, decodeJson, embeddedBusUrl }, { RequestStrategy }] = await Promise.all([import('../runtime/common/bus.js'), import('nats')]);
+    const [{ connectBus, embeddedBusUrl, requestMany }, { componentDiscover }, { createLogger }] = await Promise.all([
+      import('../runtime/common/bus.js'),
+      import('../runtime/common/bus-messages.js'),
+      import('../runtime/common/log.js'),
+    ]);
     const natsUrl = ports.external_bus || !ports.bus_port ? ports.nats_url : embeddedBusUrl(ports.bus_port, config.bus.token);
     const expected = Object.keys(ports.components).length;
     const nc = await connectBus(natsUrl, { name: 'devbox-cli' }).catch((error: Error) => {
       throw new CliError(`cannot reach the bus at ${ports.nats_url}: ${error.message}`);
     });
-    const found: Announcement[] = [];
+    const found: ComponentAnnouncement[] = [];
+    // A malformed announcement is left out (the table then shows that component unhealthy), quietly.
+    const log = createLogger('devbox-cli', { level: 'error', write: () => undefined });
     try {
-      const replies = await nc.requestMany('vcap.component.discover', undefined, {
-        strategy: RequestStrategy.Timer,
-        maxWait: timeoutMs,
-        maxMessages: expected,
-      });
-      for await (const msg of replies) {
-        const announcement = decodeJson<Announcement>(msg.data);
-        if (announcement?.host) found.push(announcement);
+      for await (const announcement of requestMany(nc, componentDiscover, undefined, { log, maxWait: timeoutMs, maxMessages: expected })) {
+        found.push(announcement);
         if (found.length >= expected) break;
       }
-    } catch {
-      // no responders: nothing announced; the table shows what ports.json expects as unhealthy
     } finally {
       await nc.close();
     }
@@ -101,7 +93,7 @@ export class LocalBox {
   }
 }
 
-async function componentStatus(name: string, statusPort: number, announcement: Announcement | undefined, config: DevboxConfig): Promise<ComponentStatus> {
+async function componentStatus(name: string, statusPort: number, announcement: ComponentAnnouncement | undefined, config: DevboxConfig): Promise<ComponentStatus> {
   const [user, password] = announcement?.credentials ?? [config.status.user, config.status.password];
   const auth = { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
   const base: ComponentStatus = { name, type: announcement?.type ?? '?', index: announcement?.index ?? 0, status_port: statusPort, healthy: false };

@@ -3,7 +3,7 @@
 // three spaces, the time in UTC to the hundredth of a second (cut, not rounded, as Go's time
 // formatting does), the source and its instance, OUT or ERR, the message. A message of several lines
 // continues under its first line, aligned after the header. Pure: colour is the caller's choice.
-import type { LogEnvelope } from '../runtime/common/app-log.js';
+import type { LogEnvelope } from '../runtime/common/bus-messages.js';
 
 const RED = '\u001b[31m';
 const RESET = '\u001b[0m';

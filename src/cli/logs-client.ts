@@ -5,7 +5,7 @@
 // `streamAppLogs` is what `devbox logs` uses, and what `devbox push` calls to show the staging lines
 // while it stages (see followStagingLogs for the simplest way to do that).
 import { WebSocket, type RawData } from 'ws';
-import type { LogEnvelope } from '../runtime/common/app-log.js';
+import { allAppLogs, type LogEnvelope } from '../runtime/common/bus-messages.js';
 import type { ApiTransport } from './api/transport.js';
 import { CliError } from './base-command.js';
 import { isLoopbackName } from '../runtime/common/http.js';
@@ -39,21 +39,8 @@ function fallbackUrl(api: string): string {
 
 // --- envelopes ----------------------------------------------------------------------------------
 
-/** An envelope from the wire, or undefined when it is not one (a newer component's frame, garbage). */
-export function readEnvelope(value: unknown): LogEnvelope | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const v = value as Partial<Record<keyof LogEnvelope, unknown>>;
-  if (typeof v.timestamp !== 'number' || typeof v.app_guid !== 'string' || typeof v.source_type !== 'string' || typeof v.message !== 'string') return undefined;
-  if (v.message_type !== 'OUT' && v.message_type !== 'ERR') return undefined;
-  return {
-    timestamp: v.timestamp,
-    app_guid: v.app_guid,
-    source_type: v.source_type as LogEnvelope['source_type'],
-    source_instance: typeof v.source_instance === 'string' ? v.source_instance : String(v.source_instance ?? ''),
-    message_type: v.message_type,
-    message: v.message,
-  };
-}
+/** An envelope from the wire, or undefined when it is not one (a newer component's frame, garbage): the bus's check of a log line. */
+export const readEnvelope = (value: unknown): LogEnvelope | undefined => (allAppLogs.check.is(value) ? value : undefined);
 
 /** Enough to tell two lines apart (same time to the nanosecond, same source, same length). */
 const lineKey = (e: LogEnvelope) => `${e.timestamp}|${e.source_type}/${e.source_instance}|${e.message_type}|${e.message.length}`;

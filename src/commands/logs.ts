@@ -3,7 +3,7 @@ import { ApiCommand } from '../cli/api-command.js';
 import { formatLogLine, logColor } from '../cli/log-format.js';
 import { recentLogs, streamAppLogs } from '../cli/logs-client.js';
 import { requireArg } from '../cli/prompts.js';
-import type { LogEnvelope } from '../runtime/common/app-log.js';
+import type { LogEnvelope } from '../runtime/common/bus-messages.js';
 
 export default class Logs extends ApiCommand {
   static override description = "Tail an app's logs (until Ctrl-C), or show its recent lines with --recent";

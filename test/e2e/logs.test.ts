@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { WebSocket } from 'ws';
 import { request, type HttpResponse } from '../../src/runtime/common/http.js';
-import type { LogEnvelope } from '../../src/runtime/common/app-log.js';
+import type { LogEnvelope } from '../../src/runtime/common/bus-messages.js';
 import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
 import { freePort, waitFor } from '../../src/runtime/common/net.js';
 import { boxApi, type BoxApi } from '../helpers/api.js';

@@ -4,9 +4,6 @@
 import { publish, type NatsConnection } from './bus.js';
 import { appLogs, type LogEnvelope, type LogSourceType } from './bus-messages.js';
 
-// The CLI (src/cli, src/commands) reads envelopes by these names.
-export type { LogEnvelope, LogSourceType };
-
 const originNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
 /** Now, in nanoseconds since the epoch, monotonic within a process. */

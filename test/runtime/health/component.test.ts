@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { BusServer } from '../../../src/runtime/bus/server.js';
-import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { LogEnvelope } from '../../../src/runtime/common/bus-messages.js';
 import type { HealthStart, HealthStop } from '../../../src/runtime/common/bus-messages.js';
 import type { Component } from '../../../src/runtime/common/component.js';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { NatsConnection } from 'nats';
 import { BusServer } from '../../../src/runtime/bus/server.js';
-import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { LogEnvelope } from '../../../src/runtime/common/bus-messages.js';
 import type { HealthStart, HealthStop } from '../../../src/runtime/common/bus-messages.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import type { ActualInstance, ActualSnapshot } from '../../../src/runtime/health/actual-state.js';

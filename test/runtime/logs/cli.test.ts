@@ -9,7 +9,7 @@ import { request } from '../../../src/runtime/common/http.js';
 import { formatLogLine, formatLogSource, formatLogTimestamp, logColor, sortByTime } from '../../../src/cli/log-format.js';
 import { followStagingLogs, recentLogs, streamAppLogs, type LogStreamStatus } from '../../../src/cli/logs-client.js';
 import { BusServer } from '../../../src/runtime/bus/server.js';
-import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { LogEnvelope } from '../../../src/runtime/common/bus-messages.js';
 import { freePort, sleep, waitFor } from '../../../src/runtime/common/net.js';
 import { connectTo, envelope, FakeController, publish, signToken, startLogs, tempHome, type RunningLogs } from './helpers.js';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { connect, type NatsConnection } from 'nats';
 import { WebSocket } from 'ws';
-import type { LogEnvelope } from '../../../src/runtime/common/app-log.js';
+import type { LogEnvelope } from '../../../src/runtime/common/bus-messages.js';
 import type { Component, ComponentContext } from '../../../src/runtime/common/component.js';
 import { statePaths, uaaBaseUrl, uaaIssuer } from '../../../src/runtime/common/config.js';
 import { createLogger } from '../../../src/runtime/common/log.js';

@@ -7,16 +7,19 @@
 // uploads the others as a gzipped tarball together with the list of matched ones (`POST
 // /v3/packages/:guid/upload`, multipart: `resources` then `bits`). Entries that would escape the
 // app directory are refused. Stagers download the package as one tarball.
-import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import yauzl from 'yauzl';
 import { ApiError, unprocessable } from '../errors.js';
 import { newGuid, now, type ControllerContext, type RequestContext } from '../context.js';
 import { safeEntryPath, safeLinkTarget, SizeLimitError, type PackageEntry } from '../blobstore.js';
-import { readMultipart, type Part } from '../http/multipart.js';
-import { resourcesList, type PackageCreateMessage, type Resource } from '../messages/packages.js';
+import { packageTooLarge, type PackageUpload } from '../messages/package-upload.js';
+import type { PackageCreateMessage, Resource } from '../messages/packages.js';
 import { findApp, getApp } from '../repositories/apps.js';
 import { insertPackage, markPackageReady, type PackageRow } from '../repositories/packages.js';
 import { jsonColumn } from '../repositories/query.js';
@@ -45,9 +48,9 @@ export async function matchResources(ctx: Context, resources: Resource[]): Promi
 const alreadyUploaded = (state: string) => unprocessable(`Package has already been uploaded (state ${state}); create a new package`);
 
 /** Reads the upload (the request's multipart body) into the blobstore: AWAITING_UPLOAD → READY. */
-export async function uploadPackage(ctx: RequestContext, pkg: PackageRow, body: IncomingMessage): Promise<PackageRow> {
+export async function uploadPackage(ctx: RequestContext, pkg: PackageRow, upload: PackageUpload): Promise<PackageRow> {
   if (pkg.state !== 'AWAITING_UPLOAD') throw alreadyUploaded(pkg.state);
-  const files = await readUpload(ctx, body);
+  const files = await readUpload(ctx, upload);
   const manifest = JSON.stringify(files);
   const bytes = files.reduce((sum, f) => sum + (f.size ?? 0), 0);
   const updated: PackageRow = { ...pkg, state: 'READY', files: manifest, bytes, checksum: createHash('sha256').update(manifest).digest('hex'), error: null, updated_at: now() };
@@ -70,49 +73,17 @@ function invalidArchive(detail: string): ApiError {
   return unprocessable(`The uploaded package is invalid: ${detail}`);
 }
 
-const tooLarge = (ctx: Context) => new ApiError('RequestEntityTooLarge', `The app package is larger than the limit of ${Math.round(ctx.limits.maxPackageBytes / 1024 / 1024)} MB`);
+const tooLarge = (ctx: Context) => packageTooLarge(ctx.limits.maxPackageBytes);
 
-/** Reads the multipart upload: the matched `resources` (in the blobstore already) and the `bits` tarball. The package's files, sorted by path. */
-async function readUpload(ctx: Context, body: IncomingMessage): Promise<PackageEntry[]> {
-  const declared = Number(body.headers['content-length'] ?? 0);
-  if (declared > ctx.limits.maxPackageBytes) throw tooLarge(ctx);
+/** Reads the upload: the matched `resources` (in the blobstore already) and the `bits` tarball. The package's files, sorted by path. */
+async function readUpload(ctx: Context, upload: PackageUpload): Promise<PackageEntry[]> {
   const entries = new Map<string, PackageEntry>();
   const budget = { bytes: ctx.limits.maxPackageBytes };
-  let matched: Resource[] = [];
-  let received = 0;
-  body.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-    if (received > ctx.limits.maxPackageBytes) body.destroy(tooLarge(ctx));
+  const { resources: matched, sawBits } = await upload.read(async (bits) => {
+    const { head, rest } = await sniff(bits, 4);
+    if (isZip(head)) await readZip(ctx, rest, entries, budget);
+    else await readBits(ctx, rest, entries, budget);
   });
-  let sawBits = false;
-  try {
-    await readMultipart(body, async (part) => {
-      if (part.name === 'resources') {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of part.stream) {
-          size += (chunk as Buffer).length;
-          if (size > 16 * 1024 * 1024) throw new ApiError('RequestEntityTooLarge', 'The resources list is larger than 16 MB');
-          chunks.push(chunk as Buffer);
-        }
-        try {
-          matched = resourcesList(JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]'));
-        } catch (error) {
-          if (error instanceof ApiError) throw error;
-          throw new ApiError('MessageParseError', 'Request invalid due to parse error: the resources part is not JSON');
-        }
-      } else if (part.name === 'bits') {
-        sawBits = true;
-        await readBits(ctx, part, entries, budget);
-      } else {
-        part.stream.resume();
-        await new Promise((resolve) => part.stream.on('end', resolve));
-      }
-    });
-  } catch (error) {
-    if (received > ctx.limits.maxPackageBytes) throw tooLarge(ctx);
-    throw error;
-  }
   const stored = await ctx.blobstore.present(matched.map((r) => ({ sha1: r.checksum.value, size: r.size_in_bytes })));
   for (const resource of matched) {
     const path = resource.path === undefined ? undefined : safeEntryPath(resource.path);
@@ -129,8 +100,148 @@ async function readUpload(ctx: Context, body: IncomingMessage): Promise<PackageE
   return [...entries.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
+/** The first `bytes` bytes of a stream (fewer when it is shorter), and the whole stream again to read on. */
+async function sniff(stream: Readable, bytes: number): Promise<{ head: Buffer; rest: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < bytes) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    chunks.push(next.value);
+    size += next.value.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* again(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    while (!done) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { head, rest: Readable.from(again(), { objectMode: false }) };
+}
+
+/** A zip archive starts with a local file header (`PK\x03\x04`), or is empty (`PK\x05\x06`). */
+const isZip = (head: Buffer) => head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+/** The longest symlink target read from a zip (the target is the entry's content). */
+const MAX_LINK_TARGET = 4096;
+
+/**
+ * Reads an uploaded zip (what the cf CLI sends) into the blobstore, with the tarball's checks: the
+ * zip is spooled to a temporary file in the blobstore's directory (bounded by the package limit, as
+ * zip needs random access), every entry's uncompressed size counts against the same limit before it
+ * is read (and is checked against what it really unpacks to), entries that escape, absolute paths,
+ * links pointing out, and devices or fifos (by their unix mode bits) are refused.
+ */
+async function readZip(ctx: Context, bits: Readable, entries: Map<string, PackageEntry>, budget: { bytes: number }): Promise<void> {
+  const spool = nodePath.join(ctx.blobstore.root, 'tmp', `upload-${randomUUID()}.zip`);
+  try {
+    let spooled = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        spooled += chunk.length;
+        if (spooled > ctx.limits.maxPackageBytes) return callback(tooLarge(ctx));
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(bits, limit, fs.createWriteStream(spool, { mode: 0o600 }));
+    } catch (error) {
+      // The rest of a refused upload is read and dropped, so the request completes and gets its answer.
+      bits.resume();
+      throw error;
+    }
+    let zip: yauzl.ZipFile;
+    try {
+      zip = await yauzl.openPromise(spool, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false });
+    } catch (error) {
+      throw invalidArchive(`not a zip archive (${(error as Error).message})`);
+    }
+    try {
+      for await (const entry of zipEntries(zip)) await readZipEntry(ctx, zip, entry, entries, budget);
+    } finally {
+      zip.close();
+    }
+  } finally {
+    fs.rmSync(spool, { force: true });
+  }
+}
+
+/** The zip's entries in order; yauzl's own refusals (absolute or climbing file names, bad sizes) as 422s. */
+async function* zipEntries(zip: yauzl.ZipFile): AsyncGenerator<yauzl.Entry> {
+  try {
+    for await (const entry of zip.eachEntry()) yield entry;
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    const message = (error as Error).message;
+    const escaping = /^(?:invalid relative path|absolute path): (.*)$/.exec(message);
+    if (escaping) throw invalidArchive(`the entry '${escaping[1]}' is outside the app directory`);
+    throw invalidArchive(`not a valid zip archive (${message})`);
+  }
+}
+
+async function readZipEntry(ctx: Context, zip: yauzl.ZipFile, entry: yauzl.Entry, entries: Map<string, PackageEntry>, budget: { bytes: number }): Promise<void> {
+  const name = entry.fileName;
+  // Unix mode bits in the high half of the external attributes (zips made on unix); 0 elsewhere.
+  const unixMode = (entry.versionMadeBy >> 8) === 3 ? entry.externalFileAttributes >>> 16 : 0;
+  const kind = unixMode & S_IFMT;
+  const isDirectory = name.endsWith('/') || kind === S_IFDIR;
+  if (isDirectory && /^(\.\/?)+$/.test(name)) return;
+  const path = safeEntryPath(name);
+  if (path === undefined) throw invalidArchive(`the entry '${name}' is outside the app directory`);
+  const mode = (unixMode & 0o777) || (isDirectory ? 0o755 : 0o644);
+  if (isDirectory) {
+    entries.set(path, { path, type: 'directory', mode: mode | 0o700 });
+    return;
+  }
+  if (kind !== 0 && kind !== S_IFREG && kind !== S_IFLNK) {
+    throw invalidArchive(`the entry '${name}' is not a file, directory or link (mode ${kind.toString(8)}); only files, directories and links inside the app are allowed`);
+  }
+  if (entry.isEncrypted()) throw invalidArchive(`the entry '${name}' is encrypted`);
+  if (kind === S_IFLNK) {
+    if (entry.uncompressedSize > MAX_LINK_TARGET) throw invalidArchive(`the link '${path}' has a target longer than ${MAX_LINK_TARGET} bytes`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await openEntry(zip, entry)) chunks.push(chunk as Buffer);
+    const target = Buffer.concat(chunks).toString('utf8');
+    if (!safeLinkTarget(path, target)) throw invalidArchive(`the link '${path}' points outside the app directory ('${target}')`);
+    entries.set(path, { path, type: 'symlink', mode: 0o777, target });
+    return;
+  }
+  // A bomb is refused by what it says it unpacks to, before a byte is inflated; yauzl checks that
+  // the data really is that size, and the blobstore counts what it stores against the same budget.
+  if (entry.uncompressedSize > budget.bytes) throw tooLarge(ctx);
+  try {
+    const { sha1, size } = await ctx.blobstore.put(await openEntry(zip, entry), { maxBytes: budget.bytes });
+    budget.bytes -= size;
+    entries.set(path, { path, type: 'file', mode: mode | 0o600, sha1, size });
+  } catch (error) {
+    if (error instanceof SizeLimitError) throw tooLarge(ctx);
+    if (error instanceof ApiError) throw error;
+    throw invalidArchive(`the entry '${name}' cannot be read (${(error as Error).message})`);
+  }
+}
+
+async function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  try {
+    return await zip.openReadStreamPromise(entry);
+  } catch (error) {
+    throw invalidArchive(`the entry '${entry.fileName}' cannot be read (${(error as Error).message})`);
+  }
+}
+
 /** Reads the uploaded tarball into the blobstore, refusing entries that escape the app directory. */
-async function readBits(ctx: Context, part: Part, entries: Map<string, PackageEntry>, budget: { bytes: number }): Promise<void> {
+async function readBits(ctx: Context, bits: Readable, entries: Map<string, PackageEntry>, budget: { bytes: number }): Promise<void> {
   const parser = new Parser({ strict: true });
   const stored: Promise<void>[] = [];
   let failure: Error | undefined;
@@ -179,13 +290,13 @@ async function readBits(ctx: Context, part: Part, entries: Map<string, PackageEn
   parser.on('abort', (error: Error) => fail(failure ?? error));
   const gunzip = createGunzip();
   gunzip.on('error', (error) => fail(invalidArchive(`not a gzipped tarball (${error.message})`)));
-  part.stream.on('error', (error) => fail(error));
-  part.stream.pipe(gunzip).pipe(parser);
+  bits.on('error', (error) => fail(error));
+  bits.pipe(gunzip).pipe(parser);
   await finished;
   // The rest of a refused upload is read and dropped, so the request completes and gets its answer.
   if (failure) {
-    part.stream.unpipe();
-    part.stream.resume();
+    bits.unpipe();
+    bits.resume();
   }
   await Promise.all(stored);
   if (failure) throw failure;

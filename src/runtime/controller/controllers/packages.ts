@@ -4,6 +4,7 @@ import type { RequestContext } from '../context.js';
 import type { Routes } from '../http/routes.js';
 import { createPackage, matchResources, packageTarball, uploadPackage } from '../actions/packages.js';
 import { listMessage, ORDER_BY_TIME } from '../messages/list.js';
+import { packageUploadMessage } from '../messages/package-upload.js';
 import { packageCreateMessage, resourceMatchesMessage } from '../messages/packages.js';
 import { presentPackage, presentResourceMatches } from '../presenters/packages.js';
 import { paginated } from '../presenters/paginated.js';
@@ -35,7 +36,7 @@ export function packageRoutes(routes: Routes<RequestContext>): void {
     '/v3/packages/:guid/upload',
     async (req, ctx) => {
       const pkg = await getPackage(ctx.db, req.params.guid);
-      return { body: presentPackage(await uploadPackage(ctx, pkg, req.raw), ctx) };
+      return { body: presentPackage(await uploadPackage(ctx, pkg, packageUploadMessage(req.raw, ctx.limits.maxPackageBytes)), ctx) };
     },
     { rawBody: true },
   );
