@@ -98,13 +98,12 @@ async function poll<T>(
 ): Promise<T> {
   const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let waits = 0;
-  const pause = () => {
-    const interval = options.backoff ? backoffDelay(options.backoff, waits) : (options.intervalMs ?? DEFAULT_INTERVAL_MS);
-    waits++;
-    return sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
-  };
-  if (options.delayFirst) await pause();
+  const nextInterval = () => (options.backoff ? backoffDelay(options.backoff, waits++) : (options.intervalMs ?? DEFAULT_INTERVAL_MS));
+  if (options.delayFirst) await sleep(Math.min(nextInterval(), Math.max(0, deadline - Date.now())));
   let lastError: unknown;
+  // The wait that reaches the deadline is cut short to end there, and the attempt after it is the
+  // last (a timer firing a millisecond early must not buy another round).
+  let last = false;
   for (;;) {
     try {
       const value = await check();
@@ -113,7 +112,10 @@ async function poll<T>(
       if (!retryIf(error)) throw error;
       lastError = error;
     }
-    if (Date.now() >= deadline) return timedOut(lastError);
-    await pause();
+    const remaining = deadline - Date.now();
+    if (last || remaining <= 0) return timedOut(lastError);
+    const interval = nextInterval();
+    last = interval >= remaining;
+    await sleep(Math.min(interval, remaining));
   }
 }

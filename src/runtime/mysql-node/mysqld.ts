@@ -47,12 +47,14 @@ export function findMysqlServer(): { server: string; install?: string; flavour: 
 
 export const MYSQL_MISSING_HELP = 'no MySQL server found: install one (apt-get install mariadb-server) or point devbox at an existing server with --mysql-url mysql://USER:PASS@HOST:PORT';
 
-function initialise(binaries: NonNullable<ReturnType<typeof findMysqlServer>>, dataDir: string): void {
-  const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+function initialise(binaries: NonNullable<ReturnType<typeof findMysqlServer>>, dataDir: string, tmpDir: string): void {
+  // The bootstrap's temporary tables go to the server's own tmpdir too: nothing cleaning /tmp can
+  // pull them from under it (seen once: 'Could not remove temporary table /tmp/#sql-temptable…').
+  const options = [`--tmpdir=${tmpDir}`, ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
   const result =
     binaries.flavour === 'mariadb' && binaries.install
-      ? spawnSync(...owned(binaries.install, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user]), { encoding: 'utf8' })
-      : spawnSync(...owned(binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${dataDir}`, ...user]), { encoding: 'utf8' });
+      ? spawnSync(...owned(binaries.install, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...options]), { encoding: 'utf8' })
+      : spawnSync(...owned(binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${dataDir}`, ...options]), { encoding: 'utf8' });
   if (result.status !== 0) {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`initialising a MySQL data directory in ${dataDir} failed: ${(result.stderr || result.stdout || String(result.error)).trim().split('\n').slice(-5).join('\n')}`);
@@ -87,7 +89,7 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
   const tmpDir = path.join(options.dir, 'tmp');
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-  if (!fs.existsSync(path.join(dataDir, 'mysql'))) initialise(binaries, dataDir);
+  if (!fs.existsSync(path.join(dataDir, 'mysql'))) initialise(binaries, dataDir, tmpDir);
   // Until root has our password (the marker), the server runs an init file that sets it before it
   // accepts a connection: a new data directory's root has none, and nobody may use that window.
   const secured = path.join(dataDir, SECURED_MARKER);

@@ -80,7 +80,10 @@ describe('poll', () => {
         assert.rejects(waitFor('fixed', fixed, { timeoutMs: 300, intervalMs: 20 })),
         assert.rejects(waitFor('backing off', backing, { timeoutMs: 300, backoff: { initialMs: 20, maxMs: 1_000 } })),
       ]);
-      // 20, 40, 80, 160 (cut to the deadline): at most 5 checks, where a fixed 20 ms makes many more.
+      // Waits of 20, 40, 80, then 160 cut to the deadline: at most 5 checks (a busy machine's timers
+      // only fire later, never sooner), where a fixed 20 ms makes many more.
+      const gaps = backing.calls.slice(1).map((at, i) => at - backing.calls[i]);
+      assert.ok(gaps[0] >= 15 && gaps[1] >= 35 && gaps[2] >= 75, `gaps between checks: ${gaps.join(', ')} ms`);
       assert.ok(backing.calls.length <= 5, `${backing.calls.length} checks`);
       assert.ok(fixed.calls.length > backing.calls.length + 2, `${fixed.calls.length} fixed checks`);
     });
