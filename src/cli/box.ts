@@ -3,7 +3,7 @@
 // collector did: `vcap.component.discover` on the bus, then each one's /varz. The bus client is
 // loaded only for that: every other command would pay ~45 ms at start for it.
 import type { ComponentAnnouncement } from '../runtime/common/bus-messages.js';
-import { loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
+import { cfApiUrl, loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
 import { waitFor } from '../runtime/common/poll.js';
 import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
 import { CliError } from './base-command.js';
@@ -25,6 +25,8 @@ export interface BoxStatus {
   supervisor_pid: number;
   nats_url: string;
   router_port: number;
+  /** What `cf api` is given: the cf address (docs/cf-cli.md), usable without /etc/hosts. */
+  cf_api: string;
   components: ComponentStatus[];
 }
 
@@ -74,7 +76,7 @@ export class LocalBox {
     const components = await Promise.all(
       Object.entries(ports.components).map(([name, { status_port }]) => componentStatus(name, status_port, byPort.get(status_port), config)),
     );
-    return { home: this.home, supervisor_pid: supervisor.pid, nats_url: natsUrl, router_port: ports.router_port, components };
+    return { home: this.home, supervisor_pid: supervisor.pid, nats_url: natsUrl, router_port: ports.router_port, cf_api: cfApiUrl(ports.router_port), components };
   }
 
   /** Asks the supervisor to stop the box and waits until it has. */

@@ -20,7 +20,8 @@ export default class Status extends DevboxCommand {
       this.log(JSON.stringify(status, null, 2));
       return;
     }
-    this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})\n`);
+    this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})`);
+    this.log(`cf api ${status.cf_api}\n`);
     this.log(
       table(
         ['component', 'pid', 'status port', 'healthy', 'uptime', 'memory'],

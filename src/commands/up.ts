@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { execa } from 'execa';
 import { redactUrl } from '../runtime/common/log.js';
-import { ensureStateDirs, statePaths } from '../runtime/common/config.js';
+import { cfApiUrl, ensureStateDirs, loadConfig, statePaths } from '../runtime/common/config.js';
 import { boxPlan } from '../runtime/supervisor/plan.js';
 import { AlreadyRunningError, runningSupervisor } from '../runtime/supervisor/lock.js';
 import { DETACHED_SUPERVISOR, detachedSupervisorEnv } from '../runtime/supervisor/detached.js';
@@ -95,6 +95,14 @@ export default class Up extends DevboxCommand {
     return { ...event, pid: child.pid! };
   }
 
+  private adminUser(): string {
+    try {
+      return loadConfig(statePaths(this.home)).uaa.admin.username;
+    } catch {
+      return 'admin';
+    }
+  }
+
   private printSummary(ready: { ms: number; routerPort: number; natsUrl: string; pid: number }) {
     this.log('');
     this.log(`${bold('devbox is up')} in ${(ready.ms / 1000).toFixed(2)} s`);
@@ -103,6 +111,10 @@ export default class Up extends DevboxCommand {
     this.log(`  apps:    http://<app>.localhost${port}`);
     this.log(`  bus:     ${redactUrl(ready.natsUrl)}`);
     this.log(`  state:   ${this.home}`);
+    this.log(`  cf:      ${cfApiUrl(ready.routerPort)} (the real cf CLI, no /etc/hosts needed):`);
+    this.log(`             cf api ${cfApiUrl(ready.routerPort)}`);
+    // Never the password itself: it stays in config.json, which only the user can read (0600).
+    this.log(`             cf login -u ${this.adminUser()} -p <password>   # uaa.admin.password in ${statePaths(this.home).config} (mode 0600)`);
     // The rest of devbox runs without MySQL; say once how to get the service.
     if (!this.mysqlUrl && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
     this.log('');

@@ -63,6 +63,60 @@ export function uaaIssuer(baseUrl: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/oauth/token`;
 }
 
+/**
+ * The address cf can use where `*.localhost` does not resolve (Linux cf resolves with Go's own
+ * resolver: /etc/hosts, then DNS): the router answers for these hosts on its port and serves the
+ * API at `/`, uaa under UAA_PATH_PREFIX and log-cache at LOG_CACHE_PATH (docs/router.md, "The cf
+ * address").
+ */
+export const ADDRESS_HOSTS = ['127.0.0.1', 'localhost'] as const;
+/** uaa's routes on the cf address: cf joins its paths to the `uaa`/`login` link (`/uaa/oauth/token`). */
+export const UAA_PATH_PREFIX = '/uaa';
+/**
+ * log-cache's routes on the cf address. cf's log-cache client (go-log-cache) sets the path of its
+ * requests outright (`/api/v1/info`, `/api/v1/read/…`), dropping any path of the link: so the
+ * `log_cache` link is the address itself and the router sends `/api/v1` there to the logs component.
+ */
+export const LOG_CACHE_PATH = '/api/v1';
+
+/** `http://127.0.0.1:<router port>`: what `cf api` is given (status --json's `cf_api`). */
+export function cfApiUrl(routerPort: number): string {
+  return new URL(`http://127.0.0.1:${routerPort}`).origin;
+}
+
+const ADDRESS_HOST = /^(127\.0\.0\.1|localhost)(:\d{1,5})?$/i;
+
+/**
+ * When a request came in on the cf address (its Host is 127.0.0.1 or localhost, with a port), the
+ * public URLs as seen from there; undefined for any other Host (the name-based URLs apply).
+ */
+export function addressUrls(host: string | undefined, forwardedProto: string | string[] | undefined): { api: string; uaa: string; logs: string } | undefined {
+  if (!host || !ADDRESS_HOST.test(host)) return undefined;
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0].trim().toLowerCase() : '';
+  const api = `${proto === 'https' ? 'https' : 'http'}://${host.toLowerCase()}`;
+  return { api, uaa: `${api}${UAA_PATH_PREFIX}`, logs: api };
+}
+
+/**
+ * Host names under the box's domain that belong to the platform: the components' own
+ * (api, uaa, logs, mysql-broker) and those Cloud Foundry uses for its system components (login,
+ * log-cache, doppler, ssh…), so that an app can take none of them: neither as a route in the shared
+ * domain (the controller refuses it) nor by registering it on the bus (the router refuses it).
+ */
+export const RESERVED_HOSTNAMES = ['api', 'uaa', 'login', 'logs', 'log-cache', 'log-stream', 'doppler', 'ssh', 'loggregator', 'mysql-broker', 'credhub', 'routing-api'] as const;
+
+/**
+ * Whether an app may not have this route host (a route's host, lower-case, without port or path):
+ * a reserved name under the domain, the bare domain, or the cf address (127.0.0.1, localhost).
+ */
+export function isReservedRouteHost(host: string, domain: string): boolean {
+  const h = host.toLowerCase();
+  const d = domain.toLowerCase();
+  if (h === d || (ADDRESS_HOSTS as readonly string[]).includes(h)) return true;
+  if (!h.endsWith(`.${d}`)) return false;
+  return (RESERVED_HOSTNAMES as readonly string[]).includes(h.slice(0, -d.length - 1));
+}
+
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.DEVBOX_HOME || path.join(os.homedir(), '.devbox'));
 }

@@ -1,12 +1,13 @@
 // The `controller` component (DESIGN.md §5): the desired state of the cloud behind a v3-shaped API,
-// served at api.<domain> through the router. SQLite in the state directory by default;
+// served at api.<domain> through the router, and at the cf address (127.0.0.1 / localhost on the
+// router's port, docs/router.md). SQLite in the state directory by default;
 // DEVBOX_CONTROLLER_DB=mysql://… shares a MySQL database between controllers.
 import type http from 'node:http';
 import path from 'node:path';
 import type { NatsConnection } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
-import { uaaBaseUrl, uaaIssuer } from '../common/config.js';
+import { ADDRESS_HOSTS, uaaBaseUrl, uaaIssuer } from '../common/config.js';
 import { createTokenVerifier } from '../common/tokens.js';
 import { redactUrl } from '../common/log.js';
 import { publishAppLog } from '../common/app-log.js';
@@ -89,7 +90,7 @@ const controller: ComponentModule = {
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: advertise, port, uris: [new URL(urls.api).hostname], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: advertise, port, uris: [new URL(urls.api).hostname, ...ADDRESS_HOSTS], tags: { component: 'CloudController' }, private_instance_id: ctx.uuid });
         await registrar.start();
         ctx.log.info('api listening', { port, api: urls.api, db: database.location });
       },

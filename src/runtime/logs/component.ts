@@ -1,13 +1,14 @@
 // The `logs` component (DESIGN.md §9, docs/logs.md), devbox's Loggregator: it subscribes `logs.>`
 // (allAppLogs; no queue group: every logs instance keeps every line), keeps each app's recent
 // lines in a bounded ring also appended to disk, and serves them, recent and streaming, at
-// logs.<domain> through the router, to whoever holds a token the controller accepts for the app.
+// logs.<domain> through the router (log-cache's read API also at /api/v1 on the cf address), to
+// whoever holds a token the controller accepts for the app.
 import type http from 'node:http';
 import { subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
 import { allAppLogs, type LogEnvelope } from '../common/bus-messages.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
-import { uaaBaseUrl, uaaIssuer } from '../common/config.js';
+import { ADDRESS_HOSTS, LOG_CACHE_PATH, uaaBaseUrl, uaaIssuer } from '../common/config.js';
 import { createTokenVerifier } from '../common/tokens.js';
 import { AppAccess } from './access.js';
 import { subjectGuid, toRecord } from './envelope.js';
@@ -38,7 +39,7 @@ const logs: ComponentModule = {
       issuer: uaaIssuer(uaaBaseUrl(ctx.config.domain, routerPort)),
     });
     const access = new AppAccess({ verifier, apiUrl: settings.apiUrl, cacheMs: settings.authCacheMs });
-    const httpCounters: LogsHttpCounters = { requests: 0, recent_requests: 0, stream_requests: 0, responses: {} };
+    const httpCounters: LogsHttpCounters = { requests: 0, recent_requests: 0, stream_requests: 0, read_requests: 0, responses: {} };
     const lines = { received: 0, dropped: 0 };
     let lastMisaddressedLog = 0;
     let server: http.Server | undefined;
@@ -81,7 +82,9 @@ const logs: ComponentModule = {
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : 0;
         registrar = new RouteRegistrar(bus, ctx.log);
-        registrar.add({ host: advertise, port, uris: [settings.host], tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
+        // logs.<domain>, and log-cache's paths on the cf address (127.0.0.1/api/v1, localhost/api/v1).
+        const uris = [settings.host, ...ADDRESS_HOSTS.map((h) => `${h}${LOG_CACHE_PATH}`)];
+        registrar.add({ host: advertise, port, uris, tags: { component: 'Loggregator' }, private_instance_id: ctx.uuid });
         await registrar.start();
         registered = true;
         ctx.log.info('logs listening', { port, host: settings.host, dir: settings.dir, ring_lines: settings.ringLines, file_bytes: settings.fileBytes });

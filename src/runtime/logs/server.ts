@@ -1,6 +1,8 @@
 // The logs component's HTTP side, reached through the router at logs.<domain>:
 //   GET /apps/:guid/recent[?limit=N]  the app's recent lines, a JSON array of envelopes, oldest first
 //   GET /apps/:guid/stream            WebSocket: each new envelope as one JSON text frame
+//   GET /api/v1/info                  log-cache's version (no token needed, as log-cache)
+//   GET /api/v1/read/:guid            log-cache's read, as the cf CLI's `cf logs` uses it (log-cache.ts)
 // Both need a token the controller accepts for the app: `Authorization: bearer TOKEN`, or (for
 // browsers, which cannot set headers on a WebSocket) `?access_token=TOKEN`. Errors are Cloud
 // Controller's shape: {"errors":[{"code","title","detail"}]}.
@@ -9,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AppAccess } from './access.js';
 import { isAppGuid } from './envelope.js';
+import { infoBody, parseReadQuery, readBody, readErrorBody, ReadQueryError, selectRecords } from './log-cache.js';
 import type { LogStore } from './store.js';
 import type { StreamHub } from './stream.js';
 
@@ -16,6 +19,8 @@ export interface LogsHttpCounters {
   requests: number;
   recent_requests: number;
   stream_requests: number;
+  /** log-cache's `/api/v1/read/:source_id` */
+  read_requests: number;
   responses: Record<string, number>;
 }
 
@@ -30,6 +35,11 @@ const CODES: Record<string, number> = {
 };
 
 const ROUTE = /^\/apps\/([^/]+)\/(recent|stream)\/?$/;
+const LOG_CACHE_INFO = /^\/api\/v1\/info\/?$/;
+const LOG_CACHE_READ = /^\/api\/v1\/read\/(.+)$/;
+
+/** Now in nanoseconds since the epoch (log-cache's default end_time). */
+const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 function errorBody(title: string, detail: string): string {
   return JSON.stringify({ errors: [{ code: CODES[title] ?? 10001, title, detail }] });
@@ -70,7 +80,8 @@ export function createLogsServer({ store, hub, access, counters }: { store: LogS
 
   const parse = (req: IncomingMessage): { url: URL; guid?: string; action?: string } => {
     const url = new URL(req.url ?? '/', 'http://logs');
-    const match = ROUTE.exec(url.pathname);
+    if (LOG_CACHE_INFO.test(url.pathname)) return { url, action: 'info' };
+    const match = ROUTE.exec(url.pathname) ?? LOG_CACHE_READ.exec(url.pathname);
     if (!match) return { url };
     let guid: string;
     try {
@@ -78,18 +89,49 @@ export function createLogsServer({ store, hub, access, counters }: { store: LogS
     } catch {
       return { url };
     }
-    return { url, guid, action: match[2] };
+    return { url, guid, action: match[2] ?? 'read' };
+  };
+
+  /** Whether the request's token may read app `guid`; when not, the refusal is sent and false returned. */
+  const allowed = async (req: IncomingMessage, res: ServerResponse, url: URL, guid: string): Promise<boolean> => {
+    if (!isAppGuid(guid)) {
+      reply(res, 404, errorBody('CF-ResourceNotFound', 'App not found'));
+      return false;
+    }
+    const decision = await access.check(authorizationOf(req, url), guid);
+    if (decision.ok) return true;
+    if (decision.status === 401) res.setHeader('www-authenticate', 'Bearer realm="devbox logs"');
+    reply(res, decision.status, errorBody(decision.title, decision.detail));
+    return false;
+  };
+
+  /** log-cache's read: the token first (as log-cache's auth proxy comes before its reader), then the query. */
+  const read = async (req: IncomingMessage, res: ServerResponse, url: URL, guid: string) => {
+    counters.read_requests++;
+    if (!(await allowed(req, res, url, guid))) return;
+    let query;
+    try {
+      query = parseReadQuery(url.searchParams, nowNs());
+    } catch (error) {
+      if (error instanceof ReadQueryError) return reply(res, 400, readErrorBody(error.message));
+      throw error;
+    }
+    reply(res, 200, readBody(selectRecords(store.recent(guid), query)));
   };
 
   const server = http.createServer((req, res) => {
     counters.requests++;
     void (async () => {
       const { url, guid, action } = parse(req);
-      if (!guid || !action) return reply(res, 404, errorBody('CF-NotFound', 'Unknown request: the logs component serves /apps/:guid/recent and /apps/:guid/stream'));
+      const unknown = () => reply(res, 404, errorBody('CF-NotFound', 'Unknown request: the logs component serves /apps/:guid/recent, /apps/:guid/stream, /api/v1/info and /api/v1/read/:guid'));
+      if (!action) return unknown();
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET');
         return reply(res, 405, errorBody('CF-NotFound', `${req.method} is not allowed here; use GET`));
       }
+      if (action === 'info') return reply(res, 200, infoBody());
+      if (!guid) return unknown();
+      if (action === 'read') return read(req, res, url, guid);
       if (action === 'stream') return reply(res, 400, errorBody('CF-BadQueryParameter', 'the stream is a WebSocket: connect with Upgrade: websocket'));
       counters.recent_requests++;
       const limitText = url.searchParams.get('limit');
@@ -97,12 +139,7 @@ export function createLogsServer({ store, hub, access, counters }: { store: LogS
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
         return reply(res, 400, errorBody('CF-BadQueryParameter', `limit must be a whole number of lines (0 or more), got '${limitText}'`));
       }
-      if (!isAppGuid(guid)) return reply(res, 404, errorBody('CF-ResourceNotFound', 'App not found'));
-      const decision = await access.check(authorizationOf(req, url), guid);
-      if (!decision.ok) {
-        if (decision.status === 401) res.setHeader('www-authenticate', 'Bearer realm="devbox logs"');
-        return reply(res, decision.status, errorBody(decision.title, decision.detail));
-      }
+      if (!(await allowed(req, res, url, guid))) return;
       const records = store.recent(guid, limit);
       reply(res, 200, `[${records.map((r) => r.json).join(',')}]`);
     })().catch((error: unknown) => {

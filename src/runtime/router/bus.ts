@@ -1,9 +1,11 @@
 // The router on the bus (DESIGN.md §4): it takes router.register / router.unregister into its
 // route table, announces itself with router.start when it starts and after every reconnect (so
-// registrants register again at once), and answers router.greet with the same payload.
+// registrants register again at once), and answers router.greet with the same payload. App
+// instances may not register the platform's host names (reservedUris).
 import { Events } from 'nats';
 import { publish, respond, subscribe, type NatsConnection, type Subscription } from '../common/bus.js';
 import { routerGreet, routerRegister, routerStart, routerUnregister, type RouterRegisterMessage, type RouterStartMessage } from '../common/bus-messages.js';
+import { isReservedRouteHost } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 
 /** What the bus side drives: the route table (in this process, or relayed to worker processes). */
@@ -19,6 +21,24 @@ export interface RouterBusOptions {
   start: RouterStartMessage;
   sink: RouteSink;
   log: Logger;
+  /** The box's domain: its platform host names are reserved (isReservedRouteHost) for platform components. */
+  domain?: string;
+}
+
+/**
+ * The uris of an app instance's registration that name a platform host (api.<domain>, the cf
+ * address…). A registration carrying `app` is an app instance's (the DEAs register those); the
+ * platform components (controller, uaa, logs, mysql-gateway) register without one, with
+ * `tags.component`. Only app instances are refused: a platform host must not be taken by an app.
+ */
+export function reservedUris(msg: RouterRegisterMessage, domain: string): string[] {
+  if (!msg.app) return [];
+  return msg.uris.filter((uri) => {
+    const slash = uri.indexOf('/');
+    const host = slash < 0 ? uri : uri.slice(0, slash);
+    const colon = host.lastIndexOf(':');
+    return isReservedRouteHost(colon < 0 ? host : host.slice(0, colon), domain);
+  });
 }
 
 export class RouterBus {
@@ -44,6 +64,15 @@ export class RouterBus {
         routerRegister,
         (msg) => {
           this.registrations++;
+          const domain = this.options.domain;
+          const reserved = domain ? reservedUris(msg, domain) : [];
+          if (reserved.length > 0) {
+            this.rejected++;
+            this.refused(msg, reserved);
+            const uris = msg.uris.filter((uri) => !reserved.includes(uri));
+            if (uris.length === 0) return;
+            msg = { ...msg, uris };
+          }
           sink.register(msg, Date.now());
         },
         { log, rejected },
@@ -61,6 +90,18 @@ export class RouterBus {
     );
     this.announce();
     void this.watch();
+  }
+
+  private readonly warned = new Set<string>();
+
+  /** Says once per app and host that an app registration for a platform host was refused (refreshes repeat it every 20 s). */
+  private refused(msg: RouterRegisterMessage, uris: string[]): void {
+    for (const uri of uris) {
+      const key = `${msg.app}\0${uri}`;
+      if (this.warned.has(key) || this.warned.size > 1000) continue;
+      this.warned.add(key);
+      this.options.log.warn('refused an app registration for a host reserved for the platform', { uri, app: msg.app, endpoint: `${msg.host}:${msg.port}` });
+    }
   }
 
   /** Publishes router.start: registrants answer by registering everything they have. */

@@ -49,7 +49,7 @@ const router: ComponentModule = {
       },
       async start(connection: NatsConnection) {
         publisher = new AccessLogPublisher(connection, String(ctx.index));
-        bus = new RouterBus(connection, { start: announcement, sink, log });
+        bus = new RouterBus(connection, { start: announcement, sink, log, domain: ctx.config.domain });
         bus.start();
         // The workers publish their access logs with the same bus settings as this process.
         const options = (connection as NatsConnection & { options?: ConnectionOptions }).options;

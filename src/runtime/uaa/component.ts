@@ -1,8 +1,10 @@
 // The `uaa` component (DESIGN.md §5, docs/uaa.md): Cloud Foundry's OAuth2 server. It serves the
 // token endpoint on a loopback port of its own and registers `uaa.<domain>` with the router(s), so
-// the CLI and browsers reach it at http://uaa.localhost:<router port>.
+// the CLI and browsers reach it at http://uaa.localhost:<router port>, and cf at the cf address,
+// http://127.0.0.1:<router port>/uaa (docs/uaa.md).
 import type { NatsConnection } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
+import { ADDRESS_HOSTS, UAA_PATH_PREFIX } from '../common/config.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { UaaServer } from './server.js';
 import { uaaSettings } from './settings.js';
@@ -28,7 +30,7 @@ const uaa: ComponentModule = {
           refresh_validity_s: settings.refreshTokenValiditySeconds,
         });
         registrar = new RouteRegistrar(nc, ctx.log);
-        registrar.add({ host: advertise, port, uris: [`uaa.${settings.domain}`], tags: { component: 'uaa' }, private_instance_id: ctx.uuid });
+        registrar.add({ host: advertise, port, uris: [`uaa.${settings.domain}`, ...ADDRESS_HOSTS.map((h) => `${h}${UAA_PATH_PREFIX}`)], tags: { component: 'uaa' }, private_instance_id: ctx.uuid });
         await registrar.start();
         registered = true;
       },

@@ -2,6 +2,7 @@
 // with Cloud Foundry UAA's paths, fields and error bodies (docs/uaa.md).
 import http from 'node:http';
 import { exportJWK } from 'jose';
+import { addressUrls, UAA_PATH_PREFIX } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import { badClient, badRequest, insufficientScope, noClientAuthentication, OAuthError } from './errors.js';
 import type { GrantType, UaaSettings } from './settings.js';
@@ -63,8 +64,8 @@ export class UaaServer {
       '/token_keys': { methods: ['GET', 'HEAD'], handler: async () => ({ body: { keys: [await this.publicJwk()] } }) },
       '/token_key': { methods: ['GET', 'HEAD'], handler: async () => ({ body: await this.publicJwk() }) },
       '/userinfo': { methods: ['GET', 'POST'], handler: (req) => this.userinfo(req) },
-      '/info': { methods: ['GET', 'HEAD'], handler: async () => ({ body: this.info() }) },
-      '/login': { methods: ['GET', 'HEAD'], handler: async () => ({ body: this.info() }) },
+      '/info': { methods: ['GET', 'HEAD'], handler: async (req, url) => ({ body: this.info(req, url) }) },
+      '/login': { methods: ['GET', 'HEAD'], handler: async (req, url) => ({ body: this.info(req, url) }) },
       '/healthz': { methods: ['GET', 'HEAD'], handler: async () => ({ body: 'ok', headers: { 'content-type': 'text/plain' } }) },
     };
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -116,7 +117,7 @@ export class UaaServer {
     let reply: Reply;
     try {
       const url = new URL(req.url ?? '/', 'http://uaa.invalid');
-      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      const path = routePath(url.pathname);
       const route = this.routes[path];
       if (!route) throw new OAuthError(404, 'not_found', `No resource at ${path}`);
       const method = req.method ?? 'GET';
@@ -254,10 +255,13 @@ export class UaaServer {
     return this.jwk;
   }
 
-  private info() {
+  private info(req: http.IncomingMessage, url: URL) {
+    // On the cf address (under the /uaa prefix) the links point there; the issuer stays the same.
+    const onAddress = url.pathname.startsWith(`${UAA_PATH_PREFIX}/`) ? addressUrls(req.headers.host, req.headers['x-forwarded-proto']) : undefined;
+    const base = onAddress?.uaa ?? this.settings.baseUrl;
     return {
       app: { version: this.settings.version },
-      links: { uaa: this.settings.baseUrl, login: this.settings.baseUrl },
+      links: { uaa: base, login: base },
       zone_name: 'uaa',
       entityID: `uaa.${this.settings.domain}`,
       commit_id: 'devbox',
@@ -266,6 +270,18 @@ export class UaaServer {
       timestamp: new Date().toISOString(),
     };
   }
+}
+
+/**
+ * The route a request path names: without a trailing slash and without the UAA_PATH_PREFIX under
+ * which the router sends uaa's requests on the cf address (`/uaa/oauth/token` is `/oauth/token`;
+ * the router forwards the path as it came, as gorouter does).
+ */
+export function routePath(pathname: string): string {
+  let path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+  if (path === UAA_PATH_PREFIX) path = '/';
+  else if (path.startsWith(`${UAA_PATH_PREFIX}/`)) path = path.slice(UAA_PATH_PREFIX.length);
+  return path;
 }
 
 /**

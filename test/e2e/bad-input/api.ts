@@ -78,6 +78,13 @@ const WRITES: Record<string, WriteCase> = {
   'DELETE /v3/service_instances/:guid': { path: () => `/v3/service_instances/${UNKNOWN}`, noBody: true },
   'POST /v3/service_credential_bindings': { path: () => '/v3/service_credential_bindings', wrong: (t) => [{ body: { type: ['app'] }, detail: /^Type must be 'app' or 'key'$/ }, { body: { type: 'key', name: 3, ...rel('service_instance', t.instance) }, detail: /^Name must be a string$/ }] },
   'DELETE /v3/service_credential_bindings/:guid': { path: () => `/v3/service_credential_bindings/${UNKNOWN}`, noBody: true },
+  'DELETE /v3/spaces/:guid': { path: () => `/v3/spaces/${UNKNOWN}`, noBody: true },
+  'PATCH /v3/service_instances/:guid': { path: (t) => `/v3/service_instances/${t.instance}`, wrong: () => [{ body: { name: 5 }, detail: /^Name must be a string$/ }, { body: { tags: 'a,b' }, detail: /^Tags must be a list of strings$/ }] },
+  'DELETE /v3/processes/:guid/instances/:index': { path: () => `/v3/processes/${UNKNOWN}/instances/0`, noBody: true },
+  'DELETE /v3/apps/:guid/processes/:type/instances/:index': { path: () => `/v3/apps/${UNKNOWN}/processes/web/instances/0`, noBody: true },
+  // Manifests are YAML: a JSON body (whatever it holds) is refused before it is read.
+  'POST /v3/spaces/:guid/actions/apply_manifest': { path: (t) => `/v3/spaces/${t.space}/actions/apply_manifest`, raw: { status: 400, title: 'CF-InvalidRequest', detail: /^Content-Type must be yaml$/ } },
+  'POST /v3/spaces/:guid/manifest_diff': { path: (t) => `/v3/spaces/${t.space}/manifest_diff`, raw: { status: 400, title: 'CF-InvalidRequest', detail: /^Content-Type must be yaml$/ } },
 };
 
 const NOT_OBJECTS = ['[]', '"a string"', '42', 'null', 'true', '[{"name":"x"}]'];

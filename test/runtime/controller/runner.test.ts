@@ -295,7 +295,9 @@ for (const database of controllerTestDatabases()) {
           const stats = (await box.call('GET', `/v3/apps/${app.guid}/processes/web/stats`)).json().resources;
           assert.deepEqual(stats.map((s: { index: number; state: string; instance_guid: string | null }) => [s.index, s.state, s.instance_guid]), [[0, 'RUNNING', 'running-0'], [1, 'DOWN', null]]);
           assert.deepEqual(stats[0].instance_ports, [{ external: 61001, internal: 61001 }]);
-          assert.deepEqual(stats[0].usage, { time: '2024-01-01T00:00:00.000Z', cpu: 0.5, mem: 1000, disk: 2000 });
+          assert.deepEqual(stats[0].usage, { time: '2024-01-01T00:00:00.000Z', cpu: 0.5, mem: 1000, disk: 2000, log_rate: 0 });
+          assert.equal(stats[0].routable, true, 'a RUNNING instance is routable');
+          assert.equal(stats[1].routable, false);
           assert.equal(stats[0].uptime, 5);
           assert.equal(stats[1].mem_quota, 512 * 1024 * 1024, "the process's own quota where nothing reports");
         } finally {

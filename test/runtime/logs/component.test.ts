@@ -59,14 +59,14 @@ describe('logs: the component on a real bus', function () {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  it('registers logs.<domain> with the router', async () => {
+  it('registers logs.<domain> and log-cache’s /api/v1 on the cf address with the router', async () => {
     const registered = new Promise<{ uris: string[]; port: number }>((resolve) => {
       const sub = nc.subscribe('router.register', { callback: (_e, m) => resolve(m.json()) });
       sub.unsubscribe(5);
     });
     const r = await start();
     const route = await registered;
-    assert.deepEqual(route.uris, ['logs.localhost']);
+    assert.deepEqual(route.uris, ['logs.localhost', '127.0.0.1/api/v1', 'localhost/api/v1'], 'its host, and log-cache on the cf address');
     assert.equal(route.port, r.port);
     assert.equal(r.component.healthy(), true);
   });

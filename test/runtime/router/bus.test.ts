@@ -6,6 +6,8 @@ import { sleep, waitFor } from '../../../src/runtime/common/net.js';
 import { performance } from 'node:perf_hooks';
 import { AccessLogPublisher, accessLogMessage, escapeForJson, unescapeMessage } from '../../../src/runtime/router/handlers/access-log.js';
 import type { RequestInfo } from '../../../src/runtime/router/handlers/types.js';
+import { reservedUris } from '../../../src/runtime/router/bus.js';
+import { isReservedRouteHost } from '../../../src/runtime/common/config.js';
 import {
   busClient,
   natsServerAvailable,
@@ -167,9 +169,9 @@ for (const kind of kinds) {
       const envelopes: Record<string, unknown>[] = [];
       client.subscribe('logs.app-guid-logs', { callback: (_e, m) => envelopes.push(JSON.parse(sc.decode(m.data))) });
       await client.flush();
-      publishJson(client, 'router.register', registration(b, ['logs.localhost'], { app: 'app-guid-logs' }));
-      await waitFor('the route', async () => (await request(router!.port, { host: 'logs.localhost', path: '/first' })).status === 200);
-      await request(router.port, { host: 'logs.localhost', path: '/second' });
+      publishJson(client, 'router.register', registration(b, ['mylogs.localhost'], { app: 'app-guid-logs' }));
+      await waitFor('the route', async () => (await request(router!.port, { host: 'mylogs.localhost', path: '/first' })).status === 200);
+      await request(router.port, { host: 'mylogs.localhost', path: '/second' });
       await waitFor('two access-log lines', () => envelopes.filter((e) => /"GET \/(first|second)/.test(String(e.message))).length >= 2);
       const env = envelopes.find((e) => String(e.message).includes('/second'))!;
       assert.equal(env.app_guid, 'app-guid-logs');
@@ -177,7 +179,44 @@ for (const kind of kinds) {
       assert.equal(env.source_instance, '0');
       assert.equal(env.message_type, 'OUT');
       assert.equal(typeof env.timestamp, 'number');
-      assert.match(String(env.message), /^logs\.localhost - \[.+\] "GET \/second HTTP\/1\.1" 200 0 1 /);
+      assert.match(String(env.message), /^mylogs\.localhost - \[.+\] "GET \/second HTTP\/1\.1" 200 0 1 /);
+    });
+
+    it('refuses app instances the platform host names, and routes the cf address to platform components by path', async () => {
+      router = await startRouterComponent(bus, { DEVBOX_ROUTER_WORKERS: '1' });
+      const api = await startBackend('api', (req, res) => res.end(`api ${req.url}`));
+      const uaa = await startBackend('uaa', (req, res) => res.end(`uaa ${req.url}`));
+      const app = await startBackend('app', (req, res) => res.end(`app ${req.url}`));
+      backends.push(api, uaa, app);
+      // Platform components register without `app` (with tags.component), as RouteRegistrar does.
+      const platform = (b: Backend, uris: string[], component: string) => ({ host: '127.0.0.1', port: b.port, uris, tags: { component }, private_instance_id: component });
+      publishJson(client, 'router.register', platform(api, ['api.localhost', '127.0.0.1', 'localhost'], 'CloudController'));
+      publishJson(client, 'router.register', platform(uaa, ['uaa.localhost', '127.0.0.1/uaa', 'localhost/uaa'], 'uaa'));
+      // An app instance (it carries `app`) that asks for platform hosts next to its own route.
+      publishJson(client, 'router.register', registration(app, ['myapp.localhost', 'API.localhost', 'uaa.localhost', 'log-cache.localhost', '127.0.0.1/uaa/oauth', 'localhost', 'ssh.localhost']));
+      publishJson(client, 'router.register', registration(app, ['login.localhost'], { app: 'another-app' }));
+      await waitFor('the routes', async () => (await request(router!.port, { host: 'myapp.localhost' })).status === 200);
+      await client.flush();
+
+      const get = async (host: string, path = '/') => {
+        const r = await request(router!.port, { host, path });
+        return `${r.status} ${r.text}`;
+      };
+      const address = `127.0.0.1:${router.port}`;
+      assert.equal(await get('myapp.localhost', '/x'), '200 app /x', "the app's own route is kept");
+      // Each platform host has only the platform's endpoint: requests never reach the app.
+      for (let i = 0; i < 4; i++) {
+        assert.equal(await get('api.localhost'), '200 api /');
+        assert.equal(await get('uaa.localhost', '/oauth/token'), '200 uaa /oauth/token');
+        assert.equal(await get(address, '/uaa/oauth/token'), '200 uaa /uaa/oauth/token', 'the router forwards the path as it came (gorouter does not strip)');
+        assert.equal(await get(`localhost:${router.port}`, '/v3/apps'), '200 api /v3/apps');
+      }
+      assert.equal(await get(address, '/v3'), '200 api /v3');
+      assert.equal(await get(address, '/uaax'), '200 api /uaax', 'paths match on segment boundaries');
+      assert.equal((await request(router.port, { host: 'log-cache.localhost' })).status, 404);
+      assert.equal((await request(router.port, { host: 'ssh.localhost' })).status, 404);
+      assert.equal((await request(router.port, { host: 'login.localhost' })).status, 404);
+      assert.equal(router.varz().bus?.rejected, 2, 'each refused registration is counted');
     });
 
     it('drops malformed registrations and keeps working', async () => {
@@ -249,5 +288,20 @@ describe('router access-log envelope', () => {
       await router.close();
       await b.close();
     }
+  });
+});
+
+describe('reserved platform host names', () => {
+  it('names the platform hosts under the domain and the cf address, for app registrations only', () => {
+    for (const host of ['api.localhost', 'UAA.localhost', 'login.localhost', 'logs.localhost', 'log-cache.localhost', 'doppler.localhost', 'ssh.localhost', 'mysql-broker.localhost', 'localhost', '127.0.0.1']) {
+      assert.equal(isReservedRouteHost(host, 'localhost'), true, host);
+    }
+    for (const host of ['myapp.localhost', 'api.myapp.localhost', 'apix.localhost', 'api.example.com', '127.0.0.2', '*.localhost']) {
+      assert.equal(isReservedRouteHost(host, 'localhost'), false, host);
+    }
+    assert.equal(isReservedRouteHost('api.dev.example', 'dev.example'), true);
+    const app = { host: '127.0.0.1', port: 1, app: 'guid', uris: ['a.localhost', 'api.localhost/v3', 'localhost:8080', 'b.localhost/p'] };
+    assert.deepEqual(reservedUris(app, 'localhost'), ['api.localhost/v3', 'localhost:8080']);
+    assert.deepEqual(reservedUris({ ...app, app: undefined, tags: { component: 'CloudController' } }, 'localhost'), [], 'platform components may');
   });
 });

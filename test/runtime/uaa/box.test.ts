@@ -84,6 +84,44 @@ describe('uaa through devbox up and the router', function () {
     assert.deepEqual((await verifier.verify(machine.json.access_token)).scope, ['cloud_controller.admin', 'doppler.firehose']);
   });
 
+  it('serves the same grants on the cf address under /uaa, with tokens the API accepts (same issuer)', async () => {
+    const address = `127.0.0.1:${routerPort}`;
+    const { username, password } = config.uaa.admin;
+    const viaAddress = (path: string, fields: Record<string, string>) => tokenRequest(routerPort, fields, basic('cf', ''), { host: address, path });
+    // The API's root points cf at uaa under the prefix, on the address the request came in on.
+    const root = await httpRequest(routerPort, { host: address, path: '/' });
+    assert.equal(root.status, 200, root.text);
+    assert.equal(root.json.links.uaa.href, `http://${address}/uaa`);
+    assert.equal(root.json.links.login.href, `http://${address}/uaa`);
+    // cf asks the login link for its prompts (path.Join of the link and /login).
+    const login = await httpRequest(routerPort, { host: address, path: '/uaa/login', headers: { accept: 'application/json' } });
+    assert.equal(login.status, 200, login.text);
+    assert.deepEqual(login.json.prompts.password, ['password', 'Password']);
+    assert.equal(login.json.links.login, `http://${address}/uaa`);
+
+    const token = await viaAddress('/uaa/oauth/token', { grant_type: 'password', username, password });
+    assert.equal(token.status, 200, token.text);
+    const verifier = createTokenVerifier({ publicPem: config.uaa.signing_key.public_pem, kid: config.uaa.signing_key.kid, issuer: uaaIssuer(uaaBaseUrl(config.domain, routerPort)) });
+    assert.equal((await verifier.verify(`bearer ${token.json.access_token}`)).user_name, username);
+    const refreshed = await viaAddress('/uaa/oauth/token', { grant_type: 'refresh_token', refresh_token: token.json.refresh_token });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    assert.equal((await verifier.verify(refreshed.json.access_token)).grant_type, 'refresh_token');
+
+    // The API on the same address takes it, and its links stay on that address.
+    const orgs = await httpRequest(routerPort, { host: address, path: '/v3/organizations', headers: { authorization: `bearer ${refreshed.json.access_token}` } });
+    assert.equal(orgs.status, 200, orgs.text);
+    assert.equal(orgs.json.pagination.first.href.startsWith(`http://${address}/v3/organizations`), true, orgs.text);
+    assert.equal(orgs.json.resources[0].links.self.href.startsWith(`http://${address}/v3/`), true, orgs.text);
+    // …and on the name-based address, the name-based links as before.
+    const named = await httpRequest(routerPort, { host: `api.localhost:${routerPort}`, path: '/' });
+    assert.equal(named.json.links.uaa.href, uaaBaseUrl(config.domain, routerPort));
+
+    // Wrong credentials: UAA's body, under the prefix too; nothing outside uaa's paths answers there.
+    const wrong = await viaAddress('/uaa/oauth/token', { grant_type: 'password', username, password: 'wrong' });
+    assert.deepEqual(wrong.json, { error: 'unauthorized', error_description: 'Bad credentials' });
+    assert.equal((await httpRequest(routerPort, { host: address, path: '/uaa/nothing' })).status, 404);
+  });
+
   it('answers wrong credentials and bad requests with UAA\'s bodies, through the router', async () => {
     const wrong = await tokenRequest(routerPort, { grant_type: 'password', username: config.uaa.admin.username, password: 'wrong' }, basic('cf', ''), { host: HOST });
     assert.equal(wrong.status, 401);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createTokenVerifier, TokenError } from '../../../src/runtime/common/tokens.js';
-import { UaaServer } from '../../../src/runtime/uaa/server.js';
+import { routePath, UaaServer } from '../../../src/runtime/uaa/server.js';
 import { ADMIN_SCOPES, uaaSettings } from '../../../src/runtime/uaa/settings.js';
 import { waitFor } from '../../../src/runtime/common/net.js';
 import { basic, claimsOf, FORM, headerOf, httpRequest, silentLog, testConfig, testKey, tokenRequest, type HttpReply, type TestKey } from './helpers.js';
@@ -364,5 +364,47 @@ describe('uaa server (in process)', () => {
       // the admin keeps its id across restarts
       assert.equal(uaaSettings(config, { env: {} }).users[0].id, uaaSettings(testConfig(key, { adminPassword: 'other' }), { env: {} }).users[0].id);
     });
+  });
+});
+
+describe('uaa server under the /uaa prefix (the cf address)', () => {
+  let server: UaaServer;
+  let port: number;
+
+  before(async () => {
+    server = await startServer(testKey('key-prefix'));
+    port = server.port;
+  });
+  after(async () => server.close());
+
+  it('serves its routes under /uaa as at the root, with the same issuer', async () => {
+    const token = await tokenRequest(port, PASSWORD, CF, { path: '/uaa/oauth/token', host: '127.0.0.1:8080' });
+    assert.equal(token.status, 200, token.text);
+    assert.equal(claimsOf(token.json.access_token).iss, ISSUER);
+    const refreshed = await tokenRequest(port, { grant_type: 'refresh_token', refresh_token: token.json.refresh_token }, CF, { path: '/uaa/oauth/token/' });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    const keys = await httpRequest(port, { path: '/uaa/token_keys' });
+    await jwtVerify(refreshed.json.access_token, createLocalJWKSet(keys.json), { issuer: ISSUER });
+    const me = await httpRequest(port, { path: '/uaa/userinfo', headers: { authorization: `bearer ${token.json.access_token}` } });
+    assert.equal(me.json.user_name, 'admin');
+  });
+
+  it('points /login and /info at the prefix on the address the request came in on, else at its public URL', async () => {
+    const onAddress = await httpRequest(port, { path: '/uaa/login', host: 'localhost:8080', headers: { 'x-forwarded-proto': 'https' } });
+    assert.deepEqual(onAddress.json.links, { uaa: 'https://localhost:8080/uaa', login: 'https://localhost:8080/uaa' });
+    const named = await httpRequest(port, { path: '/login', host: 'uaa.localhost:8080' });
+    assert.deepEqual(named.json.links, { uaa: 'http://uaa.localhost:8080', login: 'http://uaa.localhost:8080' });
+    // A Host that is not the address does not get echoed into the links.
+    const other = await httpRequest(port, { path: '/uaa/info', host: 'evil.example:8080' });
+    assert.equal(other.json.links.uaa, 'http://uaa.localhost:8080');
+  });
+
+  it('maps paths to routes: the prefix is taken off once, on a segment boundary', () => {
+    assert.equal(routePath('/uaa/oauth/token'), '/oauth/token');
+    assert.equal(routePath('/uaa/oauth/token/'), '/oauth/token');
+    assert.equal(routePath('/oauth/token'), '/oauth/token');
+    assert.equal(routePath('/uaa'), '/');
+    assert.equal(routePath('/uaax/login'), '/uaax/login');
+    assert.equal(routePath('/uaa/uaa/login'), '/uaa/login');
   });
 });

@@ -1,7 +1,8 @@
 // Instances of an app's web process: which to start and with what (the DEA start message with
 // VCAP_APPLICATION and VCAP_SERVICES), which to stop, and their routes. The runner places and
 // sends; this decides from the desired state in the database.
-import type { ControllerContext } from '../context.js';
+import type { Actor, ControllerContext } from '../context.js';
+import { notFound } from '../errors.js';
 import { loadVcapApplication } from '../environment/vcap-application.js';
 import { serviceEntries } from '../environment/vcap-services.js';
 import { findApp, findAppProcess, type ProcessRow } from '../repositories/apps.js';
@@ -9,6 +10,7 @@ import { findDroplet } from '../repositories/droplets.js';
 import { jsonColumn } from '../repositories/query.js';
 import { appUris } from '../repositories/routes.js';
 import type { StopFilter } from '../runner/runner.js';
+import { recordAppEvent } from './audit.js';
 
 type Context = Pick<ControllerContext, 'db' | 'runner' | 'urls' | 'appLog'>;
 
@@ -78,4 +80,17 @@ export async function applyToInstances(ctx: Context, app: { guid: string; state:
   } else if (after.instances < before.instances) {
     stopApp(ctx, app.guid, { indices: [...Array(before.instances - after.instances).keys()].map((i) => after.instances + i) });
   }
+}
+
+/**
+ * `cf restart-app-instance`: stops one instance of the process; the health manager sees the index
+ * missing and starts it again, as Diego would. The audit event is Cloud Controller's.
+ */
+export async function restartInstance(ctx: Context & { actor: Actor }, process: ProcessRow, index: number): Promise<void> {
+  const app = await findApp(ctx.db, process.app_guid);
+  if (!app) throw notFound('App');
+  if (!Number.isInteger(index) || index < 0 || index >= process.instances) throw notFound('Instance');
+  await recordAppEvent(ctx.db, ctx.actor, app, 'audit.app.process.terminate_instance', { process_guid: process.guid, process_type: process.type, process_index: index });
+  ctx.appLog(app.guid, { source: 'API', message: `Terminating instance ${index} of process ${process.type} of app with guid ${app.guid}` });
+  if (app.state === 'STARTED' && process.type === 'web') stopApp(ctx, app.guid, { indices: [index] });
 }

@@ -4,7 +4,14 @@ import { newGuid, now, type RequestContext } from '../context.js';
 import type { OrganizationCreateMessage, SpaceCreateMessage } from '../messages/organizations.js';
 import { isUniqueViolation } from '../repositories/query.js';
 import { findOrganization, insertOrganization, insertSpace, type OrganizationRow, type SpaceRow } from '../repositories/spaces.js';
+import type { JobRow } from '../repositories/jobs.js';
+import { deleteSpaceRow, spaceApps, spaceBindings, spaceInstances, spaceRoutes } from '../repositories/manifests.js';
+import { deleteAppAction } from './apps.js';
 import { recordEvent } from './audit.js';
+import { completedJob } from './jobs.js';
+import { deleteRouteAction } from './routes.js';
+import { deleteServiceBinding } from './service-bindings.js';
+import { deleteServiceInstance } from './service-instances.js';
 
 export async function createOrganization(ctx: RequestContext, message: OrganizationCreateMessage): Promise<OrganizationRow> {
   const at = now();
@@ -36,4 +43,22 @@ export async function createSpace(ctx: RequestContext, message: SpaceCreateMessa
     throw error;
   }
   return row;
+}
+
+/**
+ * Deletes the space and everything in it, as Cloud Controller's v3 delete does: its service
+ * bindings and keys (unbound by their brokers), its service instances (deprovisioned), its apps
+ * (stopped) and its routes, then the space. A broker's refusal stops it there with the broker's
+ * error, the space and what is left in it kept, so it can be tried again.
+ */
+export async function deleteSpaceAction(ctx: RequestContext, space: SpaceRow): Promise<JobRow> {
+  for (const binding of await spaceBindings(ctx.db, space.guid)) await deleteServiceBinding(ctx, binding);
+  for (const instance of await spaceInstances(ctx.db, space.guid)) await deleteServiceInstance(ctx, instance);
+  for (const app of await spaceApps(ctx.db, space.guid)) await deleteAppAction(ctx, app);
+  for (const route of await spaceRoutes(ctx.db, space.guid)) await deleteRouteAction(ctx, route);
+  return ctx.db.transaction().execute(async (trx) => {
+    await deleteSpaceRow(trx, space.guid);
+    await recordEvent(trx, { type: 'audit.space.delete-request', actor: ctx.actor, target: { guid: space.guid, type: 'space', name: space.name }, organizationGuid: space.organization_guid, data: { request: { recursive: true } } });
+    return completedJob(trx, 'space.delete', { guid: space.guid, type: 'space' });
+  });
 }

@@ -1,6 +1,7 @@
 // Route actions: create and delete routes, map and unmap their destinations. Each does its writes
 // in one transaction with its audit events; after the commit the DEAs are told the mapped apps'
 // routes changed (and a mapping is announced on the app's log).
+import { isReservedRouteHost } from '../../common/config.js';
 import { notFound, notUnique, unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
 import type { Destination, RouteCreateMessage } from '../messages/routes.js';
@@ -21,7 +22,7 @@ export async function createRoute(ctx: RequestContext, message: RouteCreateMessa
   const space = await findSpace(ctx.db, message.spaceGuid);
   if (!space) throw unprocessable('Invalid space. Ensure that the space exists and you have access to it.');
   const { host, path } = message;
-  if (host === '' && domain.organization_guid === null) throw unprocessable('Missing host. Routes in shared domains must have a host defined.');
+  assertRouteHostAllowed(host, domain);
   const at = now();
   const row: RouteRow = { guid: newGuid(), host, path, domain_guid: domain.guid, space_guid: space.guid, metadata: JSON.stringify(message.metadata), created_at: at, updated_at: at };
   const url = `${host ? `${host}.` : ''}${domain.name}${path}`;
@@ -35,6 +36,19 @@ export async function createRoute(ctx: RequestContext, message: RouteCreateMessa
     throw error;
   }
   return row;
+}
+
+/**
+ * What a route's host may be in its domain: a shared domain wants a host, and not one of the
+ * platform's (api, uaa, logs…: RESERVED_HOSTNAMES; docs/security.md). Every way a route is created
+ * (POST /v3/routes, apply_manifest) checks it before writing anything.
+ */
+export function assertRouteHostAllowed(host: string, domain: { name: string; organization_guid: string | null }): void {
+  if (domain.organization_guid !== null) return;
+  if (host === '') throw unprocessable('Missing host. Routes in shared domains must have a host defined.');
+  if (isReservedRouteHost(`${host}.${domain.name}`, domain.name)) {
+    throw unprocessable(`Route conflicts with a reserved system route: the hostname '${host}' is reserved for the platform in domain '${domain.name}'.`);
+  }
 }
 
 /** Deletes the route and its destinations; the apps it was mapped to lose it. The job is complete. */

@@ -4,9 +4,11 @@
 // instance and its audit event are then written in one transaction.
 import { newGuid, now, type RequestContext } from '../context.js';
 import { ApiError, notUnique, unprocessable } from '../errors.js';
-import type { ServiceInstanceCreateMessage } from '../messages/services.js';
+import type { ServiceInstanceCreateMessage, ServiceInstanceUpdateMessage } from '../messages/services.js';
+import { metadataUpdate } from '../messages/validate.js';
+import { updateInstance, updateInstanceBindings } from '../repositories/service-instance-updates.js';
 import type { JobRow } from '../repositories/jobs.js';
-import { isUniqueViolation, type Db } from '../repositories/query.js';
+import { isUniqueViolation, jsonColumn, type Db } from '../repositories/query.js';
 import { deleteInstance, findInstanceByName, insertInstance, instanceBindingTypes, type InstanceRow } from '../repositories/services.js';
 import { findSpace, getOrganization } from '../repositories/spaces.js';
 import { recordEvent } from './audit.js';
@@ -17,7 +19,7 @@ import { brokerOfPlan } from './service-brokers.js';
 export const succeeded = (type: 'create' | 'update' | 'delete', at: string) => JSON.stringify({ type, state: 'succeeded', description: '', created_at: at, updated_at: at });
 
 /** audit.service_instance.* or audit.user_provided_service_instance.*, as Cloud Controller names them. */
-function instanceEvent(db: Db, ctx: RequestContext, action: 'create' | 'delete', row: InstanceRow, data: Record<string, unknown> = {}) {
+function instanceEvent(db: Db, ctx: RequestContext, action: 'create' | 'update' | 'delete', row: InstanceRow, data: Record<string, unknown> = {}) {
   const kind = row.type === 'user-provided' ? 'user_provided_service_instance' : 'service_instance';
   return recordEvent(db, { type: `audit.${kind}.${action}`, actor: ctx.actor, target: { guid: row.guid, type: kind, name: row.name }, spaceGuid: row.space_guid, data });
 }
@@ -102,4 +104,53 @@ export async function deleteServiceInstance(ctx: RequestContext, row: InstanceRo
     await instanceEvent(trx, ctx, 'delete', row);
     return row.type === 'user-provided' ? undefined : completedJob(trx, 'service_instance.delete', { guid: row.guid, type: 'service_instances' });
   });
+}
+
+/**
+ * Renames an instance, or changes its tags and metadata; a user-provided one's credentials, syslog
+ * drain and route service URL too (its app bindings carry the new credentials at their apps' next
+ * start). Changing a managed instance's plan or parameters needs its broker's update, which devbox
+ * does not make yet: a 422 that says so.
+ */
+export async function updateServiceInstance(ctx: RequestContext, row: InstanceRow, message: ServiceInstanceUpdateMessage): Promise<InstanceRow> {
+  if (row.type === 'managed') {
+    if (message.credentials !== undefined || message.syslogDrainUrl !== undefined || message.routeServiceUrl !== undefined) {
+      throw unprocessable('Credentials, syslog drain url and route service url can be updated only for user-provided service instances.');
+    }
+    if (message.parameters !== undefined || (message.planGuid !== undefined && message.planGuid !== row.plan_guid) || message.maintenanceInfo) {
+      throw unprocessable('devbox does not update the plan, parameters or maintenance info of a managed service instance yet: create a new instance (cf create-service), bind it, and delete the old one.');
+    }
+  } else if (message.parameters !== undefined || message.planGuid !== undefined || message.maintenanceInfo) {
+    throw unprocessable('Parameters, service plan and maintenance info can be updated only for managed service instances.');
+  }
+  const name = message.name ?? row.name;
+  const taken = () => notUnique(`The service instance name is taken: ${name}.`);
+  if (name !== row.name && (await findInstanceByName(ctx.db, row.space_guid, name))) throw taken();
+  const at = now();
+  const updated: InstanceRow = {
+    ...row,
+    name,
+    tags: message.tags ? JSON.stringify(message.tags) : row.tags,
+    credentials: message.credentials ? JSON.stringify(message.credentials) : row.credentials,
+    syslog_drain_url: message.syslogDrainUrl !== undefined ? message.syslogDrainUrl : row.syslog_drain_url,
+    route_service_url: message.routeServiceUrl !== undefined ? message.routeServiceUrl : row.route_service_url,
+    metadata: JSON.stringify(metadataUpdate(message.body, jsonColumn('service_instances', row, 'metadata', { labels: {}, annotations: {} }))),
+    last_operation: succeeded('update', at),
+    updated_at: at,
+  };
+  const request = { ...message.body, ...(message.credentials ? { credentials: '[PRIVATE DATA HIDDEN]' } : {}) };
+  try {
+    await ctx.db.transaction().execute(async (trx) => {
+      const { guid: _guid, type: _type, space_guid: _space, created_at: _created, ...changes } = updated;
+      await updateInstance(trx, row.guid, changes);
+      if (row.type === 'user-provided' && (message.credentials || message.syslogDrainUrl !== undefined)) {
+        await updateInstanceBindings(trx, row.guid, { credentials: updated.credentials ?? '{}', syslog_drain_url: updated.syslog_drain_url, updated_at: at });
+      }
+      await instanceEvent(trx, ctx, 'update', updated, { request });
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw taken();
+    throw error;
+  }
+  return updated;
 }

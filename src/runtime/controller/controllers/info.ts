@@ -5,6 +5,37 @@ import type { RequestContext } from '../context.js';
 
 export const API_VERSION = '3.180.0';
 
+/**
+ * Every resource `GET /v3` links, and only those devbox serves: cf builds its table of routes from
+ * these links, and a resource missing here is "no resource exists with the name …" to it. (No
+ * tasks, roles, users, quotas, security groups, isolation segments or usage events on devbox.)
+ */
+export const V3_RESOURCES = [
+  'apps',
+  'audit_events',
+  'buildpacks',
+  'builds',
+  'deployments',
+  'domains',
+  'droplets',
+  'feature_flags',
+  'info',
+  'jobs',
+  'organizations',
+  'packages',
+  'processes',
+  'resource_matches',
+  'routes',
+  'service_brokers',
+  'service_credential_bindings',
+  'service_instances',
+  'service_offerings',
+  'service_plans',
+  'service_route_bindings',
+  'spaces',
+  'stacks',
+] as const;
+
 export function infoRoutes(routes: Routes<RequestContext>): void {
   routes.get('/', (_req, ctx) => ({
     body: {
@@ -28,8 +59,7 @@ export function infoRoutes(routes: Routes<RequestContext>): void {
   }));
   routes.get('/v3', (_req, ctx) => {
     const link = (path: string) => ({ href: `${ctx.urls.api}/v3/${path}` });
-    const names = ['apps', 'audit_events', 'domains', 'jobs', 'organizations', 'processes', 'routes', 'spaces'];
-    return { body: { links: { self: { href: `${ctx.urls.api}/v3` }, ...Object.fromEntries(names.map((n) => [n, link(n)])) } } };
+    return { body: { links: { self: { href: `${ctx.urls.api}/v3` }, ...Object.fromEntries(V3_RESOURCES.map((n) => [n, link(n)])) } } };
   });
   routes.get('/v3/info', (_req, ctx) => ({
     body: {

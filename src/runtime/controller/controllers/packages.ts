@@ -7,8 +7,10 @@ import { listMessage, ORDER_BY_TIME } from '../messages/list.js';
 import { packageUploadMessage } from '../messages/package-upload.js';
 import { packageCreateMessage, resourceMatchesMessage } from '../messages/packages.js';
 import { presentPackage, presentResourceMatches } from '../presenters/packages.js';
+import { presentDroplet } from '../presenters/droplets.js';
 import { paginated } from '../presenters/paginated.js';
 import { getApp } from '../repositories/apps.js';
+import { listPackageDroplets, PACKAGE_DROPLET_FILTERS } from '../repositories/droplets.js';
 import { getPackage, listAppPackages, listPackages, PACKAGE_FILTERS } from '../repositories/packages.js';
 
 export function packageRoutes(routes: Routes<RequestContext>): void {
@@ -25,6 +27,14 @@ export function packageRoutes(routes: Routes<RequestContext>): void {
     const message = listMessage(req.query, [], ORDER_BY_TIME);
     const { total, rows } = await listAppPackages(ctx.db, app.guid, message);
     return { body: paginated(ctx.urls.api, `/v3/apps/${app.guid}/packages`, req.query, message, total, rows.map((r) => presentPackage(r, ctx))) };
+  });
+
+  // The droplets staged from the package (cf start asks for the STAGED one of the newest package).
+  routes.get('/v3/packages/:guid/droplets', async (req, ctx) => {
+    const pkg = await getPackage(ctx.db, req.params.guid);
+    const message = listMessage(req.query, PACKAGE_DROPLET_FILTERS, ORDER_BY_TIME);
+    const { total, rows } = await listPackageDroplets(ctx.db, pkg.guid, message);
+    return { body: paginated(ctx.urls.api, `/v3/packages/${pkg.guid}/droplets`, req.query, message, total, rows.map((r) => presentDroplet(r, ctx))) };
   });
 
   routes.get('/v3/packages/:guid', async (req, ctx) => ({ body: presentPackage(await getPackage(ctx.db, req.params.guid), ctx) }));

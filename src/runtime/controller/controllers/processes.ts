@@ -1,6 +1,7 @@
 // /v3/processes and /v3/apps/:guid/processes: thin routes over actions/processes.ts.
 import type { RequestContext } from '../context.js';
 import type { Routes } from '../http/routes.js';
+import { restartInstance } from '../actions/instances.js';
 import { processInstances, scaleProcess, updateProcessAction } from '../actions/processes.js';
 import { listMessage, ORDER_BY_TIME } from '../messages/list.js';
 import { processScaleMessage, processUpdateMessage } from '../messages/processes.js';
@@ -46,4 +47,14 @@ export function processRoutes(routes: Routes<RequestContext>): void {
   routes.patch('/v3/apps/:guid/processes/:type', async (req, ctx) => update(ctx, await appProcess(ctx, req.params.guid, req.params.type), req.body));
   routes.post('/v3/apps/:guid/processes/:type/actions/scale', async (req, ctx) => scale(ctx, await appProcess(ctx, req.params.guid, req.params.type), req.body));
   routes.get('/v3/apps/:guid/processes/:type/stats', async (req, ctx) => stats(ctx, await appProcess(ctx, req.params.guid, req.params.type)));
+}
+
+/** `DELETE /v3/processes/:guid/instances/:index` and its `/v3/apps/:guid/processes/:type/...` twin (cf restart-app-instance): 204; the instance comes back. */
+export function processInstanceRoutes(routes: Routes<RequestContext>): void {
+  const restart = async (ctx: RequestContext, process: ProcessRow, index: string) => {
+    await restartInstance(ctx, process, /^\d+$/.test(index) ? Number(index) : -1);
+    return { status: 204 };
+  };
+  routes.delete('/v3/processes/:guid/instances/:index', async (req, ctx) => restart(ctx, await getProcess(ctx.db, req.params.guid), req.params.index));
+  routes.delete('/v3/apps/:guid/processes/:type/instances/:index', async (req, ctx) => restart(ctx, await appProcess(ctx, req.params.guid, req.params.type), req.params.index));
 }

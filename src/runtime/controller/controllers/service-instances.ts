@@ -6,22 +6,40 @@ import type { RequestContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { Routes } from '../http/routes.js';
 import { createServiceBinding, deleteServiceBinding } from '../actions/service-bindings.js';
-import { createServiceInstance, deleteServiceInstance } from '../actions/service-instances.js';
+import { createServiceInstance, deleteServiceInstance, updateServiceInstance } from '../actions/service-instances.js';
+import { fieldsParam } from '../messages/include.js';
 import { listMessage } from '../messages/list.js';
-import { serviceBindingCreateMessage, serviceInstanceCreateMessage, typeFilter } from '../messages/services.js';
+import { serviceBindingCreateMessage, serviceInstanceCreateMessage, serviceInstanceUpdateMessage, typeFilter } from '../messages/services.js';
 import { paginated } from '../presenters/paginated.js';
 import { presentBinding, presentBindingDetails, presentInstance, presentInstanceCredentials } from '../presenters/services.js';
 import { BINDING_FILTERS, getBinding, getInstance, INSTANCE_FILTERS, listBindings, listInstances } from '../repositories/services.js';
 import { jobAccepted } from './apps.js';
+import { bindingsIncluded, checkBindingQuery, checkInstanceQuery, instancesIncluded, withIncluded } from './service-included.js';
+
+const SHARED_SPACE_FIELDS = { space: ['guid', 'name', 'relationships.organization'], 'space.organization': ['guid', 'name'] } as const;
 
 export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
   routes.get('/v3/service_instances', async (req, ctx) => {
     const message = { ...listMessage(req.query, INSTANCE_FILTERS), type: typeFilter(req.query) };
+    checkInstanceQuery(req.query);
     const { total, rows } = await listInstances(ctx.db, message);
-    return { body: paginated(ctx.urls.api, '/v3/service_instances', req.query, message, total, rows.map((r) => presentInstance(r, ctx))) };
+    const list = paginated(ctx.urls.api, '/v3/service_instances', req.query, message, total, rows.map((r) => presentInstance(r, ctx)));
+    return { body: withIncluded(list, await instancesIncluded(ctx, req.query, rows)) };
   });
 
-  routes.get('/v3/service_instances/:guid', async (req, ctx) => ({ body: presentInstance(await getInstance(ctx.db, req.params.guid), ctx) }));
+  routes.get('/v3/service_instances/:guid', async (req, ctx) => {
+    checkInstanceQuery(req.query);
+    const instance = await getInstance(ctx.db, req.params.guid);
+    return { body: withIncluded(presentInstance(instance, ctx), await instancesIncluded(ctx, req.query, [instance])) };
+  });
+
+  // devbox does not share instances with other spaces (feature flag service_instance_sharing is off).
+  routes.get('/v3/service_instances/:guid/relationships/shared_spaces', async (req, ctx) => {
+    const fields = fieldsParam(req.query, SHARED_SPACE_FIELDS);
+    const instance = await getInstance(ctx.db, req.params.guid);
+    const body = { data: [], links: { self: { href: `${ctx.urls.api}/v3/service_instances/${instance.guid}/relationships/shared_spaces` } } };
+    return { body: withIncluded(body, Object.keys(fields).length ? { spaces: [], organizations: [] } : undefined) };
+  });
 
   routes.get('/v3/service_instances/:guid/credentials', async (req, ctx) => {
     const row = await getInstance(ctx.db, req.params.guid);
@@ -32,6 +50,11 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
 
   routes.post('/v3/service_instances', async (req, ctx) => ({ status: 201, body: presentInstance(await createServiceInstance(ctx, serviceInstanceCreateMessage(req.body)), ctx) }));
 
+  routes.patch('/v3/service_instances/:guid', async (req, ctx) => {
+    const instance = await getInstance(ctx.db, req.params.guid);
+    return { body: presentInstance(await updateServiceInstance(ctx, instance, serviceInstanceUpdateMessage(req.body)), ctx) };
+  });
+
   routes.delete('/v3/service_instances/:guid', async (req, ctx) => {
     const job = await deleteServiceInstance(ctx, await getInstance(ctx.db, req.params.guid));
     return job ? jobAccepted(ctx, job.guid) : { status: 204 };
@@ -39,11 +62,17 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
 
   routes.get('/v3/service_credential_bindings', async (req, ctx) => {
     const message = { ...listMessage(req.query, BINDING_FILTERS), type: typeFilter(req.query) };
+    checkBindingQuery(req.query);
     const { total, rows } = await listBindings(ctx.db, message);
-    return { body: paginated(ctx.urls.api, '/v3/service_credential_bindings', req.query, message, total, rows.map((r) => presentBinding(r, ctx))) };
+    const list = paginated(ctx.urls.api, '/v3/service_credential_bindings', req.query, message, total, rows.map((r) => presentBinding(r, ctx)));
+    return { body: withIncluded(list, await bindingsIncluded(ctx, req.query, rows)) };
   });
 
-  routes.get('/v3/service_credential_bindings/:guid', async (req, ctx) => ({ body: presentBinding(await getBinding(ctx.db, req.params.guid), ctx) }));
+  routes.get('/v3/service_credential_bindings/:guid', async (req, ctx) => {
+    checkBindingQuery(req.query);
+    const binding = await getBinding(ctx.db, req.params.guid);
+    return { body: withIncluded(presentBinding(binding, ctx), await bindingsIncluded(ctx, req.query, [binding])) };
+  });
 
   routes.get('/v3/service_credential_bindings/:guid/details', async (req, ctx) => ({ body: presentBindingDetails(await getBinding(ctx.db, req.params.guid)) }));
 

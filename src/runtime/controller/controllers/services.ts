@@ -11,6 +11,7 @@ import { paginated } from '../presenters/paginated.js';
 import { presentBroker, presentOffering, presentPlan } from '../presenters/services.js';
 import { BROKER_FILTERS, getBroker, getOffering, getPlan, listBrokers, listOfferings, listPlans, OFFERING_FILTERS, PLAN_FILTERS } from '../repositories/services.js';
 import { jobAccepted } from './apps.js';
+import { checkOfferingQuery, checkPlanQuery, offeringsIncluded, plansIncluded, withIncluded } from './service-included.js';
 import { serviceInstanceRoutes } from './service-instances.js';
 
 /** Checked before anything else, the body included. */
@@ -48,19 +49,31 @@ export function serviceRoutes(routes: Routes<RequestContext>): void {
 
   routes.get('/v3/service_offerings', async (req, ctx) => {
     const message = listMessage(req.query, OFFERING_FILTERS);
+    checkOfferingQuery(req.query);
     const { total, rows } = await listOfferings(ctx.db, message);
-    return { body: paginated(ctx.urls.api, '/v3/service_offerings', req.query, message, total, rows.map((r) => presentOffering(r, ctx))) };
+    const list = paginated(ctx.urls.api, '/v3/service_offerings', req.query, message, total, rows.map((r) => presentOffering(r, ctx)));
+    return { body: withIncluded(list, await offeringsIncluded(ctx, req.query, rows)) };
   });
 
-  routes.get('/v3/service_offerings/:guid', async (req, ctx) => ({ body: presentOffering(await getOffering(ctx.db, req.params.guid), ctx) }));
+  routes.get('/v3/service_offerings/:guid', async (req, ctx) => {
+    checkOfferingQuery(req.query);
+    const offering = await getOffering(ctx.db, req.params.guid);
+    return { body: withIncluded(presentOffering(offering, ctx), await offeringsIncluded(ctx, req.query, [offering])) };
+  });
 
   routes.get('/v3/service_plans', async (req, ctx) => {
     const message = listMessage(req.query, PLAN_FILTERS);
+    checkPlanQuery(req.query);
     const { total, rows } = await listPlans(ctx.db, message);
-    return { body: paginated(ctx.urls.api, '/v3/service_plans', req.query, message, total, rows.map((r) => presentPlan(r, ctx))) };
+    const list = paginated(ctx.urls.api, '/v3/service_plans', req.query, message, total, rows.map((r) => presentPlan(r, ctx)));
+    return { body: withIncluded(list, await plansIncluded(ctx, req.query, rows)) };
   });
 
-  routes.get('/v3/service_plans/:guid', async (req, ctx) => ({ body: presentPlan(await getPlan(ctx.db, req.params.guid), ctx) }));
+  routes.get('/v3/service_plans/:guid', async (req, ctx) => {
+    checkPlanQuery(req.query);
+    const plan = await getPlan(ctx.db, req.params.guid);
+    return { body: withIncluded(presentPlan(plan, ctx), await plansIncluded(ctx, req.query, [plan])) };
+  });
 
   serviceInstanceRoutes(routes);
 }

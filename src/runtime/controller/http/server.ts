@@ -1,6 +1,7 @@
 // The API server: authenticates every request with uaa's token (except the info endpoints), routes
 // it to its controller (controllers/), and answers every failure as a Cloud Controller error.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { addressUrls } from '../../common/config.js';
 import { TokenError, hasScope, type TokenClaims, type TokenVerifier } from '../../common/tokens.js';
 import { ApiError, notAuthorized } from '../errors.js';
 import { readJsonBody, Routes, send, sendError, type ApiRequest } from './routes.js';
@@ -8,15 +9,21 @@ import type { Actor, ControllerContext, RequestContext } from '../context.js';
 import { appRoutes } from '../controllers/apps.js';
 import { auditEventRoutes } from '../controllers/audit-events.js';
 import { buildAndDropletRoutes } from '../controllers/builds.js';
+import { deploymentRoutes } from '../controllers/deployments.js';
 import { domainRoutes } from '../controllers/domains.js';
+import { featureFlagRoutes } from '../controllers/feature-flags.js';
 import { infoRoutes, PUBLIC_PATHS } from '../controllers/info.js';
 import { internalRoutes } from '../controllers/internal.js';
 import { jobRoutes } from '../controllers/jobs.js';
+import { manifestRoutes } from '../controllers/manifests.js';
 import { organizationRoutes } from '../controllers/organizations.js';
 import { packageRoutes } from '../controllers/packages.js';
-import { processRoutes } from '../controllers/processes.js';
+import { processInstanceRoutes, processRoutes } from '../controllers/processes.js';
 import { routeRoutes } from '../controllers/routes.js';
+import { serviceRouteBindingRoutes } from '../controllers/service-route-bindings.js';
 import { serviceRoutes } from '../controllers/services.js';
+import { sidecarRoutes } from '../controllers/sidecars.js';
+import { stackRoutes } from '../controllers/stacks.js';
 
 export interface ApiStats {
   requests: number;
@@ -26,7 +33,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, auditEventRoutes, jobRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, internalRoutes]) register(routes);
   return routes;
 }
 
@@ -74,7 +81,9 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
       body: undefined,
     };
     if (!matched.route.rawBody && ['POST', 'PATCH', 'PUT'].includes(method)) request.body = await readJsonBody(req);
-    const response = await matched.route.handler(request, { ...context, actor });
+    // A request that came in on the cf address (127.0.0.1 / localhost) gets links there (config.ts).
+    const urls = addressUrls(req.headers.host, req.headers['x-forwarded-proto']) ?? context.urls;
+    const response = await matched.route.handler(request, { ...context, urls, actor });
     send(res, response);
     return response.status ?? 200;
   };

@@ -130,3 +130,33 @@ export function serviceBindingCreateMessage(raw: unknown): ServiceBindingCreateM
 
 /** The `type` filter of instance and binding lists: one value (managed or user-provided; app or key), not a list. */
 export const typeFilter = (query: URLSearchParams): string | undefined => query.get('type') || undefined;
+
+/** `PATCH /v3/service_instances/:guid`: what is given (the action checks it against the instance's type). */
+export interface ServiceInstanceUpdateMessage {
+  name?: string;
+  tags?: string[];
+  credentials?: Record<string, unknown>;
+  syslogDrainUrl?: string | null;
+  routeServiceUrl?: string | null;
+  parameters?: Record<string, unknown>;
+  planGuid?: string;
+  maintenanceInfo?: boolean;
+  /** The metadata update to merge, as given. */
+  body: Body;
+}
+
+export function serviceInstanceUpdateMessage(raw: unknown): ServiceInstanceUpdateMessage {
+  const body = asObject(raw);
+  allowOnly(body, ['name', 'tags', 'metadata', 'credentials', 'syslog_drain_url', 'route_service_url', 'parameters', 'relationships', 'maintenance_info']);
+  const message: ServiceInstanceUpdateMessage = { body };
+  if (body.name !== undefined) message.name = requiredString(body, 'name');
+  if (body.tags !== undefined) message.tags = stringTags(body);
+  if (body.credentials !== undefined) message.credentials = optionalObject(body, 'credentials');
+  if (body.syslog_drain_url !== undefined) message.syslogDrainUrl = body.syslog_drain_url === null ? null : optionalString(body, 'syslog_drain_url', { max: 2048 });
+  if (body.route_service_url !== undefined) message.routeServiceUrl = body.route_service_url === null ? null : optionalString(body, 'route_service_url', { max: 2048 });
+  if (body.parameters !== undefined) message.parameters = optionalObject(body, 'parameters');
+  if (body.relationships !== undefined) message.planGuid = relationshipGuid(body, 'service_plan');
+  if (body.maintenance_info !== undefined) message.maintenanceInfo = true;
+  metadataUpdate(body, { labels: {}, annotations: {} });
+  return message;
+}

@@ -41,22 +41,39 @@ export function presentProcess(row: ProcessRow, ctx: Ctx, spaceGuid?: string) {
   };
 }
 
-/** `GET /v3/processes/:guid/stats`: one entry per index; an index nobody runs is DOWN. */
+/**
+ * `GET /v3/processes/:guid/stats`: one entry per index; an index nobody runs is DOWN. Every field
+ * cf decodes is there, integers where Cloud Controller has integers (bytes, seconds): `routable`
+ * (a RUNNING instance is in the router), `log_rate_limit` (the process's, -1 unlimited) and
+ * `usage.log_rate` (devbox does not measure it: 0).
+ */
 export function presentProcessStats(process: ProcessRow, indices: IndexState[]) {
+  const int = (n: number | undefined, fallback: number) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n) : fallback);
   const resources = indices.map(({ index, instance }) => {
     const stats = instance?.stats;
+    const state = instance ? (instance.state === 'STOPPING' ? 'DOWN' : instance.state) : 'DOWN';
     return {
       type: process.type,
       index,
-      state: instance ? (instance.state === 'STOPPING' ? 'DOWN' : instance.state) : 'DOWN',
-      usage: stats?.usage ? { time: stats.usage.time ?? new Date().toISOString(), cpu: stats.usage.cpu ?? 0, mem: stats.usage.mem ?? 0, disk: stats.usage.disk ?? 0 } : {},
+      state,
+      routable: state === 'RUNNING',
+      usage: stats?.usage
+        ? {
+            time: stats.usage.time ?? new Date().toISOString(),
+            cpu: typeof stats.usage.cpu === 'number' && Number.isFinite(stats.usage.cpu) ? stats.usage.cpu : 0,
+            mem: int(stats.usage.mem, 0),
+            disk: int(stats.usage.disk, 0),
+            log_rate: 0,
+          }
+        : {},
       host: stats?.host ?? '',
       instance_guid: instance?.instance ?? null,
       instance_ports: stats?.port ? [{ external: stats.port, internal: stats.port }] : [],
-      uptime: stats?.uptime ?? 0,
-      mem_quota: stats?.mem_quota ?? process.memory_in_mb * 1024 * 1024,
-      disk_quota: stats?.disk_quota ?? process.disk_in_mb * 1024 * 1024,
-      fds_quota: stats?.fds_quota ?? FDS_LIMIT,
+      uptime: int(stats?.uptime, 0),
+      mem_quota: int(stats?.mem_quota, process.memory_in_mb * 1024 * 1024),
+      disk_quota: int(stats?.disk_quota, process.disk_in_mb * 1024 * 1024),
+      log_rate_limit: process.log_rate_limit_in_bytes_per_second,
+      fds_quota: int(stats?.fds_quota, FDS_LIMIT),
       isolation_segment: null,
       details: instance?.state === 'CRASHED' ? 'crashed' : null,
       since: instance ? Math.floor(instance.state_timestamp) : null,

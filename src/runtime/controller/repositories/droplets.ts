@@ -69,3 +69,9 @@ export const recordDropletStaging = (db: Db, guid: string, result: Pick<DropletR
 /** Any state but STAGED → FAILED. */
 export const markDropletFailed = (db: Db, guid: string, error: string, at: string) =>
   db.updateTable('droplets').set({ state: 'FAILED', error, updated_at: at }).where('guid', '=', guid).where('state', '!=', 'STAGED').execute();
+
+export const PACKAGE_DROPLET_FILTERS = ['states', 'guids'] as const;
+
+/** The droplets staged from a package (`GET /v3/packages/:guid/droplets`). */
+export const listPackageDroplets = (db: Db, packageGuid: string, message: ListMessage<(typeof PACKAGE_DROPLET_FILTERS)[number]>) =>
+  page(filtered(db.selectFrom('droplets').selectAll().where('package_guid', '=', packageGuid), message.filters, { states: 'state', guids: 'guid' }), message);

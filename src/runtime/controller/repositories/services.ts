@@ -213,3 +213,19 @@ export const appBindingsWithServices = (db: Db, appGuid: string) =>
     .orderBy('b.created_at')
     .orderBy('b.guid')
     .execute();
+
+// Related rows for `include` and `fields` (each list in guid order, without duplicates)
+
+const uniq = (guids: (string | null)[]) => [...new Set(guids.filter((g): g is string => !!g))];
+
+export const brokersByGuids = async (db: Db, guids: (string | null)[]): Promise<BrokerRow[]> =>
+  uniq(guids).length ? db.selectFrom('service_brokers').selectAll().where('guid', 'in', uniq(guids)).orderBy('guid').execute() : [];
+
+export const offeringsByGuids = async (db: Db, guids: (string | null)[]): Promise<OfferingRow[]> =>
+  uniq(guids).length ? db.selectFrom('service_offerings').selectAll().where('guid', 'in', uniq(guids)).orderBy('guid').execute() : [];
+
+export const plansByGuids = async (db: Db, guids: (string | null)[]): Promise<PlanRow[]> =>
+  uniq(guids).length ? db.selectFrom('service_plans').selectAll().where('guid', 'in', uniq(guids)).orderBy('guid').execute() : [];
+
+export const instancesByGuids = async (db: Db, guids: (string | null)[]): Promise<InstanceRow[]> =>
+  uniq(guids).length ? db.selectFrom('service_instances').selectAll().where('guid', 'in', uniq(guids)).orderBy('guid').execute() : [];

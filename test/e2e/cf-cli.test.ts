@@ -1,0 +1,182 @@
+// The real cf CLI (cf 8, $DEVBOX_CF_CLI) drives a real box through a developer's day: log in and
+// target, look at the app devbox's own CLI pushed, the marketplace and a p-mysql service from the
+// real broker, keys, routes and domains, the platform's stacks, buildpacks and feature flags, then
+// scale, stop, start, restart and delete. Each step asserts what a user sees: the rows of cf's
+// tables by name, and cf's exit code. The steps run in order on one box and one cf login.
+//
+// More cf cases (cf push, logs, …) go in this file as further `it`s, or in another file that
+// uses the same harness: `startCfBox()` (a box and a cf client of it) or `cfFor(box)` from
+// test/helpers/cf.ts.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../src/runtime/common/poll.js';
+import { startCfBox, table, type Cf, type CfBox } from '../helpers/cf.js';
+import { devbox } from '../helpers/devbox.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const helloApp = path.join(root, 'templates/apps/hello-node');
+
+describe('the cf CLI: a developer\'s day against devbox', function () {
+  this.timeout(180_000);
+  let box: CfBox | undefined;
+  let cf: Cf;
+
+  before(async function () {
+    this.timeout(240_000);
+    // No cf CLI: fails at once, naming DEVBOX_CF_CLI, before starting a box.
+    box = await startCfBox({ prefix: 'devbox-cf-cli-' });
+    cf = box.cf;
+    // devbox's own CLI pushes the app cf then works with (cf push has cases of its own).
+    const pushed = await devbox(box.home, ['push', 'hello', '-p', helloApp], { timeoutMs: 120_000 });
+    assert.equal(pushed.exitCode, 0, `devbox push: exit ${pushed.exitCode}\n${pushed.stdout}\n${pushed.stderr}`);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await box?.close();
+  });
+
+  /** Rows of `cf ARGS`'s table whose first column is `firstColumn`. */
+  const rows = async (args: string[], firstColumn: string) => table(await cf.ok(args), firstColumn);
+  const row = async (args: string[], firstColumn: string, name: string) => {
+    const all = await rows(args, firstColumn);
+    const found = all.find((r) => r[firstColumn] === name);
+    assert.ok(found, `cf ${args.join(' ')}: no row '${name}' in ${JSON.stringify(all)}`);
+    return found;
+  };
+
+  it('api, auth and target: cf logs in as the admin and targets org devbox, space dev', async () => {
+    await cf.login();
+    const target = await cf.ok(['target']);
+    assert.equal(/API endpoint:\s+(\S+)/.exec(target)?.[1], cf.api);
+    assert.match(target, /user:\s+admin/);
+    assert.match(target, /org:\s+devbox/);
+    assert.match(target, /space:\s+dev/);
+  });
+
+  it('orgs, spaces and space: devbox and dev', async () => {
+    await row(['orgs'], 'name', 'devbox');
+    await row(['spaces'], 'name', 'dev');
+    const space = await cf.ok(['space', 'dev']);
+    assert.match(space, /name:\s+dev\n/);
+    assert.match(space, /org:\s+devbox\n/);
+    assert.match(space, /apps:\s+hello\n/);
+  });
+
+  it('apps and app show the pushed app running with its route, stack and buildpack', async () => {
+    const hello = await row(['apps'], 'name', 'hello');
+    assert.equal(hello['requested state'], 'started');
+    assert.equal(hello.processes, 'web:1/1');
+    assert.equal(hello.routes, 'hello.localhost');
+    const app = await cf.ok(['app', 'hello']);
+    assert.match(app, /requested state:\s+started/);
+    assert.match(app, /routes:\s+hello\.localhost/);
+    assert.match(app, /stack:\s+host/);
+    assert.match(app, /\bnodejs\b/);
+    assert.match(app, /instances:\s+1\/1/);
+    assert.match(app, /#0\s+running\s/);
+  });
+
+  it('env shows VCAP_APPLICATION, and events the audit trail', async () => {
+    const env = await cf.ok(['env', 'hello']);
+    assert.match(env, /VCAP_APPLICATION: \{/);
+    assert.match(env, /"application_name": "hello"/);
+    const events = await rows(['events', 'hello'], 'time');
+    assert.ok(events.some((e) => e.event === 'audit.app.create' && e.actor === 'admin'), JSON.stringify(events));
+  });
+
+  it('marketplace lists the p-mysql offering with its plans, description and broker', async () => {
+    // The broker registers itself when the box comes up: bounded wait for its catalog.
+    const offering = await waitFor('p-mysql in cf marketplace', async () => (await rows(['marketplace'], 'offering')).find((r) => r.offering === 'p-mysql'), { timeoutMs: 30_000, intervalMs: 500 });
+    assert.deepEqual(offering.plans.split(', ').sort(), ['medium', 'small']);
+    assert.notEqual(offering.description, '');
+    assert.equal(offering.broker, 'p-mysql');
+    const plans = await cf.ok(['marketplace', '-e', 'p-mysql']);
+    assert.match(plans, /broker: p-mysql/);
+    assert.match(plans, /\bsmall\b/);
+  });
+
+  it('create-service, bind-service: services and service show offering, plan, broker and the bound app', async () => {
+    assert.match(await cf.ok(['create-service', 'p-mysql', 'small', 'db']), /Service instance db created\.\nOK/);
+    await cf.ok(['bind-service', 'hello', 'db']);
+    await cf.ok(['create-user-provided-service', 'ups', '-p', '{"token":"t"}']);
+    const db = await row(['services'], 'name', 'db');
+    assert.equal(db.offering, 'p-mysql');
+    assert.equal(db.plan, 'small');
+    assert.equal(db.broker, 'p-mysql');
+    assert.equal(db['bound apps'], 'hello');
+    assert.equal(db['last operation'], 'create succeeded');
+    const ups = await row(['services'], 'name', 'ups');
+    assert.equal(ups.offering, 'user-provided');
+    const service = await cf.ok(['service', 'db']);
+    assert.match(service, /broker:\s+p-mysql/);
+    assert.match(service, /offering:\s+p-mysql/);
+    assert.match(service, /plan:\s+small/);
+    assert.match(service, /description:\s+\S/);
+    assert.match(service, /Showing bound apps:\n\s+name\s+binding name\s+status\s+message\n\s+hello\s/);
+    assert.match(service, /service_instance_sharing" feature flag is disabled/);
+  });
+
+  it('create-service-key and service-keys', async () => {
+    await cf.ok(['create-service-key', 'db', 'k1']);
+    const key = await row(['service-keys', 'db'], 'name', 'k1');
+    assert.equal(key['last operation'], 'create succeeded');
+    assert.match(await cf.ok(['service-key', 'db', 'k1']), /"username"/);
+  });
+
+  it('domains, routes, create-route and check-route', async () => {
+    const domain = await row(['domains'], 'name', 'localhost');
+    assert.equal(domain.availability, 'shared');
+    const route = await row(['routes'], 'space', 'dev');
+    assert.equal(route.host, 'hello');
+    assert.equal(route.domain, 'localhost');
+    assert.equal(route.apps, 'hello');
+    assert.match(await cf.ok(['create-route', 'localhost', '--hostname', 'other']), /Route other\.localhost has been created\./);
+    assert.ok((await rows(['routes'], 'space')).some((r) => r.host === 'other' && r.apps === ''));
+    assert.match(await cf.ok(['check-route', 'localhost', '--hostname', 'other']), /Route 'other\.localhost' does exist\./);
+    assert.match(await cf.ok(['check-route', 'localhost', '--hostname', 'nobody']), /Route 'nobody\.localhost' does not exist\./);
+  });
+
+  it('stacks, buildpacks and feature-flags show the platform', async () => {
+    const stack = await row(['stacks'], 'name', 'host');
+    assert.match(stack.description, /host machine/);
+    const buildpacks = await rows(['buildpacks'], 'position');
+    assert.deepEqual(buildpacks.map((b) => b.name), ['nodejs', 'python', 'staticfile', 'binary']);
+    assert.deepEqual(buildpacks[0], { position: '1', name: 'nodejs', stack: 'host', enabled: 'true', locked: 'false', filename: 'nodejs_buildpack' });
+    const flags = await rows(['feature-flags'], 'name');
+    assert.equal(flags.find((f) => f.name === 'service_instance_sharing')?.state, 'disabled');
+    assert.equal(flags.find((f) => f.name === 'route_creation')?.state, 'enabled');
+  });
+
+  it('scale to two instances: both run', async () => {
+    await cf.ok(['scale', 'hello', '-i', '2']);
+    await waitFor('cf app hello: two running instances', async () => {
+      const app = await cf.ok(['app', 'hello']);
+      return /instances:\s+2\/2/.test(app) && /#1\s+running\s/.test(app);
+    }, { timeoutMs: 60_000, intervalMs: 1_000 });
+    assert.equal((await row(['apps'], 'name', 'hello')).processes, 'web:2/2');
+  });
+
+  it('stop, start and restart', async () => {
+    assert.match(await cf.ok(['stop', 'hello']), /Stopping app hello/);
+    assert.equal((await row(['apps'], 'name', 'hello'))['requested state'], 'stopped');
+    const started = await cf.ok(['start', 'hello']);
+    assert.match(started, /requested state:\s+started/);
+    assert.equal((await row(['apps'], 'name', 'hello'))['requested state'], 'started');
+    const restarted = await cf.ok(['restart', 'hello']);
+    assert.match(restarted, /Restarting app hello/);
+    assert.match(restarted, /#0\s+running\s/);
+  });
+
+  it('delete: the app goes, its service and key can be deleted too', async () => {
+    await cf.ok(['delete', 'hello', '-f']);
+    assert.ok(!(await cf.ok(['apps'])).includes('hello '), 'hello is still listed');
+    const gone = await cf.run(['app', 'hello']);
+    assert.equal(gone.exitCode, 1);
+    assert.match(gone.stdout + gone.stderr, /App 'hello' not found/);
+    await cf.ok(['delete-service-key', 'db', 'k1', '-f']);
+    await cf.ok(['delete-service', 'db', '-f']);
+    await waitFor('db gone from cf services', async () => !(await cf.ok(['services'])).split('\n').some((l) => l.startsWith('db ')), { timeoutMs: 30_000, intervalMs: 500 });
+  });
+});
