@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchBus } from './bus.js';
+import { benchCfPush } from './cf-push.js';
 import { printTable, ratio, type BenchRow } from './lib.js';
 import { benchLogs } from './logs.js';
 import { benchMemory } from './memory.js';
@@ -13,6 +14,7 @@ import { benchUp } from './up.js';
 const suites: [string, () => Promise<BenchRow[]>][] = [
   ['up', () => benchUp()],
   ['push', () => benchPush()],
+  ['cf push', () => benchCfPush()],
   ['bus', () => benchBus()],
   ['logs', () => benchLogs()],
   ['services', () => benchServices()],

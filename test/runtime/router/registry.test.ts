@@ -159,7 +159,8 @@ describe('router registry', () => {
     const small = timeLookups(10);
     const large = timeLookups(10_000);
     // A hash lookup: the size of the table does not matter (a scan of the routes would be 1000x
-    // slower); the margin is for a busy machine.
-    assert.ok(large < small * 3 + 5, `10,000 routes: ${large.toFixed(1)} ms vs 10 routes: ${small.toFixed(1)} ms for 200k lookups`);
+    // slower). The margin is for a busy machine and for caches: 10,000 routes do not fit where 10
+    // do (seen: 4x on a loaded two-core machine), which a scan's 1000x still dwarfs.
+    assert.ok(large < small * 10 + 10, `10,000 routes: ${large.toFixed(1)} ms vs 10 routes: ${small.toFixed(1)} ms for 200k lookups`);
   });
 });
