@@ -139,8 +139,9 @@ export class Blobstore {
       hash.update(chunk);
       if (size > maxBytes) counter.destroy(new SizeLimitError(maxBytes));
     });
+    const out = fs.createWriteStream(tmp, { mode: 0o600 });
     try {
-      await pipeline(source, counter, fs.createWriteStream(tmp, { mode: 0o600 }));
+      await pipeline(source, counter, out);
       const sha1 = hash.digest('hex');
       const final = this.filePath(sha1);
       fs.mkdirSync(path.dirname(final), { recursive: true, mode: 0o700 });
@@ -148,7 +149,7 @@ export class Blobstore {
       await this.shared?.store(sha1, size, final);
       return { sha1, size };
     } finally {
-      fs.rmSync(tmp, { force: true });
+      await removeWhenClosed(out, tmp);
     }
   }
 
@@ -235,4 +236,14 @@ export function safeLinkTarget(linkPath: string, target: string): boolean {
   if (target.startsWith('/') || target.includes('\0')) return false;
   const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target));
   return resolved !== '..' && !resolved.startsWith('../');
+}
+
+/**
+ * Removes a temporary file once its write stream has closed. A failed pipeline destroys the stream
+ * while its open may still be under way: removed before that, the file would appear afterwards and
+ * stay (seen: a refused upload's leftover in blobs/tmp).
+ */
+export async function removeWhenClosed(stream: fs.WriteStream, file: string): Promise<void> {
+  if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  fs.rmSync(file, { force: true });
 }

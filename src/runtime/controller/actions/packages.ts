@@ -17,7 +17,7 @@ import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { ApiError, unprocessable } from '../errors.js';
 import { newGuid, now, type ControllerContext, type RequestContext } from '../context.js';
-import { safeEntryPath, safeLinkTarget, SizeLimitError, type PackageEntry } from '../blobstore.js';
+import { removeWhenClosed, safeEntryPath, safeLinkTarget, SizeLimitError, type PackageEntry } from '../blobstore.js';
 import { packageTooLarge, type PackageUpload } from '../messages/package-upload.js';
 import type { PackageCreateMessage, Resource } from '../messages/packages.js';
 import { findApp, getApp } from '../repositories/apps.js';
@@ -146,6 +146,7 @@ const MAX_LINK_TARGET = 4096;
  */
 async function readZip(ctx: Context, bits: Readable, entries: Map<string, PackageEntry>, budget: { bytes: number }): Promise<void> {
   const spool = nodePath.join(ctx.blobstore.root, 'tmp', `upload-${randomUUID()}.zip`);
+  const out = fs.createWriteStream(spool, { mode: 0o600 });
   try {
     let spooled = 0;
     const limit = new Transform({
@@ -156,7 +157,7 @@ async function readZip(ctx: Context, bits: Readable, entries: Map<string, Packag
       },
     });
     try {
-      await pipeline(bits, limit, fs.createWriteStream(spool, { mode: 0o600 }));
+      await pipeline(bits, limit, out);
     } catch (error) {
       // The rest of a refused upload is read and dropped, so the request completes and gets its answer.
       bits.resume();
@@ -174,7 +175,7 @@ async function readZip(ctx: Context, bits: Readable, entries: Map<string, Packag
       zip.close();
     }
   } finally {
-    fs.rmSync(spool, { force: true });
+    await removeWhenClosed(out, spool);
   }
 }
 
