@@ -64,7 +64,13 @@ describe('MySQL as a service (real broker, node and MariaDB)', function () {
   after(async () => cleanupBox(home));
 
   it('lists p-mysql in the marketplace and binds it to an app through the manifest', async () => {
-    assert.match(await ok(['marketplace']), /p-mysql\s+small, medium/);
+    // The gateway registers its broker with the controller in the background once the box is up
+    // (its first try may come before the router listens): bounded, it is listed.
+    const listed = await waitFor('p-mysql in the marketplace', async () => {
+      const out = await ok(['marketplace']);
+      return /p-mysql\s+small, medium/.test(out) && out;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.match(listed, /p-mysql\s+small, medium/);
     await createService('notes-db');
     await ok(['push'], { cwd: app });
     assert.equal((await visit('/write?text=first')).status, 200);
