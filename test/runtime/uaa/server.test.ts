@@ -331,7 +331,10 @@ describe('uaa server (in process)', () => {
         const first = (await tokenRequest(short.port, PASSWORD, CF)).json;
         assert.equal(first.expires_in, 1);
         const verifier = createTokenVerifier({ publicPem: key.public_pem, issuer: ISSUER });
-        await verifier.verify(first.access_token);
+        // A good token when it was issued (a loaded machine may take more than its 1 s to get here:
+        // the clock tolerance covers that), and refused as expired once its second has passed.
+        const claims = await createTokenVerifier({ publicPem: key.public_pem, issuer: ISSUER, clockToleranceSeconds: 60 }).verify(first.access_token);
+        assert.equal(Number(claims.exp) - Number(claims.iat), 1);
         const reason = await waitFor(
           'the access token to expire',
           async () => {
