@@ -19,7 +19,7 @@ import { freePort, waitFor } from '../../src/runtime/common/net.js';
 import { createTokenVerifier, type TokenVerifier } from '../../src/runtime/common/tokens.js';
 import { Blobstore, DatabaseBlobs } from '../../src/runtime/controller/blobstore.js';
 import { DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, MAX_PACKAGE_BYTES, publicUrls } from '../../src/runtime/controller/component.js';
-import { newCounters, type AppLogLine, type ControllerContext, type ControllerCounters } from '../../src/runtime/controller/context.js';
+import { newCounters, type ControllerLogLine, type ControllerContext, type ControllerCounters } from '../../src/runtime/controller/context.js';
 import { IN_MEMORY, openDatabase, type ControllerDatabase, type Dialect } from '../../src/runtime/controller/db/index.js';
 import type { Database } from '../../src/runtime/controller/db/schema.js';
 import { createApiServer, type ApiStats } from '../../src/runtime/controller/http/server.js';
@@ -119,7 +119,7 @@ export class RecordedRunner implements Runner {
 
 export interface RecordedAppLogLine {
   appGuid: string;
-  source: AppLogLine['source'];
+  source: ControllerLogLine['source'];
   message: string;
   type: 'OUT' | 'ERR';
 }

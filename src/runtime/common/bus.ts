@@ -78,8 +78,6 @@ async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
  */
 export const isSubjectToken = (word: string): boolean => /^[A-Za-z0-9_-]{1,64}$/.test(word);
 
-export const encodeJson = (value: unknown): Uint8Array => json.encode(value);
-
 /** Decodes a JSON payload; returns undefined (and the caller logs) for anything malformed. */
 export function decodeJson<T>(data: Uint8Array): T | undefined {
   try {

@@ -2,6 +2,7 @@
 // instances on the DEAs), the app log stream, the blobstore, limits and defaults. A request's
 // actions also know who is asking (RequestContext). None of it knows HTTP.
 import { randomUUID } from 'node:crypto';
+import type { LogEnvelope, LogSourceType } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import type { Blobstore } from './blobstore.js';
 import type { Db } from './repositories/query.js';
@@ -22,14 +23,17 @@ export interface Actor {
   admin?: boolean;
 }
 
-/** A line on an app's log stream from the API (`[API/0]`) or staging (`[STG/0]`), as Cloud Controller writes them. */
-export interface AppLogLine {
-  source: 'API' | 'STG';
+/**
+ * A line the controller writes on an app's log stream, from the API (`[API/0]`) or staging
+ * (`[STG/0]`), as Cloud Controller writes them; component.ts publishes it as a LogEnvelope.
+ */
+export interface ControllerLogLine {
+  source: Extract<LogSourceType, 'API' | 'STG'>;
   message: string;
-  type?: 'OUT' | 'ERR';
+  type?: LogEnvelope['message_type'];
 }
 
-export type AppLog = (appGuid: string, line: AppLogLine) => void;
+export type AppLog = (appGuid: string, line: ControllerLogLine) => void;
 
 /** What /varz counts of the controller's work. */
 export interface ControllerCounters {

@@ -5,7 +5,7 @@ import { insertAuditEvent } from '../repositories/audit-events.js';
 import type { Db } from '../repositories/query.js';
 import { findSpace } from '../repositories/spaces.js';
 
-export interface AuditEvent {
+export interface AuditEventInput {
   type: string;
   /** Who did it: a user or client of the API, or (for a crash) the app's process. */
   actor: Pick<Actor, 'guid' | 'name'> & { type: Actor['type'] | 'process' };
@@ -16,7 +16,7 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
-export async function recordEvent(db: Db, event: AuditEvent): Promise<void> {
+export async function recordEvent(db: Db, event: AuditEventInput): Promise<void> {
   const at = now();
   const organizationGuid = event.organizationGuid ?? (event.spaceGuid ? ((await findSpace(db, event.spaceGuid))?.organization_guid ?? null) : null);
   await insertAuditEvent(db, {
@@ -37,5 +37,5 @@ export async function recordEvent(db: Db, event: AuditEvent): Promise<void> {
 }
 
 /** An event about an app (the commonest kind): the app is the target, in its space. */
-export const recordAppEvent = (db: Db, actor: AuditEvent['actor'], app: { guid: string; name: string; space_guid: string }, type: string, data: Record<string, unknown> = {}) =>
+export const recordAppEvent = (db: Db, actor: AuditEventInput['actor'], app: { guid: string; name: string; space_guid: string }, type: string, data: Record<string, unknown> = {}) =>
   recordEvent(db, { type, actor, target: { guid: app.guid, type: 'app', name: app.name }, spaceGuid: app.space_guid, data });

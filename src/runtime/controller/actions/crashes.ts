@@ -5,9 +5,7 @@ import type { ControllerContext } from '../context.js';
 import { findApp, findAppProcess } from '../repositories/apps.js';
 import { recordAppEvent } from './audit.js';
 
-export type Crash = Pick<DropletExited, 'droplet' | 'instance' | 'index' | 'reason' | 'exit_status' | 'exit_description'>;
-
-export async function recordCrash(ctx: Pick<ControllerContext, 'db' | 'appLog' | 'counters'>, crash: Crash): Promise<void> {
+export async function recordCrash(ctx: Pick<ControllerContext, 'db' | 'appLog' | 'counters'>, crash: DropletExited): Promise<void> {
   const app = await findApp(ctx.db, crash.droplet);
   if (!app) return;
   ctx.counters.crashes++;

@@ -8,10 +8,10 @@
 import { randomInt } from 'node:crypto';
 import { newGuid, now, type RequestContext } from '../context.js';
 import { ApiError, unprocessable } from '../errors.js';
-import { CompoundError, megabytes, type AppManifest, type ManifestMessage, type ManifestProcess } from '../messages/manifests.js';
+import { CompoundError, megabytes, type AppManifestMessage, type ManifestMessage, type ManifestProcess } from '../messages/manifests.js';
 import { metadataUpdate } from '../messages/validate.js';
 import { appManifestHash, type AppManifestParts } from '../presenters/manifests.js';
-import { insertApp, insertProcess, updateApp, updateProcess, type AppRow, type ProcessRow } from '../repositories/apps.js';
+import { insertApp, insertProcess, saveProcessSettings, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import type { DomainRow } from '../repositories/domains.js';
 import { insertJob, type JobRow } from '../repositories/jobs.js';
 import { allDomains, appDestinationsOfRoute, appProcesses, appRouteAddresses, appServiceNames, findAppByName, findInstanceInSpace, findRouteByAddress } from '../repositories/manifests.js';
@@ -37,7 +37,7 @@ interface RouteAddress {
 
 /** What applying one app needs, resolved before anything is written. */
 interface AppPlan {
-  manifest: AppManifest;
+  manifest: AppManifestMessage;
   existing?: AppRow;
   processes: ProcessRow[];
   routes: RouteAddress[];
@@ -72,7 +72,7 @@ const NOUNS = ['badger', 'bear', 'beaver', 'bison', 'crane', 'eagle', 'ferret', 
 /** The host of the app's default route: its name, which must be a DNS label (as CC requires). */
 const defaultHost = (name: string) => name.toLowerCase().replace(/_/g, '-');
 
-async function planApp(ctx: RequestContext, space: SpaceRow, manifest: AppManifest, domains: DomainRow[], problems: string[]): Promise<AppPlan> {
+async function planApp(ctx: RequestContext, space: SpaceRow, manifest: AppManifestMessage, domains: DomainRow[], problems: string[]): Promise<AppPlan> {
   const problem = (text: string) => problems.push(`For application '${manifest.name}': ${text}`);
   const existing = await findAppByName(ctx.db, space.guid, manifest.name);
   const plan: AppPlan = { manifest, existing, processes: existing ? await appProcesses(ctx.db, existing.guid) : [], routes: [], unmapAll: false, services: [] };
@@ -208,19 +208,7 @@ async function writeApp(ctx: RequestContext, trx: Db, space: SpaceRow, plan: App
     }
     const { next, changed } = updatedProcess(row, p, at);
     if (!changed) continue;
-    await updateProcess(trx, row.guid, {
-      instances: next.instances,
-      memory_in_mb: next.memory_in_mb,
-      disk_in_mb: next.disk_in_mb,
-      log_rate_limit_in_bytes_per_second: next.log_rate_limit_in_bytes_per_second,
-      command: next.command,
-      health_check_type: next.health_check_type,
-      health_check_endpoint: next.health_check_endpoint,
-      health_check_timeout: next.health_check_timeout,
-      health_check_invocation_timeout: next.health_check_invocation_timeout,
-      version: next.version,
-      updated_at: next.updated_at,
-    });
+    await saveProcessSettings(trx, next);
     const scaled = next.instances !== row.instances || next.memory_in_mb !== row.memory_in_mb || next.disk_in_mb !== row.disk_in_mb || next.log_rate_limit_in_bytes_per_second !== row.log_rate_limit_in_bytes_per_second;
     const updated = next.command !== row.command || next.health_check_type !== row.health_check_type || next.health_check_endpoint !== row.health_check_endpoint || next.health_check_timeout !== row.health_check_timeout || next.health_check_invocation_timeout !== row.health_check_invocation_timeout;
     const event = { process_guid: row.guid, process_type: row.type, manifest_triggered: true };

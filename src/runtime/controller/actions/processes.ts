@@ -2,7 +2,7 @@
 import { unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
 import type { ProcessScaleMessage, ProcessUpdateMessage } from '../messages/processes.js';
-import { getApp, updateProcess, type AppRow, type ProcessRow } from '../repositories/apps.js';
+import { getApp, saveProcessSettings, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import type { FindDropletReply } from '../runner/runner.js';
 import { apiLog } from './apps.js';
 import { recordAppEvent } from './audit.js';
@@ -21,14 +21,7 @@ export async function scaleProcess(ctx: RequestContext, process: ProcessRow, mes
   };
   const app = await getApp(ctx.db, process.app_guid);
   await ctx.db.transaction().execute(async (trx) => {
-    await updateProcess(trx, process.guid, {
-      instances: updated.instances,
-      memory_in_mb: updated.memory_in_mb,
-      disk_in_mb: updated.disk_in_mb,
-      log_rate_limit_in_bytes_per_second: updated.log_rate_limit_in_bytes_per_second,
-      version: updated.version,
-      updated_at: updated.updated_at,
-    });
+    await saveProcessSettings(trx, updated);
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.process.scale', { process_guid: process.guid, process_type: process.type, request: message.body });
   });
   apiLog(ctx, app.guid, `Scaling app with guid ${app.guid} (${JSON.stringify(message.body)})`);
@@ -52,15 +45,7 @@ export async function updateProcessAction(ctx: RequestContext, process: ProcessR
   if (changed) next.version = newGuid();
   const app = await getApp(ctx.db, process.app_guid);
   await ctx.db.transaction().execute(async (trx) => {
-    await updateProcess(trx, process.guid, {
-      command: next.command,
-      health_check_type: next.health_check_type,
-      health_check_endpoint: next.health_check_endpoint,
-      health_check_timeout: next.health_check_timeout,
-      health_check_invocation_timeout: next.health_check_invocation_timeout,
-      version: next.version,
-      updated_at: next.updated_at,
-    });
+    await saveProcessSettings(trx, next);
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.process.update', { process_guid: process.guid, process_type: process.type, request: message.body });
   });
   await applyToInstances(ctx, app, process, next);

@@ -4,7 +4,7 @@
 import { isReservedRouteHost } from '../../common/config.js';
 import { notFound, notUnique, unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
-import type { Destination, RouteCreateMessage } from '../messages/routes.js';
+import type { DestinationMessage, RouteCreateMessage } from '../messages/routes.js';
 import { findApp, getApp, type AppRow } from '../repositories/apps.js';
 import { findDomain } from '../repositories/domains.js';
 import type { JobRow } from '../repositories/jobs.js';
@@ -67,7 +67,7 @@ export async function deleteRouteAction(ctx: RequestContext, route: RouteRow): P
  * Maps the route to each destination's app process. Every app must exist and be in the route's
  * space, or nothing is mapped; a destination already mapped is left as it is (not an error, as in CF).
  */
-export async function mapDestinations(ctx: RequestContext, route: RouteRow, destinations: Destination[]): Promise<void> {
+export async function mapDestinations(ctx: RequestContext, route: RouteRow, destinations: DestinationMessage[]): Promise<void> {
   const targets: { app: AppRow; processType: string }[] = [];
   for (const { appGuid, processType } of destinations) {
     const app = await findApp(ctx.db, appGuid);

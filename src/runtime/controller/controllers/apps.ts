@@ -5,6 +5,7 @@ import type { Routes } from '../http/routes.js';
 import { createApp, deleteAppAction, restartAppAction, startAppAction, stopAppAction, updateAppAction, updateEnvironment } from '../actions/apps.js';
 import { loadVcapApplication } from '../environment/vcap-application.js';
 import { serviceEntries } from '../environment/vcap-services.js';
+import { jobAccepted } from './jobs.js';
 import { appCreateMessage, appUpdateMessage, environmentUpdateMessage } from '../messages/apps.js';
 import { listMessage } from '../messages/list.js';
 import { presentApp, presentAppEnvironment, presentEnvironmentVariables } from '../presenters/apps.js';
@@ -50,5 +51,3 @@ export function appRoutes(routes: Routes<RequestContext>): void {
   });
 }
 
-/** 202 with the job's URL in `Location`, as v3 answers a delete. */
-export const jobAccepted = (ctx: RequestContext, jobGuid: string) => ({ status: 202, headers: { Location: `${ctx.urls.api}/v3/jobs/${jobGuid}` } });

@@ -9,7 +9,7 @@ import { manifestMessage, readManifestBody } from '../messages/manifests.js';
 import { appManifestHash, manifestYaml } from '../presenters/manifests.js';
 import { getApp } from '../repositories/apps.js';
 import { getSpace } from '../repositories/spaces.js';
-import { jobAccepted } from './apps.js';
+import { jobAccepted } from './jobs.js';
 
 export function manifestRoutes(routes: Routes<RequestContext>): void {
   routes.add(

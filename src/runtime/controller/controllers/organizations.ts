@@ -7,7 +7,7 @@ import { organizationCreateMessage, spaceCreateMessage } from '../messages/organ
 import { presentDomain } from '../presenters/domains.js';
 import { presentOrganization, presentSpace } from '../presenters/organizations.js';
 import { paginated } from '../presenters/paginated.js';
-import { jobAccepted } from './apps.js';
+import { jobAccepted } from './jobs.js';
 import { DOMAIN_FILTERS, findDefaultDomain, listOrganizationDomains } from '../repositories/domains.js';
 import { found } from '../repositories/query.js';
 import { getOrganization, getSpace, listOrganizations, listSpaces, ORGANIZATION_FILTERS, SPACE_FILTERS } from '../repositories/spaces.js';

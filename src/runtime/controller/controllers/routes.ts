@@ -9,7 +9,7 @@ import { paginated } from '../presenters/paginated.js';
 import { presentRoute, presentRouteDestinations } from '../presenters/routes.js';
 import { getApp } from '../repositories/apps.js';
 import { getRoute, listAppRoutes, listRouteDestinations, listRoutes, withDestinations, type RouteRow } from '../repositories/routes.js';
-import { jobAccepted } from './apps.js';
+import { jobAccepted } from './jobs.js';
 
 export function routeRoutes(routes: Routes<RequestContext>): void {
   const present = async (ctx: RequestContext, rows: RouteRow[]) => (await withDestinations(ctx.db, rows)).map((r) => presentRoute(r, ctx));

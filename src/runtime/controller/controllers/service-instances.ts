@@ -13,7 +13,7 @@ import { serviceBindingCreateMessage, serviceInstanceCreateMessage, serviceInsta
 import { paginated } from '../presenters/paginated.js';
 import { presentBinding, presentBindingDetails, presentInstance, presentInstanceCredentials } from '../presenters/services.js';
 import { BINDING_FILTERS, getBinding, getInstance, INSTANCE_FILTERS, listBindings, listInstances } from '../repositories/services.js';
-import { jobAccepted } from './apps.js';
+import { jobAccepted } from './jobs.js';
 import { bindingsIncluded, checkBindingQuery, checkInstanceQuery, instancesIncluded, withIncluded } from './service-included.js';
 
 const SHARED_SPACE_FIELDS = { space: ['guid', 'name', 'relationships.organization'], 'space.organization': ['guid', 'name'] } as const;

@@ -10,7 +10,7 @@ import { brokerCreateMessage, brokerUpdateMessage } from '../messages/services.j
 import { paginated } from '../presenters/paginated.js';
 import { presentBroker, presentOffering, presentPlan } from '../presenters/services.js';
 import { BROKER_FILTERS, getBroker, getOffering, getPlan, listBrokers, listOfferings, listPlans, OFFERING_FILTERS, PLAN_FILTERS } from '../repositories/services.js';
-import { jobAccepted } from './apps.js';
+import { jobAccepted } from './jobs.js';
 import { checkOfferingQuery, checkPlanQuery, offeringsIncluded, plansIncluded, withIncluded } from './service-included.js';
 import { serviceInstanceRoutes } from './service-instances.js';
 

@@ -51,7 +51,7 @@ export interface ManifestService {
 }
 
 /** One application of a manifest. */
-export interface AppManifest {
+export interface AppManifestMessage {
   name: string;
   buildpacks?: string[];
   stack?: string;
@@ -69,7 +69,7 @@ export interface AppManifest {
 }
 
 export interface ManifestMessage {
-  apps: AppManifest[];
+  apps: AppManifestMessage[];
   /** The applications as written, for the diff. */
   raw: Record<string, unknown>[];
 }
@@ -124,7 +124,7 @@ export function manifestMessage(data: unknown): ManifestMessage {
   const list = data.applications;
   if (!Array.isArray(list) || list.length === 0) throw unprocessable("Cannot parse manifest with no 'applications' field.");
   const problems: string[] = [];
-  const apps: AppManifest[] = [];
+  const apps: AppManifestMessage[] = [];
   list.forEach((raw, index) => {
     const found: string[] = [];
     const app = appManifest(raw, found);
@@ -226,7 +226,7 @@ function processSettings(raw: Record<string, unknown>, type: string, problems: s
 
 const processGiven = (p: ManifestProcess) => Object.entries(p).some(([k, v]) => k !== 'type' && v !== undefined);
 
-function appManifest(raw: unknown, problems: string[]): AppManifest | undefined {
+function appManifest(raw: unknown, problems: string[]): AppManifestMessage | undefined {
   if (!isObject(raw)) {
     problems.push('Application must be a mapping of its attributes (name, memory, ...)');
     return undefined;
@@ -244,7 +244,7 @@ function appManifest(raw: unknown, problems: string[]): AppManifest | undefined 
   for (const key of Object.keys(app)) if (key in UNSUPPORTED) problems.push(UNSUPPORTED[key]);
   if (raw.disk_quota !== undefined && raw['disk-quota'] !== undefined) problems.push('Disk quota is given twice (disk_quota and disk-quota): give one');
 
-  const manifest: AppManifest = {
+  const manifest: AppManifestMessage = {
     name: typeof name === 'string' ? name : '',
     processes: [],
     noRoute: false,
@@ -283,7 +283,7 @@ function appManifest(raw: unknown, problems: string[]): AppManifest | undefined 
     const valid = isObject(metadata) && Object.keys(metadata).every((k) => k === 'labels' || k === 'annotations') &&
       Object.values(metadata).every((v) => v === undefined || (isObject(v) && Object.values(v).every((x) => x === null || typeof x === 'string')));
     if (!valid) problems.push('Metadata must be an object with labels and annotations of string values');
-    else manifest.metadata = metadata as AppManifest['metadata'];
+    else manifest.metadata = metadata as AppManifestMessage['metadata'];
   }
 
   // Processes: the app's top-level settings are the web process's; a `processes` entry of type web replaces them (as CC).

@@ -21,7 +21,7 @@ export interface RouteCreateMessage {
 }
 
 /** Where a route sends traffic: a process of an app. */
-export interface Destination {
+export interface DestinationMessage {
   appGuid: string;
   processType: string;
 }
@@ -43,7 +43,7 @@ export function routeCreateMessage(raw: unknown): RouteCreateMessage {
 }
 
 /** `{destinations: [{app: {guid, process: {type}}}]}` of POST /v3/routes/:guid/destinations; the process defaults to web. */
-export function destinationsMessage(raw: unknown): Destination[] {
+export function destinationsMessage(raw: unknown): DestinationMessage[] {
   const body = asObject(raw);
   allowOnly(body, ['destinations']);
   if (!Array.isArray(body.destinations) || body.destinations.length === 0) throw unprocessable('Destinations must be a non-empty array');

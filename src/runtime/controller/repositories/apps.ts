@@ -54,6 +54,22 @@ export const insertProcess = (db: Db, row: ProcessRow) => db.insertInto('process
 export const updateProcess = (db: Db, guid: string, changes: Partial<Omit<ProcessRow, 'guid' | 'app_guid' | 'type' | 'created_at'>>) =>
   db.updateTable('processes').set(changes).where('guid', '=', guid).execute();
 
+/** Writes a process's scale, command, health check and version as an action computed them. */
+export const saveProcessSettings = (db: Db, p: ProcessRow) =>
+  updateProcess(db, p.guid, {
+    instances: p.instances,
+    memory_in_mb: p.memory_in_mb,
+    disk_in_mb: p.disk_in_mb,
+    log_rate_limit_in_bytes_per_second: p.log_rate_limit_in_bytes_per_second,
+    command: p.command,
+    health_check_type: p.health_check_type,
+    health_check_endpoint: p.health_check_endpoint,
+    health_check_timeout: p.health_check_timeout,
+    health_check_invocation_timeout: p.health_check_invocation_timeout,
+    version: p.version,
+    updated_at: p.updated_at,
+  });
+
 /** The app's processes get a new version: instances of the old one still reporting are extras. */
 export const newProcessVersion = (db: Db, appGuid: string, version: string, at: string) =>
   db.updateTable('processes').set({ version, updated_at: at }).where('app_guid', '=', appGuid).execute();
