@@ -3,7 +3,7 @@
 // collector did: `vcap.component.discover` on the bus, then each one's /varz. The bus client is
 // loaded only for that: every other command would pay ~45 ms at start for it.
 import type { ComponentAnnouncement } from '../runtime/common/bus-messages.js';
-import { cfApiUrl, loadConfig, readPorts, statePaths, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
+import { cfApiTlsUrl, cfApiUrl, loadConfig, readPorts, statePaths, tlsFiles, type DevboxConfig, type PortsFile, type StatePaths } from '../runtime/common/config.js';
 import { waitFor } from '../runtime/common/poll.js';
 import { isAlive, runningSupervisor, type SupervisorRecord } from '../runtime/supervisor/lock.js';
 import { CliError } from './base-command.js';
@@ -18,6 +18,8 @@ export interface ComponentStatus {
   uptime?: string;
   uptime_seconds?: number;
   rss_bytes?: number;
+  /** A DEA's containers: `namespaces`, or `none` with which protections are missing and why (docs/security.md). */
+  isolation?: { containers: string; detail: string };
 }
 
 export interface BoxStatus {
@@ -27,6 +29,12 @@ export interface BoxStatus {
   router_port: number;
   /** What `cf api` is given: the cf address (docs/cf-cli.md), usable without /etc/hosts. */
   cf_api: string;
+  /** The router's HTTPS port; null when the box serves no HTTPS (docs/router.md, "TLS"). */
+  router_tls_port: number | null;
+  /** The cf address over HTTPS (`https://127.0.0.1:<TLS port>`); null without HTTPS. */
+  cf_api_tls: string | null;
+  /** The box's CA certificate, which signs the router's certificates (what a client trusts); null without HTTPS. */
+  ca_cert: string | null;
   components: ComponentStatus[];
 }
 
@@ -76,7 +84,18 @@ export class LocalBox {
     const components = await Promise.all(
       Object.entries(ports.components).map(([name, { status_port }]) => componentStatus(name, status_port, byPort.get(status_port), config)),
     );
-    return { home: this.home, supervisor_pid: supervisor.pid, nats_url: natsUrl, router_port: ports.router_port, cf_api: cfApiUrl(ports.router_port), components };
+    const tlsPort = ports.router_tls_port ?? null;
+    return {
+      home: this.home,
+      supervisor_pid: supervisor.pid,
+      nats_url: natsUrl,
+      router_port: ports.router_port,
+      cf_api: cfApiUrl(ports.router_port),
+      router_tls_port: tlsPort,
+      cf_api_tls: tlsPort ? cfApiTlsUrl(tlsPort) : null,
+      ca_cert: tlsPort ? tlsFiles(this.paths).caCert : null,
+      components,
+    };
   }
 
   /** Asks the supervisor to stop the box and waits until it has. */
@@ -105,8 +124,9 @@ async function componentStatus(name: string, statusPort: number, announcement: C
       fetch(`http://127.0.0.1:${statusPort}/varz`, { headers: auth, signal: AbortSignal.timeout(1_000) }),
     ]);
     await health.arrayBuffer();
-    const v = (await varz.json()) as { pid?: number; uptime?: string; uptime_seconds?: number; mem_bytes?: number; type?: string };
-    return { ...base, type: v.type ?? base.type, pid: v.pid, healthy: health.status === 200 && !!announcement, uptime: v.uptime, uptime_seconds: v.uptime_seconds, rss_bytes: v.mem_bytes };
+    const v = (await varz.json()) as { pid?: number; uptime?: string; uptime_seconds?: number; mem_bytes?: number; type?: string; isolation?: { containers: string; detail: string } };
+    const isolation = v.isolation && { containers: v.isolation.containers, detail: v.isolation.detail };
+    return { ...base, type: v.type ?? base.type, pid: v.pid, healthy: health.status === 200 && !!announcement, uptime: v.uptime, uptime_seconds: v.uptime_seconds, rss_bytes: v.mem_bytes, ...(isolation ? { isolation } : {}) };
   } catch {
     return base;
   }

@@ -21,13 +21,20 @@ export default class Status extends DevboxCommand {
       return;
     }
     this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})`);
-    this.log(`cf api ${status.cf_api}\n`);
+    this.log(`cf api ${status.cf_api}`);
+    if (status.cf_api_tls) this.log(`cf api ${status.cf_api_tls}   (HTTPS; the box's CA: ${status.ca_cert})`);
+    this.log('');
     this.log(
       table(
         ['component', 'pid', 'status port', 'healthy', 'uptime', 'memory'],
         status.components.map((c) => [c.name, c.pid ?? '-', c.status_port, c.healthy ? 'yes' : 'no', c.uptime ?? '-', c.rss_bytes ? formatBytes(c.rss_bytes) : '-']),
       ),
     );
+    // What keeps apps apart (docs/security.md): said plainly where a DEA could not make containers.
+    for (const c of status.components) {
+      if (c.isolation?.containers === 'namespaces') this.log(`${c.name}: apps run in containers (${c.isolation.detail})`);
+      else if (c.isolation) this.log(`${c.name}: WARNING ${c.isolation.detail}`);
+    }
     if (status.components.some((c) => !c.healthy)) process.exitCode = 1;
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { execa } from 'execa';
 import { redactUrl } from '../runtime/common/log.js';
-import { cfApiUrl, ensureStateDirs, loadConfig, statePaths } from '../runtime/common/config.js';
+import { cfApiTlsUrl, cfApiUrl, ensureStateDirs, loadConfig, statePaths, tlsFiles } from '../runtime/common/config.js';
 import { boxPlan } from '../runtime/supervisor/plan.js';
 import { AlreadyRunningError, runningSupervisor } from '../runtime/supervisor/lock.js';
 import { DETACHED_SUPERVISOR, detachedSupervisorEnv } from '../runtime/supervisor/detached.js';
@@ -23,6 +23,7 @@ export default class Up extends DevboxCommand {
     { description: 'Start in the foreground (Ctrl-C stops it)', command: '<%= config.bin %> <%= command.id %>' },
     { description: 'Start in the background, return once healthy', command: '<%= config.bin %> <%= command.id %> -d' },
     { description: 'Use an existing NATS server as the bus', command: '<%= config.bin %> <%= command.id %> -d --nats-url nats://token@127.0.0.1:4222' },
+    { description: 'Serve HTTPS on 443 (when this user may bind it) instead of 8443', command: '<%= config.bin %> <%= command.id %> -d --tls-port 443' },
   ];
 
   static override flags = {
@@ -32,12 +33,18 @@ export default class Up extends DevboxCommand {
     'mysql-url': Flags.string({ description: 'run the MySQL service on this existing server (mysql://USER:PASS@HOST:PORT) instead of a private one', env: 'DEVBOX_MYSQL_URL' }),
     deas: Flags.integer({ description: 'how many DEAs to run (each stages and runs app instances)', default: 1, min: 1, max: 16 }),
     port: Flags.integer({ description: "the router's port (default: router_port in config.json, 8080)", min: 1, max: 65535 }),
+    'tls-port': Flags.integer({
+      description: "the router's HTTPS port, with certificates from the box's own CA (0: no HTTPS; default: router_tls_port in config.json, else 8443 when it is free)",
+      min: 0,
+      max: 65535,
+      env: 'DEVBOX_TLS_PORT',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Up);
     this.mysqlUrl = flags['mysql-url'];
-    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, deas: flags.deas, controllerDb: flags.db, mysqlUrl: flags['mysql-url'] };
+    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, tlsPort: flags['tls-port'], deas: flags.deas, controllerDb: flags.db, mysqlUrl: flags['mysql-url'] };
     const components = boxPlan({ externalBus: !!options.natsUrl, deas: options.deas }).map((s) => componentKey(s.name, s.index));
 
     const running = runningSupervisor(statePaths(this.home).pidFile);
@@ -103,7 +110,7 @@ export default class Up extends DevboxCommand {
     }
   }
 
-  private printSummary(ready: { ms: number; routerPort: number; natsUrl: string; pid: number }) {
+  private printSummary(ready: { ms: number; routerPort: number; natsUrl: string; pid: number; routerTlsPort?: number; tlsNote?: string }) {
     this.log('');
     this.log(`${bold('devbox is up')} in ${(ready.ms / 1000).toFixed(2)} s`);
     const port = ready.routerPort === 80 ? '' : `:${ready.routerPort}`;
@@ -115,6 +122,14 @@ export default class Up extends DevboxCommand {
     this.log(`             cf api ${cfApiUrl(ready.routerPort)}`);
     // Never the password itself: it stays in config.json, which only the user can read (0600).
     this.log(`             cf login -u ${this.adminUser()} -p <password>   # uaa.admin.password in ${statePaths(this.home).config} (mode 0600)`);
+    if (ready.routerTlsPort) {
+      // The CA's certificate is public: trusting it is the user's choice (docs/router.md, "TLS").
+      const ca = tlsFiles(statePaths(this.home)).caCert;
+      const tlsPort = ready.routerTlsPort === 443 ? '' : `:${ready.routerTlsPort}`;
+      this.log(`  https:   https://api.localhost${tlsPort}, https://<app>.localhost${tlsPort}, certificates from the box's CA:`);
+      this.log(`             ${ca}   (trust it, or give it to clients: curl --cacert, SSL_CERT_FILE)`);
+      this.log(`             cf api ${cfApiTlsUrl(ready.routerTlsPort)} --skip-ssl-validation   # or with SSL_CERT_FILE=${ca}, without the flag`);
+    } else if (ready.tlsNote) this.log(`  https:   ${ready.tlsNote}`);
     // The rest of devbox runs without MySQL; say once how to get the service.
     if (!this.mysqlUrl && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
     this.log('');

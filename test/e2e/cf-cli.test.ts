@@ -1,7 +1,9 @@
 // The real cf CLI (cf 8, $DEVBOX_CF_CLI) drives a real box through a developer's day: log in and
-// target, look at the app devbox's own CLI pushed, the marketplace and a p-mysql service from the
-// real broker, keys, routes and domains, the platform's stacks, buildpacks and feature flags, then
-// scale, stop, start, restart and delete. Each step asserts what a user sees: the rows of cf's
+// target, the org with its quota, a new space with its roles (org-users, space-users, set/unset
+// roles), look at the app devbox's own CLI pushed, the marketplace and a p-mysql service from the
+// real broker (updated to another plan, renamed), keys, routes and domains (orphaned routes
+// deleted), the platform's stacks, buildpacks and feature flags, then scale, stop, start, restart
+// and delete. Each step asserts what a user sees: the rows of cf's
 // tables by name, and cf's exit code. The steps run in order on one box and one cf login.
 //
 // More cf cases (cf push, logs, …) go in this file as further `it`s, or in another file that
@@ -10,6 +12,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from '../../src/runtime/common/http.js';
 import { waitFor } from '../../src/runtime/common/poll.js';
 import { startCfBox, table, type Cf, type CfBox } from '../helpers/cf.js';
 import { devbox } from '../helpers/devbox.js';
@@ -62,6 +65,49 @@ describe('the cf CLI: a developer\'s day against devbox', function () {
     assert.match(space, /name:\s+dev\n/);
     assert.match(space, /org:\s+devbox\n/);
     assert.match(space, /apps:\s+hello\n/);
+  });
+
+  it('org, quotas and quota: every org has the default quota, unlimited; no space quotas', async () => {
+    const org = await cf.ok(['org', 'devbox']);
+    assert.match(org, /name:\s+devbox\n/);
+    assert.match(org, /domains:\s+localhost\n/);
+    assert.match(org, /quota:\s+default\n/);
+    assert.match(org, /spaces:\s+dev\n/);
+    const quota = await row(['quotas'], 'name', 'default');
+    assert.equal(quota['total memory'], 'unlimited');
+    assert.equal(quota['service instances'], 'unlimited');
+    assert.equal(quota['paid service plans'], 'allowed');
+    assert.match(await cf.ok(['quota', 'default']), /total memory:\s+unlimited\n/);
+    assert.match(await cf.ok(['space-quotas']), /No space quotas found\./);
+  });
+
+  it('create-space gives its creator SpaceManager and SpaceDeveloper; org-users, space-users, set/unset roles', async () => {
+    const created = await cf.ok(['create-space', 'team']);
+    assert.match(created, /Assigning role SpaceManager to user admin in org devbox \/ space team as admin\.\.\.\nOK/);
+    assert.match(created, /Assigning role SpaceDeveloper to user admin in org devbox \/ space team as admin\.\.\.\nOK/);
+    const users = await cf.ok(['space-users', 'devbox', 'team']);
+    assert.match(users, /SPACE MANAGER\n {2}admin \(uaa\)\n/);
+    assert.match(users, /SPACE DEVELOPER\n {2}admin \(uaa\)\n/);
+    assert.match(users, /SPACE AUDITOR\n {2}No SPACE AUDITOR found\n/);
+    assert.match(await cf.ok(['org-users', 'devbox']), /ORG MANAGER\n {2}admin \(uaa\)\n/);
+
+    await cf.ok(['set-space-role', 'admin', 'devbox', 'team', 'SpaceAuditor']);
+    assert.match(await cf.ok(['space-users', 'devbox', 'team']), /SPACE AUDITOR\n {2}admin \(uaa\)\n/);
+    const again = await cf.run(['set-space-role', 'admin', 'devbox', 'team', 'SpaceAuditor']);
+    assert.equal(again.exitCode, 0, again.stdout + again.stderr);
+    assert.match(again.stderr, /User 'admin' already has role 'SpaceAuditor' in org 'devbox' \/ space 'team'\./);
+    await cf.ok(['unset-space-role', 'admin', 'devbox', 'team', 'SpaceAuditor']);
+    assert.match(await cf.ok(['space-users', 'devbox', 'team']), /SPACE AUDITOR\n {2}No SPACE AUDITOR found\n/);
+    await cf.ok(['set-org-role', 'admin', 'devbox', 'OrgAuditor']);
+    assert.match(await cf.ok(['org-users', 'devbox']), /ORG AUDITOR\n {2}admin \(uaa\)\n/);
+    await cf.ok(['unset-org-role', 'admin', 'devbox', 'OrgAuditor']);
+    assert.match(await cf.ok(['org-users', 'devbox']), /ORG AUDITOR\n {2}No ORG AUDITOR found\n/);
+
+    const nobody = await cf.run(['set-space-role', 'nobody', 'devbox', 'team', 'SpaceDeveloper']);
+    assert.equal(nobody.exitCode, 1, nobody.stdout + nobody.stderr);
+    assert.match(nobody.stdout + nobody.stderr, /No user exists with the username 'nobody'\./);
+    await cf.ok(['delete-space', 'team', '-f']);
+    assert.ok(!(await rows(['spaces'], 'name')).some((r) => r.name === 'team'), 'team is still listed');
   });
 
   it('apps and app show the pushed app running with its route, stack and buildpack', async () => {
@@ -138,6 +184,14 @@ describe('the cf CLI: a developer\'s day against devbox', function () {
     assert.match(await cf.ok(['check-route', 'localhost', '--hostname', 'nobody']), /Route 'nobody\.localhost' does not exist\./);
   });
 
+  it('delete-orphaned-routes deletes the routes mapped to no app; the app keeps its route and answers', async () => {
+    assert.match(await cf.ok(['delete-orphaned-routes', '-f']), /Deleting orphaned routes as admin\.\.\.\nOK/);
+    assert.deepEqual((await rows(['routes'], 'space')).map((r) => [r.host, r.apps]), [['hello', 'hello']]);
+    assert.match(await cf.ok(['check-route', 'localhost', '--hostname', 'other']), /Route 'other\.localhost' does not exist\./);
+    const res = await request({ url: `http://hello.localhost:${box!.port}/`, timeoutMs: 10_000 });
+    assert.equal(res.status, 200, res.text);
+  });
+
   it('stacks, buildpacks and feature-flags show the platform', async () => {
     const stack = await row(['stacks'], 'name', 'host');
     assert.match(stack.description, /host machine/);
@@ -147,6 +201,20 @@ describe('the cf CLI: a developer\'s day against devbox', function () {
     const flags = await rows(['feature-flags'], 'name');
     assert.equal(flags.find((f) => f.name === 'service_instance_sharing')?.state, 'disabled');
     assert.equal(flags.find((f) => f.name === 'route_creation')?.state, 'enabled');
+  });
+
+  it('update-service moves db to another plan and passes parameters through the broker; rename-service renames it', async () => {
+    assert.match(await cf.ok(['update-service', 'db', '-p', 'medium']), /Update of service instance db complete\.\nOK/);
+    const db = await row(['services'], 'name', 'db');
+    assert.equal(db.plan, 'medium');
+    assert.equal(db['last operation'], 'update succeeded');
+    assert.equal(db['bound apps'], 'hello');
+    assert.match(await cf.ok(['update-service', 'db', '-c', '{"note":"from cf"}']), /Update of service instance db complete\./);
+    assert.match(await cf.ok(['update-service', 'db', '-p', 'medium']), /No changes were made\./);
+    await cf.ok(['rename-service', 'db', 'db-renamed']);
+    assert.equal((await row(['services'], 'name', 'db-renamed')).plan, 'medium');
+    await cf.ok(['rename-service', 'db-renamed', 'db']);
+    assert.match(await cf.ok(['service', 'db']), /plan:\s+medium\n/);
   });
 
   it('scale to two instances: both run', async () => {

@@ -239,7 +239,8 @@ export async function startController(options: HarnessOptions = {}): Promise<Con
   try {
     const database: ControllerDatabase = await openDatabase(mysqlUrl(options.database) ?? IN_MEMORY);
     cleanups.push(() => database.close());
-    await seed(database.db, HARNESS_DOMAIN);
+    // uaa's admin (the user `mint` signs for), seeded with its roles as a box seeds it.
+    await seed(database.db, HARNESS_DOMAIN, [{ guid: ADMIN_ID, username: 'admin', origin: 'uaa' }]);
 
     const log: string[] = [];
     const appLogs: RecordedAppLogLine[] = [];
@@ -266,6 +267,7 @@ export async function startController(options: HarnessOptions = {}): Promise<Con
     const context: ControllerContext = {
       db: database.db,
       urls,
+      componentUrls: urls,
       log: createLogger('controller', { level: 'debug', write: (line) => void log.push(line.trimEnd()) }),
       runner,
       appLog: (appGuid, line) => void appLogs.push({ appGuid, source: line.source, message: line.message, type: line.type ?? 'OUT' }),
@@ -298,6 +300,7 @@ export async function startController(options: HarnessOptions = {}): Promise<Con
     const port = (server.address() as AddressInfo).port;
     urls = publicUrls(HARNESS_DOMAIN, port);
     context.urls = urls;
+    context.componentUrls = urls;
     verifier = createTokenVerifier({ publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), kid: KID, issuer: uaaIssuer(urls.uaa) });
 
     const mint: ControllerHarness['mint'] = (claims = {}, { privateKey: key, kid } = {}) => {

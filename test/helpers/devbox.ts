@@ -7,7 +7,7 @@ import { execa, type Result } from 'execa';
 import { DEVBOX_BIN } from '../../src/runtime/supervisor/supervisor.js';
 import { readSupervisor } from '../../src/runtime/supervisor/lock.js';
 import { statePaths } from '../../src/runtime/common/config.js';
-import { waitFor } from '../../src/runtime/common/net.js';
+import { freePort, waitFor } from '../../src/runtime/common/net.js';
 
 export { DEVBOX_BIN };
 
@@ -21,10 +21,15 @@ export interface DevboxResult {
   stderr: string;
 }
 
-/** Runs `devbox ARGS` to completion with DEVBOX_HOME=home (bounded by timeoutMs). */
+/**
+ * Runs `devbox ARGS` to completion with DEVBOX_HOME=home (bounded by timeoutMs). An `up` gets a free
+ * HTTPS port from the OS (DEVBOX_TLS_PORT, what `--tls-port` reads) unless the test chose one: never
+ * the default 8443, which the machine's own box or another test's may hold.
+ */
 export async function devbox(home: string, args: string[], { timeoutMs = 30_000, env = {} as Record<string, string> } = {}): Promise<DevboxResult> {
+  const tls = args[0] === 'up' && !args.includes('--tls-port') && env.DEVBOX_TLS_PORT === undefined ? { DEVBOX_TLS_PORT: String(await freePort()) } : {};
   const result: Result = await execa(process.execPath, [DEVBOX_BIN, ...args], {
-    env: { DEVBOX_HOME: home, NO_COLOR: '1', ...env },
+    env: { DEVBOX_HOME: home, NO_COLOR: '1', ...tls, ...env },
     extendEnv: true,
     stdin: 'ignore',
     reject: false,

@@ -709,6 +709,12 @@ export interface UnprovisionRequest {
   bindings?: { username: string }[];
 }
 
+/** `update`: the database moves to another plan (a service instance's plan update). */
+export interface UpdateRequest {
+  name: string;
+  plan: string;
+}
+
 /** `purge_orphan`: databases and users no instance or binding owns. */
 export interface PurgeOrphanRequest {
   databases: string[];
@@ -716,7 +722,7 @@ export interface PurgeOrphanRequest {
 }
 
 /**
- * A node's answer to provision, bind, unbind, unprovision and purge_orphan. provision and bind
+ * A node's answer to provision, bind, unbind, unprovision, update and purge_orphan. provision and bind
  * carry the credentials (MysqlCredentials in mysql-node/node.ts); a failure carries the error.
  */
 export interface NodeReply {
@@ -737,6 +743,7 @@ const myaasRequests = {
   bind: object<BindRequest>({ name: string, binding_id: nonEmpty, bind_opts: optional(record(anything)) }),
   unbind: object<UnbindRequest>({ credentials: object<UnbindRequest['credentials']>({ name: optional(string), username: string }) }),
   unprovision: object<UnprovisionRequest>({ name: string, bindings: optional(array(object<{ username: string }>({ username: string }))) }),
+  update: object<UpdateRequest>({ name: string, plan: nonEmpty }),
   purge_orphan: object<PurgeOrphanRequest>({ databases: array(string), users: array(string) }),
 };
 

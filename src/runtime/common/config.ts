@@ -11,6 +11,11 @@ export interface DevboxConfig {
   domain: string;
   /** The router's user-facing port. */
   router_port: number;
+  /**
+   * The router's HTTPS port, when the user chose one (absent: DEFAULT_TLS_PORT at `up`, used only
+   * when it is free; 0: no HTTPS). docs/router.md, "TLS".
+   */
+  router_tls_port?: number;
   bus: { token: string };
   /** Basic-auth credentials of every component's /healthz and /varz. */
   status: { user: string; password: string };
@@ -48,6 +53,8 @@ export interface StatePaths {
   dea: string;
   mysql: string;
   logs: string;
+  /** The box's CA and the router's certificate (tlsFiles). */
+  tls: string;
 }
 
 /**
@@ -84,6 +91,11 @@ export function cfApiUrl(routerPort: number): string {
   return new URL(`http://127.0.0.1:${routerPort}`).origin;
 }
 
+/** `https://127.0.0.1:<TLS port>`: the cf address over HTTPS (status --json's `cf_api_tls`). */
+export function cfApiTlsUrl(tlsPort: number): string {
+  return new URL(`https://127.0.0.1:${tlsPort}`).origin;
+}
+
 const ADDRESS_HOST = /^(127\.0\.0\.1|localhost)(:\d{1,5})?$/i;
 
 /**
@@ -95,6 +107,27 @@ export function addressUrls(host: string | undefined, forwardedProto: string | s
   const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0].trim().toLowerCase() : '';
   const api = `${proto === 'https' ? 'https' : 'http'}://${host.toLowerCase()}`;
   return { api, uaa: `${api}${UAA_PATH_PREFIX}`, logs: api };
+}
+
+/**
+ * The public URLs to answer a request with: on the cf address, that address (addressUrls); a request
+ * that came over HTTPS (`X-Forwarded-Proto: https`, set by the router on its TLS port) to a name-based
+ * host gets `urls` with https and the port it came in on (its Host's, none for 443), so that clients
+ * go on talking HTTPS; any other request gets `urls` as they are.
+ */
+export function requestUrls<T extends Record<'api' | 'uaa' | 'logs', string>>(host: string | undefined, forwardedProto: string | string[] | undefined, urls: T): T {
+  const onAddress = addressUrls(host, forwardedProto);
+  if (onAddress) return { ...urls, ...onAddress };
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0].trim().toLowerCase() : '';
+  if (proto !== 'https' || !host) return urls;
+  const port = /:(\d{1,5})$/.exec(host)?.[1] ?? '';
+  const secure = (url: string) => {
+    const u = new URL(url);
+    u.protocol = 'https:';
+    u.port = port;
+    return u.origin;
+  };
+  return { ...urls, api: secure(urls.api), uaa: secure(urls.uaa), logs: secure(urls.logs) };
 }
 
 /**
@@ -135,6 +168,25 @@ export function statePaths(home: string): StatePaths {
     dea: path.join(home, 'dea'),
     mysql: path.join(home, 'mysql'),
     logs: path.join(home, 'logs'),
+    tls: path.join(home, 'tls'),
+  };
+}
+
+/** The router's HTTPS port when the user chose none: served when free (docs/router.md, "TLS"). */
+export const DEFAULT_TLS_PORT = 8443;
+
+/**
+ * The certificate files of a state directory (made by the router, src/runtime/router/tls.ts): the
+ * box's CA, made once (its certificate is what a user trusts), and the router's server certificate
+ * signed by it. Keys are mode 0600.
+ */
+export function tlsFiles(paths: Pick<StatePaths, 'tls'>): { dir: string; caCert: string; caKey: string; cert: string; key: string } {
+  return {
+    dir: paths.tls,
+    caCert: path.join(paths.tls, 'ca.pem'),
+    caKey: path.join(paths.tls, 'ca-key.pem'),
+    cert: path.join(paths.tls, 'server.pem'),
+    key: path.join(paths.tls, 'server-key.pem'),
   };
 }
 
@@ -203,6 +255,8 @@ export interface PortsFile {
   external_bus: boolean;
   bus_port?: number;
   router_port: number;
+  /** The router's HTTPS port; absent when the box serves no HTTPS. */
+  router_tls_port?: number;
   components: Record<string, { status_port: number }>;
 }
 

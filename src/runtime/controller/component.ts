@@ -19,6 +19,7 @@ import { openDatabase, type ControllerDatabase } from './db/index.js';
 import { createApiServer, type ApiStats } from './http/server.js';
 import { DeaRunner, STAGING_TIMEOUT_MS } from './runner/dea-runner.js';
 import { seed } from './seed.js';
+import { uaaSettings } from '../uaa/settings.js';
 
 /** DESIGN.md: devbox's default memory is smaller than Cloud Foundry's 1G; said in docs/controller.md. */
 export const DEFAULT_MEMORY_MB = 256;
@@ -51,7 +52,9 @@ const controller: ComponentModule = {
     return {
       async start(bus: NatsConnection) {
         database = await openDatabase(dbUrl, { onRetry: (error) => ctx.log.warn('waiting for the controller database', { db: redactUrl(dbUrl), error: error.message }) });
-        await seed(database.db, ctx.config.domain);
+        // uaa's users (the admin), by the ids uaa gives them: the controller seeds them with their roles.
+        const users = uaaSettings(ctx.config, { routerPort }).users.map((u) => ({ guid: u.id, username: u.username, origin: u.origin }));
+        await seed(database.db, ctx.config.domain, users);
         const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
         counters = newCounters();
         runner = new DeaRunner(bus, counters, ctx.log);
@@ -64,6 +67,7 @@ const controller: ComponentModule = {
         const context: ControllerContext = {
           db: database.db,
           urls,
+          componentUrls: urls,
           log: ctx.log,
           runner,
           appLog,

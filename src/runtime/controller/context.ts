@@ -49,7 +49,13 @@ export const newCounters = (): ControllerCounters => ({ stagings: 0, stagings_re
 
 export interface ControllerContext {
   db: Db;
+  /** The platform's URLs as the client of the current request reaches them (its address, http or https). */
   urls: Urls;
+  /**
+   * Where other components (the DEAs) reach the API: the box's own plain-http URLs, whatever address
+   * or protocol a request came in on (a DEA downloads and uploads bits over http only).
+   */
+  componentUrls: Urls;
   log: Logger;
   runner: Runner;
   appLog: AppLog;

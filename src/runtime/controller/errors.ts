@@ -4,6 +4,7 @@
 export const CF_ERRORS = {
   InvalidAuthToken: { code: 1000, status: 401 },
   MessageParseError: { code: 1001, status: 400 },
+  InvalidRelation: { code: 1002, status: 400 },
   NotFound: { code: 10000, status: 404 },
   ServerError: { code: 10001, status: 500 },
   NotAuthenticated: { code: 10002, status: 401 },

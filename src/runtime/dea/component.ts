@@ -26,7 +26,7 @@ const dea: ComponentModule = {
 
     return {
       async start(bus: NatsConnection) {
-        instance = new Dea({ id, dir, nc: bus, log: ctx.log, auth, settings });
+        instance = new Dea({ id, dir, nc: bus, log: ctx.log, auth, settings, privateDirs: [ctx.paths.home] });
         await instance.start();
       },
       healthy: () => !!instance?.healthy,

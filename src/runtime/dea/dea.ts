@@ -1,5 +1,6 @@
 // The DEA (DESIGN.md §6, docs/dea-protocol.md, docs/dea.md): stages apps into droplets and runs
 // their instances on this machine, and says what it runs on the bus.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { publish, respond, subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
 import {
@@ -28,9 +29,10 @@ import { advertisement, heartbeat, reserved } from './advertise.js';
 import { findReply, matchesFind, matchesStop } from './find-droplet.js';
 import { DropletCache } from './instances/droplet-cache.js';
 import { Instance } from './instances/instance.js';
-import { MemoryLimiter } from './instances/limits.js';
+import { InstanceLimits } from './instances/limits.js';
 import { reapOrphans } from './instances/orphans.js';
-import { scanSessions } from './instances/procfs.js';
+import { scan } from './instances/procfs.js';
+import { Containers } from './containers/container.js';
 import { BUILTIN_BUILDPACKS_DIR, deaPaths, type DeaPaths } from './paths.js';
 import type { DeaSettings } from './settings.js';
 import { stage } from './staging/stager.js';
@@ -52,6 +54,8 @@ export interface DeaOptions {
   settings: DeaSettings;
   /** Where the built-in buildpacks are (tests may point elsewhere). */
   buildpacksDir?: string;
+  /** Directories no container may see besides the DEA's own ($DEVBOX_HOME). */
+  privateDirs?: string[];
 }
 
 export class Dea {
@@ -62,7 +66,8 @@ export class Dea {
   private readonly settings: DeaSettings;
   private readonly registrar: RouteRegistrar;
   private readonly droplets: DropletCache;
-  readonly memory: MemoryLimiter;
+  readonly containers: Containers;
+  private readonly limits: InstanceLimits;
   /** Every instance this DEA knows, crashed ones included, by instance guid. */
   private readonly instances = new Map<string, Instance>();
   private readonly stagingAbort = new AbortController();
@@ -85,12 +90,16 @@ export class Dea {
     for (const dir of Object.values(this.paths)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.registrar = new RouteRegistrar(this.nc, this.log);
     this.droplets = new DropletCache(this.paths.droplets, this.paths.tmp, options.auth, this.settings.dropletCacheSize);
-    this.memory = new MemoryLimiter(this.settings.memoryEnforcement, this.id, this.log, this.settings.cgroupDir);
+    // Cgroups are named by the DEA's directory too: another box's dea-0 on the machine shares the
+    // parent cgroup, and its start must not take this DEA's instance cgroups for stale ones.
+    const owner = `${this.id}-${createHash('sha1').update(options.dir).digest('hex').slice(0, 10)}`;
+    this.limits = new InstanceLimits(this.settings.memoryEnforcement, owner, this.log, this.settings.cgroupDir);
+    this.containers = new Containers(this.settings, this.limits, this.log, [options.dir, ...(options.privateDirs ?? [])], this.paths.tmp);
   }
 
   async start(): Promise<void> {
     const reaped = await reapOrphans(this.paths.instances, this.log, (route) => publish(this.nc, routerUnregister, route));
-    this.memory.removeStale();
+    this.limits.removeStale();
     fs.rmSync(this.paths.staging, { recursive: true, force: true });
     fs.mkdirSync(this.paths.staging, { recursive: true, mode: 0o700 });
     const log = this.log;
@@ -120,8 +129,10 @@ export class Dea {
       id: this.id,
       memory_mb: this.settings.memoryMb,
       disk_mb: this.settings.diskMb,
-      memory_enforcement: this.memory.mechanism,
-      memory_enforcement_detail: this.memory.detail,
+      memory_enforcement: this.limits.mechanism,
+      memory_enforcement_detail: this.limits.detail,
+      isolation: this.containers.isolation,
+      isolation_detail: this.containers.detail,
       orphans_killed: reaped,
     });
   }
@@ -176,6 +187,7 @@ export class Dea {
         timeoutMs: this.settings.stagingTimeoutMs,
         signal: this.stagingAbort.signal,
         cachesInUse: this.cachesInUse,
+        containers: this.containers,
       });
     } finally {
       this.counters.stagings_active -= 1;
@@ -208,7 +220,7 @@ export class Dea {
       log: this.log,
       registrar: this.registrar,
       droplets: this.droplets,
-      memory: this.memory,
+      containers: this.containers,
       ports: this.ports,
       onChange: () => this.changed(),
       onExit: (i, exited) => this.onExit(i, exited),
@@ -265,8 +277,8 @@ export class Dea {
     const tick = () => {
       const live = this.list().filter((i) => i.active && i.pid);
       if (live.length > 0) {
-        const sessions = scanSessions();
-        for (const i of live) i.sample(sessions);
+        const processes = scan();
+        for (const i of live) i.sample(processes);
       }
       if (this.list().some((i) => i.active) && !this.stopping) this.sampleTimer = setTimeout(tick, this.settings.memoryCheckMs);
       else this.sampleTimer = undefined;
@@ -321,13 +333,15 @@ export class Dea {
       memory: { total_mb: this.settings.memoryMb, reserved_mb: used.memory, available_mb: Math.max(0, this.settings.memoryMb - used.memory) },
       disk: { total_mb: this.settings.diskMb, reserved_mb: used.disk, available_mb: Math.max(0, this.settings.diskMb - used.disk) },
       limits: {
-        memory_enforcement: this.memory.mechanism,
-        memory_enforcement_detail: this.memory.detail,
+        memory_enforcement: this.limits.mechanism,
+        memory_enforcement_detail: this.limits.detail,
+        pids_limit: this.limits.mechanism === 'pss-sampling' ? null : this.settings.pidsLimit,
         disk_enforcement: 'sampling',
         memory_check_ms: this.settings.memoryCheckMs,
         disk_check_ms: this.settings.diskCheckMs,
         log_rate_limit: this.settings.logRateLimit,
       },
+      isolation: { containers: this.containers.isolation, detail: this.containers.detail, uid: this.containers.uid },
       droplet_cache: this.droplets.stats(),
     };
   }

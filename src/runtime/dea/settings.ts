@@ -5,7 +5,10 @@ import path from 'node:path';
 import { isSubjectToken } from '../common/bus.js';
 import { deaId } from './paths.js';
 
-export type MemoryEnforcement = 'auto' | 'cgroup' | 'rss';
+export type MemoryEnforcement = 'auto' | 'cgroup' | 'sampling';
+
+/** Whether instances and stagings run in containers: `auto` where the machine allows, `off` never. */
+export type ContainerMode = 'auto' | 'off';
 
 export interface DeaSettings {
   /** `dea.advertise` interval (DEVBOX_DEA_ADVERTISE_MS, 5 s). */
@@ -28,10 +31,18 @@ export interface DeaSettings {
   diskCheckMs: number;
   /** Health check poll interval while starting (DEVBOX_DEA_HEALTH_CHECK_MS, 50 ms). */
   healthCheckIntervalMs: number;
-  /** cgroup (v2 memory controller), rss (sampling) or auto (DEVBOX_DEA_MEMORY_ENFORCEMENT). */
+  /** cgroup (v2 or v1), sampling (PSS) or auto (DEVBOX_DEA_MEMORY_ENFORCEMENT; `rss` is read as sampling). */
   memoryEnforcement: MemoryEnforcement;
   /** A delegated cgroup v2 directory to create instance cgroups in (DEVBOX_DEA_CGROUP). */
   cgroupDir?: string;
+  /** Processes (and threads) an instance may have, with a pids cgroup (DEVBOX_DEA_PIDS_LIMIT, 1024). */
+  pidsLimit: number;
+  /** Containers for instances and stagings (DEVBOX_DEA_CONTAINERS: auto or off). */
+  containers: ContainerMode;
+  /** The unprivileged uid (and gid) containers run as when the DEA runs as root (DEVBOX_DEA_CONTAINER_UID, 2000: CF's vcap). */
+  containerUid: number;
+  /** bubblewrap to make containers with (DEVBOX_DEA_BWRAP; default: bwrap on the PATH). */
+  bwrap?: string;
   /** Droplets kept in the DEA's cache (DEVBOX_DEA_DROPLET_CACHE, 16). */
   dropletCacheSize: number;
   /** The DEA's advertised address (`--advertise`): instances are registered with the routers there. */
@@ -75,8 +86,12 @@ export function deaSettings(dir: string, env: NodeJS.ProcessEnv = process.env): 
     memoryCheckMs: num(env, 'DEVBOX_DEA_MEMORY_CHECK_MS', 500) || 500,
     diskCheckMs: num(env, 'DEVBOX_DEA_DISK_CHECK_MS', 5_000) || 5_000,
     healthCheckIntervalMs: num(env, 'DEVBOX_DEA_HEALTH_CHECK_MS', 50) || 50,
-    memoryEnforcement: enforcement === 'cgroup' || enforcement === 'rss' ? enforcement : 'auto',
+    memoryEnforcement: enforcement === 'cgroup' ? 'cgroup' : enforcement === 'sampling' || enforcement === 'rss' ? 'sampling' : 'auto',
     cgroupDir: env.DEVBOX_DEA_CGROUP || undefined,
+    pidsLimit: num(env, 'DEVBOX_DEA_PIDS_LIMIT', 1024),
+    containers: env.DEVBOX_DEA_CONTAINERS === 'off' ? 'off' : 'auto',
+    containerUid: num(env, 'DEVBOX_DEA_CONTAINER_UID', 2000) || 2000,
+    bwrap: env.DEVBOX_DEA_BWRAP || undefined,
     dropletCacheSize: num(env, 'DEVBOX_DEA_DROPLET_CACHE', 16) || 16,
   };
 }

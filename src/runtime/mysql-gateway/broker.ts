@@ -1,4 +1,4 @@
-// The broker's operations (OSBAPI v2.17, spec.md "Provisioning", "Binding", "Unbinding",
+// The broker's operations (OSBAPI v2.17, spec.md "Provisioning", "Updating", "Binding", "Unbinding",
 // "Deprovisioning", "Fetching …"), each answering a status code and a body. Everything is
 // synchronous: a 2xx means the node has done it. A 4xx leaves the record unchanged.
 import type { NatsConnection } from '../common/bus.js';
@@ -118,6 +118,39 @@ export class Broker {
     } finally {
       this.busy.delete(id);
       this.pendingDatabases.delete(name);
+    }
+  }
+
+  /**
+   * spec.md "Updating a Service Instance": a plan of this offering (the node moves the database to
+   * it: its size quota and connection limit), and/or parameters (recorded; p-mysql takes none).
+   * Synchronous: 200 once the node has done it.
+   */
+  async update(id: string, body: unknown): Promise<BrokerResult> {
+    if (!isObject(body)) return fail(400, 'the request body must be a JSON object');
+    const { service_id, plan_id, parameters } = body;
+    if (typeof service_id !== 'string' || service_id === '') return fail(400, "'service_id' is missing");
+    if (plan_id !== undefined && (typeof plan_id !== 'string' || plan_id === '')) return fail(400, "'plan_id' must be a non-empty string");
+    if (parameters !== undefined && !isObject(parameters)) return fail(400, "'parameters' must be an object");
+    const instance = this.deps.records.instances.get(id);
+    if (!instance) return fail(400, `service instance ${id} does not exist`);
+    if (service_id !== instance.service_id) return fail(400, `service_id does not match service instance ${id}`);
+    const plan = planById(plan_id ?? instance.plan_id);
+    if (!plan) return fail(400, `unknown plan_id '${String(plan_id)}' for service ${service_id}`);
+    if (this.busy.has(id)) return fail(422, `another operation for service instance ${id} is in progress`, 'ConcurrencyError');
+    this.busy.add(id);
+    try {
+      if (plan.id !== instance.plan_id) await nodeRequest(this.deps.bus, 'update', instance.node_id, { name: instance.name, plan: plan.name }, this.deps.requestTimeoutMs);
+      const record: InstanceRecord = { ...instance, plan_id: plan.id, plan: plan.name, ...(parameters !== undefined ? { parameters } : {}) };
+      // Its bindings are now of the new plan too: the platform names it when it unbinds them.
+      for (const binding of this.deps.records.bindingsOf(id)) if (binding.plan_id !== plan.id) this.deps.records.putBinding({ ...binding, plan_id: plan.id });
+      this.deps.records.putInstance(record);
+      this.deps.log.info('updated', { instance_id: id, plan: plan.name, node_id: instance.node_id });
+      return ok(200, {});
+    } catch (error) {
+      return this.nodeFailure('update', error);
+    } finally {
+      this.busy.delete(id);
     }
   }
 

@@ -42,7 +42,8 @@ export function catalog(): Record<string, unknown> {
         bindable: true,
         instances_retrievable: true,
         bindings_retrievable: true,
-        plan_updateable: false,
+        // small ⇄ medium: the node moves the database to the other plan's size and connections.
+        plan_updateable: true,
         metadata: { displayName: 'MySQL', providerDisplayName: 'devbox', documentationUrl: 'https://mariadb.com/kb/en/documentation/' },
         plans: PLANS.map((p) => ({
           id: p.id,

@@ -94,10 +94,7 @@ export function createBrokerServer(o: BrokerServerOptions): http.Server {
         if (method === 'PUT') result = await b.provision(instanceId, await readBody(req));
         else if (method === 'GET') result = b.getInstance(instanceId);
         else if (method === 'DELETE') result = await b.deprovision(instanceId, url.searchParams);
-        else if (method === 'PATCH') {
-          // plan_updateable is false and there are no parameters to change.
-          result = b.getInstance(instanceId).status === 404 ? { status: 400, body: { description: `service instance ${instanceId} does not exist` } } : { status: 422, body: { description: 'service instances of p-mysql cannot be updated; create a new one' } };
-        }
+        else if (method === 'PATCH') result = await b.update(instanceId, await readBody(req));
       } else if (parts.length === 4 && sub === 'last_operation' && method === 'GET') result = b.lastOperation(instanceId);
       else if (sub === 'service_bindings' && bindingId) {
         if (parts.length === 5) {

@@ -1,5 +1,5 @@
 // The mysql-node's work on the bus (docs/services-protocol.md, docs/mysql-node.md): announces its
-// plans, answers MyaaS.provision/bind/unbind/unprovision/purge_orphan.<id> and MyaaS.check_orphan,
+// plans, answers MyaaS.provision/bind/unbind/unprovision/update/purge_orphan.<id> and MyaaS.check_orphan,
 // and enforces the plans' size quotas. Its own bookkeeping (plan per database, binding per user,
 // quota state, the password secret) lives in the server, in devbox_node, so it survives restarts.
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ import {
   type RequestContract,
   type UnbindRequest,
   type UnprovisionRequest,
+  type UpdateRequest,
 } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import {
@@ -130,6 +131,7 @@ export class MysqlNode {
     handle(myaasRequest('bind', id), (r) => this.bind(r));
     handle(myaasRequest('unbind', id), (r) => this.unbind(r));
     handle(myaasRequest('unprovision', id), (r) => this.unprovision(r));
+    handle(myaasRequest('update', id), (r) => this.update(r));
     handle(myaasRequest('purge_orphan', id), (r) => this.purgeOrphan(r));
     handle(myaasCheckOrphan, () => this.checkOrphan());
     this.subscriptions.push(subscribe(nc, myaasDiscover, () => this.announce(), { log }));
@@ -339,6 +341,27 @@ export class MysqlNode {
       this.options.log.info('unprovisioned', { name });
       this.changes++;
       await this.announce();
+      return { success: true };
+    });
+  }
+
+  /**
+   * Moves the database to another plan this node serves: the quota enforcer applies the new size
+   * on its next pass (a database over it loses its writes, as any), and the bound users get the
+   * new plan's connection limit now.
+   */
+  async update(request: UpdateRequest): Promise<NodeReply> {
+    const { name } = request;
+    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
+    const served = this.options.settings.plans;
+    const plan = served[request.plan];
+    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
+    return this.locked(name, async () => {
+      if (!(await this.instance(name))) throw new NodeError(404, `no database ${name} on node ${this.id}`);
+      await this.exec(`UPDATE ${META}.instances SET plan = ? WHERE name = ?`, [plan.name, name]);
+      const limit = Math.trunc(plan.maxUserConnections);
+      for (const username of await this.usersOf(name)) await this.exec(`ALTER USER IF EXISTS ?@? WITH MAX_USER_CONNECTIONS ${limit}`, [username, USER_HOST]);
+      this.options.log.info('plan updated', { name, plan: plan.name });
       return { success: true };
     });
   }

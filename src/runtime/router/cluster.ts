@@ -40,7 +40,7 @@ export type ToWorker =
 /** worker → primary */
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'listening'; port: number }
+  | { t: 'listening'; port: number; tlsPort: number }
   | { t: 'report'; report: RouterReport }
   | { t: 'logs'; lines: PendingLine[] };
 
@@ -77,6 +77,8 @@ export class RouterCluster implements RouteSink {
   private retired: StatsSnapshot[] = [];
   private restarts = 0;
   private port = 0;
+  /** The HTTPS port the workers listen on (0: none). */
+  tlsPort = 0;
   private readonly failures: number[] = [];
   private listeningWaiters: (() => void)[] = [];
   private busAccess?: BusAccess;
@@ -137,7 +139,8 @@ export class RouterCluster implements RouteSink {
       case 'listening':
         state.listening = true;
         this.port = message.port;
-        this.options.log.info('router worker listening', { slot: state.slot, pid: state.worker.process.pid, port: message.port });
+        this.tlsPort = message.tlsPort;
+        this.options.log.info('router worker listening', { slot: state.slot, pid: state.worker.process.pid, port: message.port, tls_port: message.tlsPort || undefined });
         for (const waiter of this.listeningWaiters.splice(0)) waiter();
         break;
       case 'report':

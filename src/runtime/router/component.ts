@@ -7,23 +7,43 @@ import type { ConnectionOptions } from 'nats';
 import type { NatsConnection } from '../common/bus.js';
 import type { RouterStartMessage } from '../common/bus-messages.js';
 import type { ComponentContext, ComponentModule } from '../common/component.js';
+import { tlsFiles } from '../common/config.js';
 import { RouterBus, type RouteSink } from './bus.js';
 import { RouterCluster } from './cluster.js';
 import { AccessLogPublisher, type AccessLogSink, type PendingLine } from './handlers/access-log.js';
 import { Router } from './router.js';
 import { routerSettings } from './settings.js';
 import { mergeSnapshots, varzFields } from './stats.js';
+import { ensureCertificates } from './tls.js';
+
+/**
+ * The HTTPS port (0: none). In a box, what the supervisor wrote to run/ports.json (it chose the port
+ * and checked that it can be bound; absent: no HTTPS). A router started on its own (scale-out) takes
+ * DEVBOX_ROUTER_TLS_PORT, else config.json's `router_tls_port`, else serves no HTTPS.
+ */
+export function routerTlsPort(ctx: Pick<ComponentContext, 'ports' | 'config'>, env: NodeJS.ProcessEnv = process.env): number {
+  if (ctx.ports) return ctx.ports.router_tls_port ?? 0;
+  const raw = env.DEVBOX_ROUTER_TLS_PORT;
+  if (raw !== undefined && raw !== '') {
+    const port = Number(raw);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DEVBOX_ROUTER_TLS_PORT=${raw} is not a port number (0: no HTTPS)`);
+    return port;
+  }
+  return ctx.config.router_tls_port ?? 0;
+}
 
 const router: ComponentModule = {
   type: 'Router',
   create(ctx: ComponentContext) {
     const port = ctx.port ?? ctx.ports?.router_port ?? ctx.config.router_port;
-    const settings = routerSettings(port);
+    const tlsPort = routerTlsPort(ctx);
+    const settings = routerSettings(port, process.env, tlsPort ? { tls: { port: tlsPort, dir: ctx.paths.tls, domain: ctx.config.domain } } : {});
     const log = ctx.log;
     let bus: RouterBus | undefined;
     let listening = false;
     let boundPort = 0;
 
+    const tlsPortNow = () => (single ? single.tlsPort : (workers?.tlsPort ?? 0));
     let publisher: AccessLogPublisher | undefined;
     // Lines go out in batches (one bus write per batch rather than one per request); the workers'
     // come here only while their own bus connection is down.
@@ -43,9 +63,17 @@ const router: ComponentModule = {
 
     return {
       async listen() {
+        // The CA once per state directory, the server certificate when due: before any worker reads
+        // them. A failure here leaves the router on plain HTTP (Router.listen says so too).
+        if (settings.tls) {
+          await ensureCertificates(ctx.paths, ctx.config.domain, { log }).catch((error: Error) =>
+            log.error('router could not make its certificates', { dir: ctx.paths.tls, error: error.message }),
+          );
+        }
         boundPort = single ? await single.listen() : await workers!.start();
         listening = true;
-        log.info('router listening', { host: settings.host, port: boundPort, workers: settings.workers, scheduling: settings.workers > 1 ? settings.scheduling : undefined });
+        const tls = tlsPortNow();
+        log.info('router listening', { host: settings.host, port: boundPort, tls_port: tls || undefined, ca: tls ? tlsFiles(ctx.paths).caCert : undefined, workers: settings.workers, scheduling: settings.workers > 1 ? settings.scheduling : undefined });
       },
       async start(connection: NatsConnection) {
         publisher = new AccessLogPublisher(connection, String(ctx.index));
@@ -65,6 +93,7 @@ const router: ComponentModule = {
         return {
           host: settings.host,
           port: boundPort,
+          tls_port: tlsPortNow(),
           router_id: ctx.uuid,
           workers: settings.workers,
           ...(settings.workers > 1 ? { scheduling: settings.scheduling } : {}),
@@ -84,10 +113,12 @@ const router: ComponentModule = {
                   routes: w.routes,
                   connections: w.connections,
                   idle_backend_connections: w.idle_backend_connections,
+                  tls_port: w.tls_port,
+                  host_certificates: w.host_certificates,
                   ...varzFields(mergeSnapshots([w.stats])),
                 })),
               }
-            : { connections: single!.proxy.connections.size, idle_backend_connections: single!.proxy.backends.idleCount }),
+            : { connections: single!.proxy.connections.size, idle_backend_connections: single!.proxy.backends.idleCount, host_certificates: single!.certificates?.made ?? 0 }),
         };
       },
       async stop() {

@@ -9,6 +9,7 @@
 // (access log, counters) → next request on the same client connection.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import type { Logger } from '../common/log.js';
 import { waitFor } from '../common/poll.js';
 import type { Handler, LocalResponse, RequestInfo } from './handlers/types.js';
@@ -74,6 +75,18 @@ function readingSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): n
   return new net.Socket(options as net.SocketConstructorOpts);
 }
 
+/** server.listen, resolving with the port it got (`port` 0: any free one). */
+function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
 /** Body bytes up to this size are copied into the head's buffer: one write instead of two. */
 const COALESCE_BYTES = 16 * 1024;
 /** Requests that may be sent again when a reused connection turned out to be closed (as Go does). */
@@ -106,6 +119,12 @@ export interface ProxyOptions {
   stats: RouterStats;
   handlers: Handler[];
   log: Logger;
+}
+
+/** What the TLS listener serves: the default certificate, and a choice per name (SNI) if given. */
+export interface TlsListenOptions {
+  secureContext: tls.SecureContext;
+  SNICallback?: tls.TlsOptions['SNICallback'];
 }
 
 /** A connection to a backend, kept alive between requests. */
@@ -269,14 +288,22 @@ class ClientConn {
   readonly ip: string;
   readonly port: number;
 
+  /** `secure`: a connection to the TLS port, already decrypted (a TLSSocket, read through 'data'). */
   constructor(
     readonly proxy: Proxy,
     accepted: net.Socket,
+    readonly secure = false,
   ) {
-    const socket = readingSocket(accepted, (chunk) => {
+    const onRead = (chunk: Buffer) => {
       this.lastActivity = proxy.clock.now;
       this.onData(chunk);
-    });
+    };
+    let socket: net.Socket;
+    if (secure) {
+      // TLS is decrypted by the TLSSocket: its plaintext comes as 'data' (no `onread` to borrow).
+      socket = accepted;
+      socket.on('data', onRead);
+    } else socket = readingSocket(accepted, onRead);
     this.socket = socket;
     const ip = socket.remoteAddress ?? '';
     this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -419,6 +446,7 @@ class Exchange implements RequestInfo {
   host = '';
   clientIp: string;
   clientPort: number;
+  readonly tls: boolean;
   pool?: Pool;
   endpoint?: Endpoint;
   status = 0;
@@ -456,6 +484,7 @@ class Exchange implements RequestInfo {
   ) {
     this.clientIp = client.ip;
     this.clientPort = client.port;
+    this.tls = client.secure;
   }
 
   /** Runs the request handlers, routes, and starts connecting. `rest`: bytes after the head. */
@@ -942,6 +971,10 @@ class Exchange implements RequestInfo {
 
 export class Proxy {
   readonly server: net.Server;
+  /** The TLS listener (listenTls): the same exchanges once a connection is decrypted. */
+  tlsServer?: net.Server;
+  /** TLS connections still in their handshake (not yet client connections), and since when. */
+  private readonly handshaking = new Map<tls.TLSSocket, number>();
   readonly backends: BackendPool;
   readonly connections = new Set<ClientConn>();
   readonly settings: RouterSettings;
@@ -991,14 +1024,59 @@ export class Proxy {
 
   /** Listens (in a cluster worker, on the primary's shared socket). Resolves with the port. */
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address ? address.port : port);
+    return listenOn(this.server, host, port);
+  }
+
+  /**
+   * Listens for HTTPS as well (gorouter's TLS termination): each connection is decrypted, then handled
+   * exactly as a plain one (ClientConn marked secure: X-Forwarded-Proto https). Resolves with the port.
+   * A plain net.Server with a TLSSocket per connection rather than tls.Server, so that connections
+   * still in their handshake are known here: the sweep times them out and close() ends them.
+   */
+  listenTls(host: string, port: number, options: TlsListenOptions): Promise<number> {
+    const { secureContext } = options;
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
+      if (this.closing) {
+        raw.destroy();
+        return;
+      }
+      const socket = new tls.TLSSocket(raw, {
+        isServer: true,
+        secureContext,
+        SNICallback: options.SNICallback,
+        // HTTP/1.1 only (no HTTP/2), said in ALPN so that clients offering h2 settle at once.
+        ALPNProtocols: ['http/1.1'],
+      });
+      const since = this.clock.now;
+      this.handshaking.set(socket, since);
+      // A failed handshake (a client that does not trust the CA, plain HTTP sent to the TLS port, a
+      // port scan) only ends that connection.
+      const failed = (error: Error & { code?: string }) => {
+        if (!this.handshaking.delete(socket)) return;
+        this.stats.tlsHandshakeFailures++;
+        this.log.debug('TLS handshake failed', { error: error.code ?? error.message });
+        socket.destroy();
+      };
+      // A client that gives up (it does not trust the certificate, say) may just close: half-open
+      // sockets are allowed, so its end must end the handshake here.
+      const ended = () => failed(Object.assign(new Error('the client closed the connection during the handshake'), { code: 'ECONNRESET' }));
+      socket.once('error', failed);
+      socket.once('end', ended);
+      socket.once('close', () => this.handshaking.delete(socket));
+      socket.once('secure', () => {
+        socket.off('error', failed);
+        socket.off('end', ended);
+        if (!this.handshaking.delete(socket)) return; // timed out meanwhile
+        if (this.closing) {
+          socket.destroy();
+          return;
+        }
+        this.stats.tlsConnections++;
+        this.connections.add(new ClientConn(this, socket, true));
       });
     });
+    this.tlsServer = server;
+    return listenOn(server, host, port);
   }
 
   private sweep(): void {
@@ -1012,6 +1090,13 @@ export class Proxy {
         conn.headSince = 0;
         this.badRequest(conn, new HttpError(408, 'request head not complete in time'));
       } else if (now - conn.lastActivity >= idle) conn.socket.destroy();
+    }
+    // A TLS handshake has as long as a request head.
+    for (const [socket, since] of this.handshaking) {
+      if (now - since < headTimeout) continue;
+      this.handshaking.delete(socket);
+      this.stats.tlsHandshakeFailures++;
+      socket.destroy();
     }
     this.backends.sweep(now);
   }
@@ -1060,7 +1145,9 @@ export class Proxy {
   async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const servers = [this.server, ...(this.tlsServer?.listening ? [this.tlsServer] : [])];
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const socket of this.handshaking.keys()) socket.destroy();
     for (const conn of this.connections) if (conn.exchange === null) conn.socket.destroy();
     this.backends.closeAll();
     // Out of grace: what is still open is cut.

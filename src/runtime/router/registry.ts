@@ -284,6 +284,11 @@ export class RouteRegistry {
     return undefined;
   }
 
+  /** Whether any route (on any path, or a wildcard) covers `host` (normalised). */
+  knows(host: string): boolean {
+    return this.hosts.has(host) || (this.wildcards > 0 && this.lookup(host, '/') !== undefined);
+  }
+
   /** Drops endpoints not refreshed within their threshold. Returns how many went. */
   prune(now = Date.now()): number {
     if (this.pruningSuspendedAt !== 0) return 0;

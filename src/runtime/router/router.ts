@@ -8,6 +8,7 @@ import { defaultHandlers, type AccessLogSink, type Handler } from './handlers/in
 import { Proxy } from './proxy.js';
 import { RouteRegistry } from './registry.js';
 import type { RouterSettings } from './settings.js';
+import { HostCertificates, readTlsMaterial } from './tls.js';
 import { RouterStats, type StatsSnapshot } from './stats.js';
 
 export interface RouterOptions {
@@ -23,6 +24,10 @@ export interface RouterOptions {
 export interface RouterReport {
   pid: number;
   port: number;
+  /** The HTTPS port (0: none). */
+  tls_port: number;
+  /** Certificates made at TLS handshakes for single names (tls.ts). */
+  host_certificates: number;
   routes: number;
   endpoints: number;
   connections: number;
@@ -35,6 +40,9 @@ export class Router implements RouteSink {
   readonly stats = new RouterStats();
   readonly proxy: Proxy;
   port = 0;
+  /** The HTTPS port once listening (0: no TLS). */
+  tlsPort = 0;
+  certificates?: HostCertificates;
   private pruneTimer?: NodeJS.Timeout;
   pruned = 0;
 
@@ -49,10 +57,26 @@ export class Router implements RouteSink {
     return this.options.settings;
   }
 
-  /** Starts pruning and listens on the router port (port 0: any free port). Resolves with the port. */
+  /**
+   * Starts pruning and listens on the router port (port 0: any free port), and on the TLS port when
+   * there is one. Resolves with the router port. HTTPS that cannot start (the port taken, a port
+   * below 1024 without the right to bind it, unreadable certificates) is logged and left out: the
+   * router goes on with plain HTTP (`tlsPort` stays 0).
+   */
   async listen(): Promise<number> {
     this.startPruning();
     this.port = await this.proxy.listen(this.settings.host, this.settings.port);
+    const tls = this.settings.tls;
+    if (tls) {
+      try {
+        this.certificates = new HostCertificates(readTlsMaterial({ tls: tls.dir }), { domain: tls.domain, routed: (host) => this.registry.knows(host), log: this.options.log });
+        this.tlsPort = await this.proxy.listenTls(this.settings.host, tls.port, { secureContext: this.certificates.defaultContext, SNICallback: this.certificates.SNICallback });
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'this user may not bind it (ports below 1024 need privileges)' : e.message;
+        this.options.log.error('router could not listen for HTTPS; serving plain HTTP only', { host: this.settings.host, tls_port: tls.port, reason: why });
+      }
+    }
     return this.port;
   }
 
@@ -91,6 +115,8 @@ export class Router implements RouteSink {
     return {
       pid: process.pid,
       port: this.port,
+      tls_port: this.tlsPort,
+      host_certificates: this.certificates?.made ?? 0,
       routes: this.registry.routeCount,
       endpoints: this.registry.endpointCount,
       connections: this.proxy.connections.size,

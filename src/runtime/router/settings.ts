@@ -35,9 +35,20 @@ export interface RouterSettings {
   maxHeaderBytes: number;
   /** Publish one RTR access-log line per request to the app's logs. */
   accessLog: boolean;
+  /** HTTPS on a second port (docs/router.md, "TLS"); none: plain HTTP only. */
+  tls?: RouterTlsSettings;
 }
 
-export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers'> = {
+/** The TLS listener: its port (0: any free one) and where the certificates are (tls.ts). */
+export interface RouterTlsSettings {
+  port: number;
+  /** The state directory's `tls/` (tlsFiles in config.ts). */
+  dir: string;
+  /** The box's domain: names under it get a certificate at the handshake when the server one cannot cover them. */
+  domain: string;
+}
+
+export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers' | 'tls'> = {
   host: '127.0.0.1',
   // Measured (bench/router-workers.ts, docs/router.md): a little ahead of 'rr' in every run.
   scheduling: 'none',
@@ -68,14 +79,18 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return Math.floor(value);
 }
 
+/** The address the router listens on: DEVBOX_ROUTER_HOST, else DEVBOX_HOST (`devbox component router --host`), else loopback. */
+export function routerHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DEVBOX_ROUTER_HOST || env.DEVBOX_HOST || DEFAULTS.host;
+}
+
 /** Reads DEVBOX_ROUTER_* over the defaults. Throws on a malformed value rather than guessing. */
 export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.env, overrides: Partial<RouterSettings> = {}): RouterSettings {
   const scheduling = env.DEVBOX_ROUTER_SCHEDULING ?? DEFAULTS.scheduling;
   if (scheduling !== 'rr' && scheduling !== 'none') throw new Error(`DEVBOX_ROUTER_SCHEDULING=${scheduling}: expected rr or none`);
   const accessLog = env.DEVBOX_ROUTER_ACCESS_LOG;
   return {
-    // DEVBOX_HOST is what `devbox component router --host` sets; the router's own variable wins.
-    host: env.DEVBOX_ROUTER_HOST || env.DEVBOX_HOST || DEFAULTS.host,
+    host: routerHost(env),
     port,
     workers: int(env, 'DEVBOX_ROUTER_WORKERS', defaultWorkers(), 1),
     scheduling,

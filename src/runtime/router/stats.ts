@@ -25,6 +25,10 @@ export interface StatsSnapshot {
   /** Requests whose client went away before the response was complete. */
   client_aborts: number;
   websocket_upgrades: number;
+  /** Connections accepted on the TLS port (handshake done). */
+  tls_connections: number;
+  /** TLS handshakes that failed or did not finish in time. */
+  tls_handshake_failures: number;
   /** Sparse latency histogram: bucket index → count. */
   latency_buckets: Record<string, number>;
   latency_sum_us: number;
@@ -47,6 +51,8 @@ export class RouterStats {
   backendConnectFailures = 0;
   clientAborts = 0;
   websocketUpgrades = 0;
+  tlsConnections = 0;
+  tlsHandshakeFailures = 0;
   private readonly buckets = new Float64Array(BUCKETS);
   private latencySumUs = 0;
 
@@ -77,6 +83,8 @@ export class RouterStats {
       backend_connect_failures: this.backendConnectFailures,
       client_aborts: this.clientAborts,
       websocket_upgrades: this.websocketUpgrades,
+      tls_connections: this.tlsConnections,
+      tls_handshake_failures: this.tlsHandshakeFailures,
       latency_buckets: latency,
       latency_sum_us: this.latencySumUs,
     };
@@ -98,6 +106,8 @@ export function mergeSnapshots(snapshots: StatsSnapshot[]): StatsSnapshot {
     backend_connect_failures: 0,
     client_aborts: 0,
     websocket_upgrades: 0,
+    tls_connections: 0,
+    tls_handshake_failures: 0,
     latency_buckets: {},
     latency_sum_us: 0,
   };

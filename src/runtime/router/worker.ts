@@ -66,7 +66,7 @@ function main(): void {
           listening = true;
           router
             .listen()
-            .then((port) => send({ t: 'listening', port }))
+            .then((port) => send({ t: 'listening', port, tlsPort: router.tlsPort }))
             .catch((error: Error) => {
               log.error('router worker could not listen', { error: error.message });
               process.exit(1);

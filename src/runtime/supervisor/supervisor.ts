@@ -4,14 +4,16 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { componentKey } from '../common/component.js';
-import { ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type PortsFile, type StatePaths } from '../common/config.js';
+import { DEFAULT_TLS_PORT, ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type PortsFile, type StatePaths } from '../common/config.js';
 import { createLogger, redactUrl, type Logger } from '../common/log.js';
 import { freePort, isListening } from '../common/net.js';
 import { backoffDelay, waitFor } from '../common/poll.js';
+import { routerHost } from '../router/settings.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { boxPlan, type ComponentSpec } from './plan.js';
 
@@ -37,6 +39,43 @@ function routed(port: number, host: string): Promise<boolean> {
   });
 }
 
+/**
+ * Why `port` cannot be listened on at `host` (undefined: it can), tried by listening and closing
+ * again: the router will bind it a moment later as the same user.
+ */
+export function bindProblem(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') resolve('is already in use');
+      else if (error.code === 'EACCES') resolve('cannot be bound by this user (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
+      else resolve(`cannot be bound (${error.code ?? error.message})`);
+    });
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * The router's HTTPS port for this `up` (undefined: none). `chosen` is what the user asked for
+ * (`--tls-port`, else config.json's router_tls_port; 0: no HTTPS): it must be free, as the router's
+ * port must, or `up` stops and says so. Without a choice the default (8443) is taken only when it is
+ * free: otherwise the box starts without HTTPS and `note` says why, so that a port some other
+ * program holds costs nothing to a user who does not need HTTPS.
+ */
+export async function chooseTlsPort(chosen: number | undefined, routerPort: number, problemOf: (port: number) => Promise<string | undefined>): Promise<{ port?: number; note?: string }> {
+  const port = chosen ?? DEFAULT_TLS_PORT;
+  if (port === 0) return {};
+  if (port === routerPort) {
+    if (chosen !== undefined) throw new Error(`port ${port} (HTTPS, for router) is also the router's HTTP port; choose another with --tls-port (0: no HTTPS)`);
+    return { note: `off: port ${port} is the router's HTTP port (choose an HTTPS port with --tls-port)` };
+  }
+  const problem = await problemOf(port);
+  if (problem === undefined) return { port };
+  if (chosen !== undefined) throw new Error(`port ${port} (HTTPS, for router) ${problem}; free it or choose another with --tls-port (0: no HTTPS)`);
+  return { note: `off: port ${port} ${problem} (choose an HTTPS port with --tls-port)` };
+}
+
 export const DEVBOX_BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
 export interface SupervisorOptions {
@@ -45,6 +84,11 @@ export interface SupervisorOptions {
   natsUrl?: string;
   /** The router's port (default from config.json, 8080). */
   routerPort?: number;
+  /**
+   * The router's HTTPS port (`up --tls-port`; 0: no HTTPS). Default: config.json's router_tls_port;
+   * a port chosen either way must be free. Without either, DEFAULT_TLS_PORT when it is free.
+   */
+  tlsPort?: number;
   /** How many DEAs to run (default 1). */
   deas?: number;
   /** The controller's database URL (mysql://…); default SQLite in the state directory. */
@@ -62,7 +106,7 @@ export type SupervisorEvent =
   | { type: 'healthy'; component: string; pid: number; ms: number }
   | { type: 'exited'; component: string; exitCode?: number; signal?: string }
   | { type: 'restarting'; component: string; delayMs: number; restarts: number }
-  | { type: 'ready'; ms: number; routerPort: number; natsUrl: string }
+  | { type: 'ready'; ms: number; routerPort: number; natsUrl: string; routerTlsPort?: number; tlsNote?: string }
   | { type: 'failed'; message: string };
 
 interface Child {
@@ -86,6 +130,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private logFd?: number;
   private stopping?: Promise<void>;
   private readonly backoff: NonNullable<SupervisorOptions['restartBackoff']>;
+  /** Why the box serves no HTTPS this time, when the default port could not be had. */
+  private tlsNote?: string;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -124,7 +170,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       await this.waitForPlatformRoutes(deadline);
       const ms = Date.now() - begun;
       this.log.info('box is up', { ms, components: this.children.map((c) => c.key) });
-      this.emitEvent({ type: 'ready', ms, routerPort: this.ports.router_port, natsUrl: redactUrl(this.ports.nats_url) });
+      this.emitEvent({ type: 'ready', ms, routerPort: this.ports.router_port, natsUrl: redactUrl(this.ports.nats_url), routerTlsPort: this.ports.router_tls_port, tlsNote: this.tlsNote });
     } catch (error) {
       this.log.error('start failed', { error: (error as Error).message });
       this.emitEvent({ type: 'failed', message: (error as Error).message });
@@ -142,9 +188,10 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private async preparePorts(): Promise<void> {
     const plan = boxPlan({ externalBus: !!this.options.natsUrl, deas: this.options.deas });
     const routerPort = this.options.routerPort ?? this.config.router_port;
+    const tlsPort = await this.planTlsPort(routerPort);
     const components: PortsFile['components'] = {};
     // Every port is distinct and never the router's: the OS could hand a just-freed port out twice.
-    const taken = new Set<number>([routerPort]);
+    const taken = new Set<number>([routerPort, ...(tlsPort ? [tlsPort] : [])]);
     const pick = async () => {
       const port = await freePort('127.0.0.1', { exclude: taken });
       taken.add(port);
@@ -157,10 +204,21 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       external_bus: !!this.options.natsUrl,
       bus_port: busPort,
       router_port: routerPort,
+      ...(tlsPort ? { router_tls_port: tlsPort } : {}),
       components,
     };
     // 0600: with --nats-url the URL may carry credentials.
     writeSecretJson(this.paths.portsFile, this.ports);
+  }
+
+  /** The router's HTTPS port (chooseTlsPort), or undefined for none. */
+  private async planTlsPort(routerPort: number): Promise<number | undefined> {
+    const { port, note } = await chooseTlsPort(this.options.tlsPort ?? this.config.router_tls_port, routerPort, (p) => bindProblem(routerHost(), p));
+    if (note) {
+      this.tlsNote = note;
+      this.log.warn('serving no HTTPS', { reason: note });
+    }
+    return port;
   }
 
   private spawn(child: Child): void {

@@ -85,7 +85,21 @@ const WRITES: Record<string, WriteCase> = {
   // Manifests are YAML: a JSON body (whatever it holds) is refused before it is read.
   'POST /v3/spaces/:guid/actions/apply_manifest': { path: (t) => `/v3/spaces/${t.space}/actions/apply_manifest`, raw: { status: 400, title: 'CF-InvalidRequest', detail: /^Content-Type must be yaml$/ } },
   'POST /v3/spaces/:guid/manifest_diff': { path: (t) => `/v3/spaces/${t.space}/manifest_diff`, raw: { status: 400, title: 'CF-InvalidRequest', detail: /^Content-Type must be yaml$/ } },
+  'POST /v3/roles': {
+    path: () => '/v3/roles',
+    wrong: (t) => [
+      { body: { type: 5, relationships: { user: { data: { username: 'admin' } }, ...rel('space', t.space).relationships } }, detail: /^Type must be one of the allowed types \[/ },
+      { body: { type: 'space_developer', relationships: 'admin' }, detail: /^Relationships must be an object$/ },
+      { body: { type: 'space_developer', relationships: { user: { data: { username: ['admin'] } }, ...rel('space', t.space).relationships } }, detail: /^Relationships username must be a string$/ },
+    ],
+  },
+  'DELETE /v3/roles/:guid': { path: () => `/v3/roles/${UNKNOWN}`, noBody: true },
+  // The only mass delete: the space's routes mapped to no app (cf delete-orphaned-routes).
+  'DELETE /v3/spaces/:guid/routes': { path: () => `/v3/spaces/${UNKNOWN}/routes?unmapped=true`, noBody: true },
 };
+
+/** What a route needs in its query before its guid is looked at (Cloud Controller checks the query first). */
+const QUERY: Record<string, string> = { 'DELETE /v3/spaces/:guid/routes': '?unmapped=true' };
 
 const NOT_OBJECTS = ['[]', '"a string"', '42', 'null', 'true', '[{"name":"x"}]'];
 const INVALID_JSON = ['{"name": ', '{name: "x"}', "{'name':'x'}", '{"name":"x"}}', '\u0000\u0001\u0002', '{"name":"\\ud800"'];
@@ -98,7 +112,7 @@ export function apiWrites(get: () => BadInputBox): void {
     const snapshot = async () => {
       const box = get();
       const parts = await Promise.all(
-        [`/v3/apps/${t.app}`, `/v3/apps/${t.app}/environment_variables`, `/v3/processes/${t.process}`, `/v3/routes/${t.route}/destinations`, `/v3/packages/${t.package}`, `/v3/service_instances/${t.instance}`, `/v3/service_credential_bindings/${t.binding}`, `/v3/service_brokers/${t.broker}`, '/v3/organizations', '/v3/spaces', '/v3/apps?per_page=5000', '/v3/routes?per_page=5000', '/v3/service_instances', '/v3/service_brokers'].map(async (p) => {
+        [`/v3/apps/${t.app}`, `/v3/apps/${t.app}/environment_variables`, `/v3/processes/${t.process}`, `/v3/routes/${t.route}/destinations`, `/v3/packages/${t.package}`, `/v3/service_instances/${t.instance}`, `/v3/service_credential_bindings/${t.binding}`, `/v3/service_brokers/${t.broker}`, '/v3/organizations', '/v3/spaces', '/v3/apps?per_page=5000', '/v3/routes?per_page=5000', '/v3/service_instances', '/v3/service_brokers', '/v3/roles?per_page=5000', '/v3/users?per_page=5000'].map(async (p) => {
           const res = await box.api.call('GET', p);
           assert.equal(res.status, 200, `${p}: ${res.text}`);
           const body = res.json();
@@ -184,7 +198,7 @@ export function apiWrites(get: () => BadInputBox): void {
         .filter((r) => r.path.includes(':'));
       for (const r of withGuid) {
         for (const guid of odd) {
-          const p = r.path.replace(/:type\b/, 'web').replace(/:[a-z_]+/g, guid);
+          const p = r.path.replace(/:type\b/, 'web').replace(/:[a-z_]+/g, guid) + (QUERY[`${r.method} ${r.path}`] ?? '');
           const body = r.method === 'GET' || r.method === 'DELETE' || r.rawBody ? undefined : {};
           const res = await box.api.call(r.method, p, body, r.rawBody ? { 'content-type': 'multipart/form-data; boundary=x' } : {});
           const what = `${r.method} ${p.slice(0, 120)}`;

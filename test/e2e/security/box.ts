@@ -67,7 +67,9 @@ async function start(): Promise<SecurityBox> {
     assert.equal(r.exitCode, 0, `devbox ${args.join(' ')}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
-  await ok(['up', '-d', '--port', String(routerPort)]);
+  // A small process limit, so that the container tests reach it quickly (containers.test.ts).
+  const up = await devbox(boxHome, ['up', '-d', '--port', String(routerPort)], { timeoutMs: 90_000, env: { DEVBOX_DEA_PIDS_LIMIT: '256' } });
+  assert.equal(up.exitCode, 0, `devbox up: ${up.stdout}\n${up.stderr}`);
   const paths = statePaths(boxHome);
   const config = JSON.parse(fs.readFileSync(paths.config, 'utf8')) as DevboxConfig;
   const ports = JSON.parse(fs.readFileSync(paths.portsFile, 'utf8')) as PortsFile;
@@ -117,16 +119,19 @@ async function start(): Promise<SecurityBox> {
 /** Every pid under `root` (itself included), from /proc. */
 export const descendants = (root: number): Set<number> => new Set(processTree(root));
 
-/** The processes of app instances: their working directory is in the DEA's instance directories. */
+/** The processes of app instances: everything under the pids the DEA recorded for its instances. */
 export function appPids(box: SecurityBox): number[] {
   const deaDir = path.join(box.home, 'dea');
   const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${entry}/cwd`).startsWith(`${deaDir}/`)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile, or not ours
+  for (const dea of fs.readdirSync(deaDir)) {
+    const instances = path.join(deaDir, dea, 'instances');
+    for (const instance of fs.existsSync(instances) ? fs.readdirSync(instances) : []) {
+      try {
+        const record = JSON.parse(fs.readFileSync(path.join(instances, instance, 'instance.json'), 'utf8')) as { pid: number };
+        pids.push(...processTree(record.pid));
+      } catch {
+        // starting or gone meanwhile
+      }
     }
   }
   return pids;

@@ -12,10 +12,14 @@ export interface Seen {
   body: Record<string, unknown>;
 }
 
-/** A tiny OSBAPI broker: one offering (`test-db`, plans tiny and big), basic auth, switchable failures. */
-export function startTestBroker(username: string, password: string) {
+/**
+ * A tiny OSBAPI broker: one offering (`test-db`, plans tiny and big), basic auth, switchable
+ * failures. `planUpdateable`: the offering says plan_updateable (updates answer 200, or 202 then a
+ * succeeded last_operation with `modes.update` 'async').
+ */
+export function startTestBroker(username: string, password: string, { planUpdateable = false } = {}) {
   const seen: Seen[] = [];
-  const modes: { provision: Mode; bind: Mode } = { provision: 'ok', bind: 'ok' };
+  const modes: { provision: Mode; bind: Mode; update: Mode | 'async' } = { provision: 'ok', bind: 'ok', update: 'ok' };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,6 +50,7 @@ export function startTestBroker(username: string, password: string) {
               description: 'A database for tests',
               bindable: true,
               tags: ['testing', 'db'],
+              ...(planUpdateable ? { plan_updateable: true } : {}),
               plans: [
                 { id: 'plan-tiny', name: 'tiny', description: 'A tiny one', free: true },
                 { id: 'plan-big', name: 'big', description: 'A big one', free: false },
@@ -60,6 +65,12 @@ export function startTestBroker(username: string, password: string) {
       const instance = /^\/v2\/service_instances\/([^/]+)$/.exec(url.pathname);
       if (instance && req.method === 'PUT') return fail(modes.provision, { dashboard_url: `http://dash.example/${instance[1]}` });
       if (instance && req.method === 'DELETE') return reply(200, {});
+      if (instance && req.method === 'PATCH') {
+        if (modes.update === 'async') return reply(202, { operation: 'update-1' });
+        if (modes.update === 'ok') return reply(200, { dashboard_url: `http://dash.example/${instance[1]}/updated` });
+        return fail(modes.update, {});
+      }
+      if (/^\/v2\/service_instances\/[^/]+\/last_operation$/.test(url.pathname) && req.method === 'GET') return reply(200, { state: 'succeeded' });
       reply(404, {});
     });
   });

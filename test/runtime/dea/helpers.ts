@@ -165,7 +165,7 @@ export async function startHarness(overrides: Partial<DeaSettings> = {}, id = 'd
     healthCheckIntervalMs: 50,
     stopTimeoutMs: 2_000,
     stagingTimeoutMs: 120_000,
-    memoryEnforcement: 'rss',
+    memoryEnforcement: 'sampling',
     ...overrides,
   };
   const dea = new Dea({ id, dir, nc, log: quietLog, auth: staticToken, settings });

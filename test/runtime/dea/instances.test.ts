@@ -84,11 +84,13 @@ describe('dea instances', function () {
     assert.equal(services['p-mysql'][0].name, 'db');
     assert.equal(services['p-mysql'][0].credentials.hostname, '127.0.0.1');
     const instanceDir = path.join(h.dea.paths.instances, entry.instance);
-    assert.equal(env.HOME, path.join(instanceDir, 'app'));
-    assert.equal(env.TMPDIR, path.join(instanceDir, 'tmp'));
+    assert.equal(h.dea.containers.isolation, 'namespaces', 'containers need bubblewrap: apt-get install bubblewrap');
+    assert.equal(env.HOME, '/home/vcap/app', 'the home CF gives, in the container');
+    assert.equal(env.TMPDIR, '/home/vcap/tmp');
+    assert.equal(env.USER, 'vcap');
     assert.ok(!Object.keys(env).some((k) => k.startsWith('DEVBOX_')), 'nothing of devbox\'s own settings leaks to apps');
     assert.equal(fs.statSync(instanceDir).mode & 0o777, 0o700);
-    assert.equal(fs.statSync(path.join(instanceDir, 'app', 'server.js')).mode & 0o007, 0, 'app files are not world-readable');
+    assert.equal(fs.statSync(path.join(instanceDir, 'home', 'app', 'server.js')).mode & 0o007, 0, 'app files are not world-readable');
 
     // stdout and stderr as APP/PROC/WEB lines.
     await get(reg.data.port, '/log?m=marker-1');

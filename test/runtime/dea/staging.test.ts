@@ -1,9 +1,13 @@
 // Staging on a real DEA: the built-in buildpacks run for real (npm included), a user's buildpack
-// directory, the failures Cloud Foundry names, and every line published as STG.
+// directory, the failures Cloud Foundry names, and every line published as STG. Each staging runs
+// in a container of its own, as the containers' user, with only a stager's environment.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { waitFor } from '../../../src/runtime/common/poll.js';
+import { HOST_PASSTHROUGH } from '../../../src/runtime/dea/instances/env.js';
 import { untar } from '../../helpers/archives.js';
 import { FIXTURES, get, newGuid, packageOf, stageApp, startHarness, startInstance, type Harness } from './helpers.js';
 
@@ -168,6 +172,8 @@ describe('dea staging', function () {
       '#!/usr/bin/env bash\nset -e\ncount=$(cat "$2/count" 2>/dev/null || echo 0)\ncount=$((count+1))\necho $count > "$2/count"\necho "finalize run $count with GREETING=$GREETING"\necho "echo hi" > "$1/start.sh"\necho "a warning" >&2\n',
     );
     writeExecutable(path.join(bp, 'bin', 'release'), '#!/usr/bin/env bash\necho "---"\necho "default_process_types:"\necho "  web: bash start.sh"\n');
+    // Private to the DEA's user (as mkdtemp makes it): the staging's user runs it all the same.
+    fs.chmodSync(bp, 0o700);
     const app = newGuid();
     const pkg = await packageOf(path.join(FIXTURES, 'binary-app'));
     const first = await stageApp(h, app, pkg, { buildpacks: [bp], environment: { GREETING: 'hello' } });
@@ -183,6 +189,21 @@ describe('dea staging', function () {
     assert.ok(logs.includes('STG/0 ERR a warning'), logs.join('\n'));
     await stageApp(h, app, pkg, { buildpacks: [bp] });
     assert.ok(h.rec.logs(app, 'STG').includes('STG/0 OUT finalize run 2 with GREETING='), 'the cache directory survived');
+  });
+
+  it('reads a Procfile the staging left only when it is a regular file (not a link to a DEA file, not a FIFO)', async () => {
+    const secret = path.join(h.home, 'procfile-secret.yml');
+    fs.writeFileSync(secret, 'web: secret-command-of-the-dea\n', { mode: 0o600 });
+    const bp = path.join(scratch, 'procfile-buildpack');
+    writeExecutable(path.join(bp, 'bin', 'compile'), '#!/usr/bin/env bash\nset -e\nif [ "$MODE" = fifo ]; then mkfifo "$1/Procfile"; else ln -s "$TARGET" "$1/Procfile"; fi\n');
+    writeExecutable(path.join(bp, 'bin', 'release'), '#!/usr/bin/env bash\nprintf -- "---\\ndefault_process_types:\\n  web: bash start.sh\\n"\n');
+    const pkg = await packageOf(path.join(FIXTURES, 'binary-app'));
+    for (const environment of [{ MODE: 'link', TARGET: secret }, { MODE: 'fifo' }]) {
+      const { reply } = await stageApp(h, newGuid(), pkg, { buildpacks: [bp], environment });
+      assert.equal(reply.error, undefined, JSON.stringify(reply));
+      assert.deepEqual(reply.process_types, { web: 'bash start.sh' }, environment.MODE);
+      assert.equal(reply.start_command, 'bash start.sh');
+    }
   });
 
   it('fails with NoSuchBuildpack listing the built-in ones', async () => {
@@ -228,5 +249,100 @@ describe('dea staging', function () {
     const results = await Promise.all([1, 2, 3].map(() => stageApp(h, newGuid(), pkg)));
     for (const r of results) assert.equal(r.reply.error, undefined);
     assert.ok(Date.now() - started < 20_000);
+  });
+
+  it('stages in a container of its own: uid 2000 as root, nothing of devbox\'s files or of the DEA\'s environment (an npm preinstall probes)', async function () {
+    this.timeout(60_000);
+    assert.equal(h.dea.containers.isolation, 'namespaces', `staging containers need bubblewrap: apt-get install bubblewrap (${h.dea.containers.detail})`);
+    const marker = randomBytes(6).toString('hex');
+    // A secret in $DEVBOX_HOME (as config.json) and one in the DEA's own directory, world-readable.
+    const secrets = [path.join(h.home, 'config.json'), path.join(h.dea.paths.root, 'secret.txt')];
+    for (const file of secrets) fs.writeFileSync(file, `secret-${marker}-${path.basename(file)}\n`, { mode: 0o644 });
+    const dir = path.join(scratch, 'preinstall-probe');
+    fs.mkdirSync(path.join(dir, 'local'), { recursive: true });
+    // A local dependency (no registry needed), so that the buildpack runs npm, which runs preinstall.
+    fs.writeFileSync(path.join(dir, 'local', 'package.json'), '{ "name": "local", "version": "1.0.0" }\n');
+    fs.writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'probe', version: '1.0.0', private: true, scripts: { preinstall: 'sh probe.sh', start: 'node server.js' }, dependencies: { local: 'file:./local' } }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'probe.sh'),
+      [
+        'echo "probe uid=$(id -u) user=$USER home=$HOME tmpdir=$TMPDIR pwd=$(pwd)"',
+        'for f in $SECRET_FILES; do if out=$(cat "$f" 2>&1); then echo "probe read $f: $out"; else echo "probe refused $f: $out"; fi; done',
+        'touch "$HOME/.probe" && touch "$TMPDIR/probe" && echo "probe home and tmp writable"',
+        'echo "probe shell secret=${SHELL_SECRET:-absent}"',
+        'echo "probe env names: $(env | sed -n "s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p" | sort | tr "\\n" " ")"',
+        '',
+      ].join('\n'),
+    );
+    const app = newGuid();
+    process.env.SHELL_SECRET = `shell-secret-${marker}`;
+    let reply;
+    try {
+      ({ reply } = await stageApp(h, app, await packageOf(dir), { environment: { SECRET_FILES: secrets.join(' '), GREETING: 'hi' } }));
+    } finally {
+      delete process.env.SHELL_SECRET;
+    }
+    const logs = h.rec.logs(app, 'STG');
+    assert.equal(reply.error, undefined, `${JSON.stringify(reply)}\n${logs.join('\n')}`);
+    const said = (prefix: string) => logs.find((l) => l.startsWith(`STG/0 OUT probe ${prefix}`)) ?? assert.fail(`no "probe ${prefix}" line:\n${logs.join('\n')}`);
+    const uid = process.getuid?.() === 0 ? 2000 : process.getuid?.();
+    assert.equal(said('uid='), `STG/0 OUT probe uid=${uid} user=vcap home=/home/vcap tmpdir=/home/vcap/tmp pwd=/tmp/app`);
+    for (const file of secrets) assert.match(said(`refused ${file}`), /No such file or directory/);
+    assert.ok(!logs.some((l) => l.includes(`secret-${marker}`)), logs.join('\n'));
+    said('home and tmp writable');
+    assert.equal(said('shell secret='), 'STG/0 OUT probe shell secret=absent');
+    const names = said('env names: ').replace('STG/0 OUT probe env names: ', '').trim().split(' ');
+    for (const name of ['PATH', 'LANG', 'HOME', 'TMPDIR', 'USER', 'CF_STACK', 'MEMORY_LIMIT', 'GREETING', 'SECRET_FILES']) assert.ok(names.includes(name), `${name} in ${names.join(' ')}`);
+    // Nothing of the DEA's own environment but what a stager gets (and what sh and npm set themselves).
+    const given = new Set(['PATH', 'LANG', 'HOME', 'TMPDIR', 'USER', 'PWD', 'SHLVL', '_', 'OLDPWD', 'INIT_CWD', 'NODE', 'NODE_ENV', 'COLOR', 'EDITOR', ...HOST_PASSTHROUGH]);
+    const leaked = Object.keys(process.env).filter((key) => names.includes(key) && !given.has(key) && !/^npm_/i.test(key));
+    assert.deepEqual(leaked, [], `the DEA's environment leaked into the staging: ${leaked.join(' ')}`);
+  });
+});
+
+describe('dea staging timeout', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness({ stagingTimeoutMs: 4_000 });
+  });
+  after(async () => h?.close());
+
+  /** Host pids of processes whose command line is exactly `argv`. */
+  const processesRunning = (argv: string[]): number[] => {
+    const wanted = `${argv.join('\0')}\0`;
+    const found: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8') === wanted) found.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return found;
+  };
+
+  it('kills everything the staging started when it times out (a setsid child too): StagingTimeExpired', async () => {
+    assert.equal(h.dea.containers.isolation, 'namespaces', `staging containers need bubblewrap: apt-get install bubblewrap (${h.dea.containers.detail})`);
+    // A sleep no other process runs: its own session, outside the step's process group.
+    const background = ['sleep', `3600.${process.pid}${Date.now() % 100_000}`];
+    const bp = fs.mkdtempSync(path.join(h.home, 'hanging-buildpack-'));
+    writeExecutable(
+      path.join(bp, 'bin', 'compile'),
+      `#!/usr/bin/env bash\nsetsid ${background.join(' ')} </dev/null >/dev/null 2>&1 &\nwhile ! pgrep -f '${background.join(' ')}' >/dev/null; do sleep 0.05; done\necho "background started"\nexec sleep 3600\n`,
+    );
+    const app = newGuid();
+    const staging = stageApp(h, app, await packageOf(path.join(FIXTURES, 'binary-app')), { buildpacks: [bp], start_command: './serve' });
+    await h.rec.wait(`logs.${app}`, (d) => d.message === 'background started', 10_000);
+    assert.ok(processesRunning(background).length > 0, 'the background process runs during the staging');
+    const { reply } = await staging;
+    assert.equal(reply.error?.id, 'StagingTimeExpired', JSON.stringify(reply));
+    await waitFor('the staging\'s background process killed', () => processesRunning(background).length === 0, { timeoutMs: 5_000 });
+    assert.equal(fs.readdirSync(h.dea.paths.staging).length, 0, 'the staging directory is removed');
   });
 });

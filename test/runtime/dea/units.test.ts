@@ -144,7 +144,7 @@ describe('dea units', () => {
     assert.equal(s.heartbeatMs, 2000);
     assert.equal(s.memoryMb, 2048);
     assert.equal(s.logRateLimit, 0);
-    assert.equal(s.memoryEnforcement, 'rss');
+    assert.equal(s.memoryEnforcement, 'sampling', 'rss, the old name, is read as sampling');
     const d = deaSettings(tmp, {});
     assert.equal(d.memoryMb, Math.floor((os.totalmem() * 0.8) / (1024 * 1024)));
   });

@@ -54,7 +54,7 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       assert.equal(service.bindable, true);
       assert.equal(service.instances_retrievable, true);
       assert.equal(service.bindings_retrievable, true);
-      assert.equal(service.plan_updateable, false);
+      assert.equal(service.plan_updateable, true);
       assert.ok(String(service.description).length > 0);
       const plans = service.plans as Array<Record<string, unknown>>;
       assert.deepEqual(plans.map((p) => [p.name, p.id]), [['small', SMALL], ['medium', MEDIUM]]);
@@ -157,6 +157,40 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       assert.equal(second.status, 201);
       assert.notEqual((second.json.credentials as Record<string, unknown>).username, credentials.username);
       assert.equal(g.varz().bindings, 2);
+    });
+
+    it('update: 400 for a bad body, an unknown instance or plan; a plan change is the node\'s, parameters are recorded', async () => {
+      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-u', { body: provisionBody() })).status, 201);
+      const path = '/v2/service_instances/inst-u';
+      assert.equal((await osb(g.url, 'PUT', `${path}/service_bindings/b-before`, { body: bindBody() })).status, 201);
+      for (const [what, target, body] of [
+        ['no body', path, undefined],
+        ['no service_id', path, { plan_id: MEDIUM }],
+        ['another service', path, { service_id: 'nope', plan_id: MEDIUM }],
+        ['an unknown plan', path, { service_id: SERVICE_ID, plan_id: 'nope' }],
+        ['parameters not an object', path, { service_id: SERVICE_ID, parameters: [1] }],
+        ['an unknown instance', '/v2/service_instances/absent', { service_id: SERVICE_ID, plan_id: MEDIUM }],
+      ] as Array<[string, string, unknown]>) {
+        const res = await osb(g.url, 'PATCH', `${target}?accepts_incomplete=true`, { body });
+        assert.equal(res.status, 400, what);
+        assert.ok(String(res.json.description).length > 0, what);
+      }
+      assert.equal(n.requests.filter((r) => r.op === 'update').length, 0, 'a refused update asks no node');
+      assert.equal((await osb(g.url, 'GET', path)).json.plan_id, SMALL);
+
+      const moved = await osb(g.url, 'PATCH', `${path}?accepts_incomplete=true`, { body: { service_id: SERVICE_ID, plan_id: MEDIUM, previous_values: { plan_id: SMALL } } });
+      assert.deepEqual([moved.status, moved.json], [200, {}]);
+      assert.deepEqual(n.requests.filter((r) => r.op === 'update').map((r) => r.body), [{ name: 'cf_instu', plan: 'medium' }]);
+      assert.equal((await osb(g.url, 'GET', path)).json.plan_id, MEDIUM);
+      // Parameters only: recorded, no node asked; the same plan again asks nothing either.
+      assert.equal((await osb(g.url, 'PATCH', path, { body: { service_id: SERVICE_ID, parameters: { x: 1 } } })).status, 200);
+      assert.equal((await osb(g.url, 'PATCH', path, { body: { service_id: SERVICE_ID, plan_id: MEDIUM } })).status, 200);
+      assert.equal(n.requests.filter((r) => r.op === 'update').length, 1);
+      assert.deepEqual((await osb(g.url, 'GET', path)).json, { service_id: SERVICE_ID, plan_id: MEDIUM, parameters: { x: 1 } });
+      // Binding, unbinding (a binding made before too) and deprovisioning now name the new plan.
+      assert.equal((await osb(g.url, 'PUT', `${path}/service_bindings/b-u`, { body: bindBody({ plan_id: MEDIUM }) })).status, 201);
+      assert.equal((await osb(g.url, 'DELETE', `${path}/service_bindings/b-before?service_id=${SERVICE_ID}&plan_id=${MEDIUM}`)).status, 200);
+      assert.equal((await osb(g.url, 'DELETE', `${path}?service_id=${SERVICE_ID}&plan_id=${MEDIUM}`)).status, 200);
     });
 
     it('unbind and deprovision: 400 without the query ids, 200 {}, 410 {} when absent', async () => {

@@ -144,7 +144,7 @@ export class FakeNode {
 
   async start(busPort: number, { announce = true } = {}): Promise<this> {
     const nc = (this.nc = await connectTo(busPort));
-    for (const op of ['provision', 'unprovision', 'bind', 'unbind', 'purge_orphan']) {
+    for (const op of ['provision', 'unprovision', 'update', 'bind', 'unbind', 'purge_orphan']) {
       nc.subscribe(`MyaaS.${op}.${this.o.id}`, { callback: (_e, msg) => this.handle(op, msg) });
     }
     nc.subscribe('MyaaS.check_orphan', { callback: (_e, msg) => this.handle('check_orphan', msg) });
@@ -210,6 +210,8 @@ export class FakeNode {
         for (const [u, v] of this.users) if (v.name === name) this.users.delete(u);
         return { success: true };
       }
+      case 'update':
+        return this.databases.has(String(body.name)) ? { success: true } : { success: false, error: { code: 404, description: `no database ${String(body.name)}` } };
       case 'check_orphan':
         return { node_id: this.o.id, databases: [...this.databases], users: [...this.users.keys()] };
       case 'purge_orphan':

@@ -253,6 +253,27 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     assert.equal(bind404.success, false);
   });
 
+  it('update moves a database to another plan: its users get the new connection limit; unknown plans and databases are refused', async () => {
+    const name = await provision('small');
+    const creds = await bind(name);
+    const limit = async () => Number((await (await root()).query<RowDataPacket[]>('SELECT max_user_connections AS n FROM mysql.user WHERE User = ?', [creds.username]))[0][0].n);
+    assert.equal(await limit(), 10);
+    assert.deepEqual(await request('update', { name, plan: 'medium' }), { success: true });
+    assert.equal(await limit(), 40, 'the medium plan allows 40 connections per user');
+    const [plan] = await (await root()).query<RowDataPacket[]>('SELECT plan FROM devbox_node.instances WHERE name = ?', [name]);
+    assert.equal(plan[0].plan, 'medium', 'the quota enforcer reads the new plan');
+    // A binding made after the update gets the new plan's limit too.
+    const later = await bind(name);
+    const [laterLimit] = await (await root()).query<RowDataPacket[]>('SELECT max_user_connections AS n FROM mysql.user WHERE User = ?', [later.username]);
+    assert.equal(Number(laterLimit[0].n), 40);
+    for (const bad of [{ name, plan: 'huge' }, { name: instanceName(), plan: 'small' }, { name: 'cf_x; DROP DATABASE mysql', plan: 'small' }]) {
+      const reply = await request('update', bad);
+      assert.equal(reply.success, false, JSON.stringify(bad));
+      assert.equal(typeof reply.error?.description, 'string');
+    }
+    assert.equal(await limit(), 40, 'a refused update changes nothing');
+  });
+
   it('check_orphan lists databases and users; purge_orphan removes them', async () => {
     const name = await provision();
     const creds = await bind(name);

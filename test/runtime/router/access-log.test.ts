@@ -19,6 +19,7 @@ function requestInfo(head: Partial<HeadFields>, fields: Partial<RequestInfo> = {
     host: 'app.localhost',
     clientIp: '127.0.0.1',
     clientPort: 51234,
+    tls: false,
     status: 200,
     bytesIn: 0,
     bytesOut: 13,
@@ -37,7 +38,7 @@ function expectedLine(req: RequestInfo, responseTime: string): string {
   return (
     `${req.host} - [${new Date(req.startedAt).toISOString()}] "${h.method} ${h.target} HTTP/1.${h.minor}" ${req.status} ${req.bytesIn} ${req.bytesOut} ` +
     `${q(h.referer)} ${q(h.userAgent)} "${req.clientIp}:${req.clientPort}" ${q(req.endpoint?.key)} x_forwarded_for:${q(xff)} ` +
-    `x_forwarded_proto:${q(h.xForwardedProto ?? 'http')} vcap_request_id:${q(req.id)} response_time:${responseTime} app_id:${q(req.endpoint?.app)} ` +
+    `x_forwarded_proto:${q(h.xForwardedProto ?? (req.tls ? 'https' : 'http'))} vcap_request_id:${q(req.id)} response_time:${responseTime} app_id:${q(req.endpoint?.app)} ` +
     `app_index:${q(req.endpoint?.index)} instance_id:${q(req.endpoint?.privateInstanceId)} x_cf_routererror:${q(req.routerError)}`
   );
 }
@@ -48,6 +49,13 @@ describe('router access-log line', () => {
     const line = expectedLine(req, '0.001235');
     assert.equal(accessLogMessage(req), escapeForJson(line));
     assert.equal(unescapeMessage(accessLogMessage(req)), line);
+  });
+
+  it('says x_forwarded_proto "https" for a request that came over the TLS port, unless the client said otherwise', () => {
+    const secure = requestInfo({}, { tls: true });
+    assert.match(unescapeMessage(accessLogMessage(secure)), / x_forwarded_proto:"https" /);
+    assert.equal(unescapeMessage(accessLogMessage(secure)), expectedLine(secure, '0.001235'));
+    assert.match(unescapeMessage(accessLogMessage(requestInfo({ xForwardedProto: 'http' }, { tls: true }))), / x_forwarded_proto:"http" /);
   });
 
   it('escapes quotes, backslashes and control characters from the client, and encodes the rest as UTF-8', () => {

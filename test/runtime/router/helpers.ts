@@ -231,6 +231,8 @@ export interface RunningRouter {
   nc: NatsConnection;
   port: number;
   uuid: string;
+  /** The component's state directory (config.json, tls/). */
+  home: string;
   varz(): Record<string, unknown> & { bus?: { announcements: number; rejected: number }; routes: number };
   stop(): Promise<void>;
 }
@@ -264,6 +266,7 @@ export async function startRouterComponent(bus: TestBus, env: Record<string, str
     nc,
     port: component.varz().port as number,
     uuid,
+    home,
     varz: () => component.varz() as ReturnType<RunningRouter['varz']>,
     async stop() {
       await component.stop();

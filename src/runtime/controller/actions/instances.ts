@@ -12,7 +12,7 @@ import { appUris } from '../repositories/routes.js';
 import type { StopFilter } from '../runner/runner.js';
 import { recordAppEvent } from './audit.js';
 
-type Context = Pick<ControllerContext, 'db' | 'runner' | 'urls' | 'appLog'>;
+type Context = Pick<ControllerContext, 'db' | 'runner' | 'componentUrls' | 'appLog'>;
 
 /** Starts the given indices of the app's web process, when the app is STARTED with a STAGED droplet. */
 export async function startInstances(ctx: Context, appGuid: string, indices: number[]): Promise<void> {
@@ -21,7 +21,7 @@ export async function startInstances(ctx: Context, appGuid: string, indices: num
   const web = await findAppProcess(ctx.db, app.guid, 'web');
   const droplet = await findDroplet(ctx.db, app.droplet_guid);
   if (!web || !droplet || droplet.state !== 'STAGED') return;
-  const vcap = await loadVcapApplication(ctx.db, app, web, ctx.urls.api);
+  const vcap = await loadVcapApplication(ctx.db, app, web, ctx.componentUrls.api);
   const uris = vcap.uris;
   const command = web.command ?? jsonColumn('droplets', droplet, 'process_types', {} as Record<string, string>).web;
   const services = await serviceEntries(ctx.db, app.guid);
@@ -44,7 +44,7 @@ export async function startInstances(ctx: Context, appGuid: string, indices: num
       health_check_http_endpoint: web.health_check_endpoint,
       health_check_timeout: web.health_check_timeout ?? 60,
       vcap_application: { ...vcap },
-      executableUri: `${ctx.urls.api}/v3/droplets/${droplet.guid}/download`,
+      executableUri: `${ctx.componentUrls.api}/v3/droplets/${droplet.guid}/download`,
       sha1: droplet.sha1,
       droplet_guid: droplet.guid,
     };

@@ -9,8 +9,8 @@ import { findApp, getApp, type AppRow } from '../repositories/apps.js';
 import { findDomain } from '../repositories/domains.js';
 import type { JobRow } from '../repositories/jobs.js';
 import { isUniqueViolation } from '../repositories/query.js';
-import { DEFAULT_APP_PORT, deleteRoute, deleteRouteDestination, findRouteDestination, insertRoute, insertRouteDestination, isMapped, routeAppGuids, type RouteRow } from '../repositories/routes.js';
-import { findSpace } from '../repositories/spaces.js';
+import { DEFAULT_APP_PORT, deleteRoute, deleteRouteDestination, deleteRouteIfUnmapped, unmappedSpaceRoutes, findRouteDestination, insertRoute, insertRouteDestination, isMapped, routeAppGuids, type RouteRow } from '../repositories/routes.js';
+import { findSpace, type SpaceRow } from '../repositories/spaces.js';
 import { apiLog } from './apps.js';
 import { recordAppEvent, recordEvent } from './audit.js';
 import { routesChanged } from './instances.js';
@@ -61,6 +61,21 @@ export async function deleteRouteAction(ctx: RequestContext, route: RouteRow): P
   });
   for (const appGuid of mapped) await routesChanged(ctx, appGuid);
   return job;
+}
+
+/**
+ * Deletes the space's routes that are mapped to no app (cf delete-orphaned-routes), each with its
+ * audit event, in one transaction; a route mapped meanwhile stays. No app loses a route, so no DEA
+ * is told anything. The job is complete.
+ */
+export async function deleteUnmappedRoutes(ctx: RequestContext, space: SpaceRow): Promise<JobRow> {
+  return ctx.db.transaction().execute(async (trx) => {
+    for (const route of await unmappedSpaceRoutes(trx, space.guid)) {
+      if (!(await deleteRouteIfUnmapped(trx, route.guid))) continue;
+      await recordEvent(trx, { type: 'audit.route.delete-request', actor: ctx.actor, target: { guid: route.guid, type: 'route', name: route.host }, spaceGuid: space.guid, organizationGuid: space.organization_guid, data: { request: { unmapped: true } } });
+    }
+    return completedJob(trx, 'space.delete_unmapped_routes', { guid: space.guid, type: 'space' });
+  });
 }
 
 /**

@@ -31,7 +31,7 @@ import { stagingKey } from '../runner/staging-key.js';
 import { apiLog } from './apps.js';
 import { recordAppEvent } from './audit.js';
 
-type Context = Pick<ControllerContext, 'db' | 'runner' | 'urls' | 'appLog' | 'log' | 'counters'>;
+type Context = Pick<ControllerContext, 'db' | 'runner' | 'componentUrls' | 'appLog' | 'log' | 'counters'>;
 
 const stagingLog = (ctx: Pick<ControllerContext, 'appLog'>, appGuid: string, message: string, type: 'OUT' | 'ERR' = 'OUT') => ctx.appLog(appGuid, { source: 'STG', message, type });
 
@@ -116,8 +116,8 @@ export async function stage(ctx: Context, build: BuildRow, app: AppRow): Promise
         task_id: build.guid,
         package_guid: build.package_guid,
         droplet_guid: dropletGuid,
-        package_download_uri: `${ctx.urls.api}/v3/packages/${build.package_guid}/download`,
-        droplet_upload_uri: `${ctx.urls.api}/v3/droplets/${dropletGuid}/upload`,
+        package_download_uri: `${ctx.componentUrls.api}/v3/packages/${build.package_guid}/download`,
+        droplet_upload_uri: `${ctx.componentUrls.api}/v3/droplets/${dropletGuid}/upload`,
         buildpacks: jsonColumn('builds', build, 'buildpacks', [] as string[]),
         environment: jsonColumn('apps', app, 'environment_variables', {} as Record<string, string>),
         start_command: web?.command ?? null,

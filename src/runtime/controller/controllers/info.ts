@@ -7,8 +7,10 @@ export const API_VERSION = '3.180.0';
 
 /**
  * Every resource `GET /v3` links, and only those devbox serves: cf builds its table of routes from
- * these links, and a resource missing here is "no resource exists with the name …" to it. (No
- * tasks, roles, users, quotas, security groups, isolation segments or usage events on devbox.)
+ * these links, and a resource missing here is "no resource exists with the name …" to it. Roles
+ * and users are real (controllers/roles.ts); quotas are read only (one unlimited organization
+ * quota, no space quotas: devbox enforces none) and isolation segments an empty list
+ * (controllers/quotas.ts). No tasks, security groups or usage events on devbox.
  */
 export const V3_RESOURCES = [
   'apps',
@@ -20,11 +22,14 @@ export const V3_RESOURCES = [
   'droplets',
   'feature_flags',
   'info',
+  'isolation_segments',
   'jobs',
+  'organization_quotas',
   'organizations',
   'packages',
   'processes',
   'resource_matches',
+  'roles',
   'routes',
   'service_brokers',
   'service_credential_bindings',
@@ -32,8 +37,10 @@ export const V3_RESOURCES = [
   'service_offerings',
   'service_plans',
   'service_route_bindings',
+  'space_quotas',
   'spaces',
   'stacks',
+  'users',
 ] as const;
 
 export function infoRoutes(routes: Routes<RequestContext>): void {

@@ -2,13 +2,14 @@
 // traffic): thin routes over actions/routes.ts.
 import type { RequestContext } from '../context.js';
 import type { Routes } from '../http/routes.js';
-import { createRoute, deleteRouteAction, mapDestinations, unmapDestination } from '../actions/routes.js';
+import { createRoute, deleteRouteAction, deleteUnmappedRoutes, mapDestinations, unmapDestination } from '../actions/routes.js';
 import { listMessage, ORDER_BY_TIME } from '../messages/list.js';
-import { destinationsMessage, routeCreateMessage, routeListMessage } from '../messages/routes.js';
+import { destinationsMessage, routeCreateMessage, routeListMessage, spaceRoutesDeleteMessage } from '../messages/routes.js';
 import { paginated } from '../presenters/paginated.js';
 import { presentRoute, presentRouteDestinations } from '../presenters/routes.js';
 import { getApp } from '../repositories/apps.js';
 import { getRoute, listAppRoutes, listRouteDestinations, listRoutes, withDestinations, type RouteRow } from '../repositories/routes.js';
+import { getSpace } from '../repositories/spaces.js';
 import { jobAccepted } from './jobs.js';
 
 export function routeRoutes(routes: Routes<RequestContext>): void {
@@ -28,6 +29,12 @@ export function routeRoutes(routes: Routes<RequestContext>): void {
   routes.delete('/v3/routes/:guid', async (req, ctx) => {
     const job = await deleteRouteAction(ctx, await getRoute(ctx.db, req.params.guid));
     return jobAccepted(ctx, job.guid);
+  });
+
+  // cf delete-orphaned-routes: the query is checked first, then the space, as Cloud Controller does.
+  routes.delete('/v3/spaces/:guid/routes', async (req, ctx) => {
+    spaceRoutesDeleteMessage(req.query);
+    return jobAccepted(ctx, (await deleteUnmappedRoutes(ctx, await getSpace(ctx.db, req.params.guid))).guid);
   });
 
   routes.get('/v3/routes/:guid/destinations', async (req, ctx) => destinations(ctx, await getRoute(ctx.db, req.params.guid)));

@@ -1,7 +1,7 @@
 // /v3/service_instances and /v3/service_credential_bindings: thin routes over
 // actions/service-instances.ts and actions/service-bindings.ts. Creates answer 201 with the resource
 // (the broker has answered before); deleting a managed instance's resource answers 202 with a job, a
-// user-provided one's 204.
+// user-provided one's 204; updating a managed instance's plan or parameters answers 202 with a job.
 import type { RequestContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { Routes } from '../http/routes.js';
@@ -51,8 +51,10 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
   routes.post('/v3/service_instances', async (req, ctx) => ({ status: 201, body: presentInstance(await createServiceInstance(ctx, serviceInstanceCreateMessage(req.body)), ctx) }));
 
   routes.patch('/v3/service_instances/:guid', async (req, ctx) => {
-    const instance = await getInstance(ctx.db, req.params.guid);
-    return { body: presentInstance(await updateServiceInstance(ctx, instance, serviceInstanceUpdateMessage(req.body)), ctx) };
+    const message = serviceInstanceUpdateMessage(req.body);
+    const { instance, job } = await updateServiceInstance(ctx, await getInstance(ctx.db, req.params.guid), message);
+    // A managed instance's broker update answers with its job, as Cloud Controller does; the rest with the instance.
+    return job ? jobAccepted(ctx, job.guid) : { body: presentInstance(instance, ctx) };
   });
 
   routes.delete('/v3/service_instances/:guid', async (req, ctx) => {

@@ -308,4 +308,37 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('droplets').dropColumn('staging_key').execute();
     },
   },
+  '0007_users_roles': {
+    // Users (uaa's, recorded by id the first time a token shows them, and the admin at seeding) and
+    // their roles in organizations and spaces (GET/POST /v3/roles, /v3/users).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('guid', name, (c) => c.primaryKey())
+        .addColumn('username', name)
+        .addColumn('origin', name)
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('users_username').on('users').columns(['username', 'origin']).execute();
+      await db.schema
+        .createTable('roles')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('user_guid', name, (c) => c.notNull().references('users.guid').onDelete('cascade'))
+        .addColumn('organization_guid', guid, (c) => c.references('organizations.guid').onDelete('cascade'))
+        .addColumn('space_guid', guid, (c) => c.references('spaces.guid').onDelete('cascade'))
+        .addColumn('scope_guid', guid, (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('roles_user_type_scope', ['user_guid', 'type', 'scope_guid'])
+        .execute();
+      await db.schema.createIndex('roles_scope').on('roles').column('scope_guid').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table roles`.execute(db);
+      await sql`drop table users`.execute(db);
+    },
+  },
 };

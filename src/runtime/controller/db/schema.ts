@@ -237,6 +237,31 @@ export interface ServiceBindingTable extends Timestamps {
   metadata: string;
 }
 
+/**
+ * A user of the API, as Cloud Controller keeps one: uaa's user id as its guid, with the username
+ * and origin uaa knows it by (null for a client's identity, or a user known by guid only).
+ */
+export interface UserTable extends Timestamps {
+  guid: string;
+  username: string | null;
+  origin: string | null;
+  metadata: string;
+}
+
+/** A user's role in an organization (organization_*) or a space (space_*). */
+export interface RoleTable extends Timestamps {
+  guid: string;
+  /** organization_user, organization_manager, organization_auditor, organization_billing_manager, space_manager, space_developer, space_auditor, space_supporter. */
+  type: string;
+  user_guid: string;
+  /** The organization of an organization role; null for a space role. */
+  organization_guid: string | null;
+  /** The space of a space role; null for an organization role. */
+  space_guid: string | null;
+  /** The organization's or the space's guid: the unique key (user, type, scope) holds for both kinds. */
+  scope_guid: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   spaces: SpaceTable;
@@ -257,4 +282,6 @@ export interface Database {
   service_bindings: ServiceBindingTable;
   blobs: BlobTable;
   blob_chunks: BlobChunkTable;
+  users: UserTable;
+  roles: RoleTable;
 }

@@ -1,9 +1,10 @@
 // The API server: authenticates every request with uaa's token (except the info endpoints), routes
 // it to its controller (controllers/), and answers every failure as a Cloud Controller error.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { addressUrls } from '../../common/config.js';
+import { requestUrls } from '../../common/config.js';
 import { TokenError, hasScope, type TokenClaims, type TokenVerifier } from '../../common/tokens.js';
 import { ApiError, notAuthorized } from '../errors.js';
+import { recordUser } from '../actions/roles.js';
 import { readJsonBody, Routes, send, sendError, type ApiRequest } from './routes.js';
 import type { Actor, ControllerContext, RequestContext } from '../context.js';
 import { appRoutes } from '../controllers/apps.js';
@@ -19,6 +20,8 @@ import { manifestRoutes } from '../controllers/manifests.js';
 import { organizationRoutes } from '../controllers/organizations.js';
 import { packageRoutes } from '../controllers/packages.js';
 import { processInstanceRoutes, processRoutes } from '../controllers/processes.js';
+import { quotaRoutes } from '../controllers/quotas.js';
+import { roleRoutes } from '../controllers/roles.js';
 import { routeRoutes } from '../controllers/routes.js';
 import { serviceRouteBindingRoutes } from '../controllers/service-route-bindings.js';
 import { serviceRoutes } from '../controllers/services.js';
@@ -33,7 +36,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, roleRoutes, quotaRoutes, internalRoutes]) register(routes);
   return routes;
 }
 
@@ -48,6 +51,15 @@ const ANONYMOUS: Actor = { guid: 'anonymous', type: 'user', name: 'anonymous' };
 
 export function createApiServer(context: ControllerContext, verifier: TokenVerifier, stats: ApiStats): http.Server {
   const routes = apiRoutes();
+  // The users this server has recorded (or found recorded): a token's user is written once, as
+  // Cloud Controller creates a user row the first time it sees a token's user_id.
+  const knownUsers = new Set<string>();
+  const recordTokenUser = async (claims: TokenClaims) => {
+    const guid = claims.user_id;
+    if (!guid || knownUsers.has(guid)) return;
+    await recordUser(context.db, { guid, username: claims.user_name ?? null, origin: claims.origin ?? null });
+    knownUsers.add(guid);
+  };
 
   const authenticate = async (req: IncomingMessage, path: string, method: string): Promise<Actor> => {
     if (PUBLIC_PATHS.has(path)) return ANONYMOUS;
@@ -61,6 +73,7 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
     const reading = method === 'GET' || method === 'HEAD';
     const allowed = hasScope(claims, 'cloud_controller.admin') || hasScope(claims, reading ? 'cloud_controller.read' : 'cloud_controller.write');
     if (!allowed) throw notAuthorized();
+    await recordTokenUser(claims);
     return actorOf(claims);
   };
 
@@ -81,8 +94,8 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
       body: undefined,
     };
     if (!matched.route.rawBody && ['POST', 'PATCH', 'PUT'].includes(method)) request.body = await readJsonBody(req);
-    // A request that came in on the cf address (127.0.0.1 / localhost) gets links there (config.ts).
-    const urls = addressUrls(req.headers.host, req.headers['x-forwarded-proto']) ?? context.urls;
+    // A request that came in on the cf address (127.0.0.1 / localhost), or over HTTPS, gets links there (config.ts).
+    const urls = requestUrls(req.headers.host, req.headers['x-forwarded-proto'], context.urls);
     const response = await matched.route.handler(request, { ...context, urls, actor });
     send(res, response);
     return response.status ?? 200;

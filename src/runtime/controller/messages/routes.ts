@@ -66,3 +66,17 @@ export function routeListMessage(query: URLSearchParams): ListMessage<(typeof RO
   if (paths !== null) message.filters.paths = paths.split(',');
   return message;
 }
+
+/**
+ * `DELETE /v3/spaces/:guid/routes?unmapped=true` (cf delete-orphaned-routes): the only mass delete
+ * Cloud Controller allows. Anything else is its 422.
+ */
+export function spaceRoutesDeleteMessage(query: URLSearchParams): { unmapped: true } {
+  const unknown = [...new Set(query.keys())].filter((k) => k !== 'unmapped');
+  if (unknown.length) throw unprocessable(`Unknown query parameter(s): '${unknown.join("', '")}'. Valid parameters are: 'unmapped'`);
+  const unmapped = query.get('unmapped');
+  if (unmapped === null) throw unprocessable("Mass delete not supported for routes. Use 'unmapped=true' parameter to delete all unmapped routes.");
+  if (unmapped !== 'true' && unmapped !== 'false') throw unprocessable('Unmapped must be a boolean');
+  if (unmapped === 'false') throw unprocessable("Mass delete not supported for mapped routes. Use 'unmapped=true' parameter to delete all unmapped routes.");
+  return { unmapped: true };
+}

@@ -140,7 +140,8 @@ export interface ServiceInstanceUpdateMessage {
   routeServiceUrl?: string | null;
   parameters?: Record<string, unknown>;
   planGuid?: string;
-  maintenanceInfo?: boolean;
+  /** `maintenance_info.version`: the version to upgrade to (cf upgrade-service). */
+  maintenanceInfo?: { version: string };
   /** The metadata update to merge, as given. */
   body: Body;
 }
@@ -156,7 +157,14 @@ export function serviceInstanceUpdateMessage(raw: unknown): ServiceInstanceUpdat
   if (body.route_service_url !== undefined) message.routeServiceUrl = body.route_service_url === null ? null : optionalString(body, 'route_service_url', { max: 2048 });
   if (body.parameters !== undefined) message.parameters = optionalObject(body, 'parameters');
   if (body.relationships !== undefined) message.planGuid = relationshipGuid(body, 'service_plan');
-  if (body.maintenance_info !== undefined) message.maintenanceInfo = true;
+  if (body.maintenance_info !== undefined) {
+    const info = optionalObject(body, 'maintenance_info');
+    if (!info) throw unprocessable('Maintenance info must be an object');
+    allowOnly(info, ['version', 'description']);
+    const version = requiredString(info, 'version');
+    if (!/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(version)) throw unprocessable('Maintenance info version must be a Semantic Version string');
+    message.maintenanceInfo = { version };
+  }
   metadataUpdate(body, { labels: {}, annotations: {} });
   return message;
 }

@@ -1,5 +1,6 @@
 // Rendering organizations and spaces as v3 resources.
 import type { Metadata, Urls } from '../context.js';
+import { DEFAULT_QUOTA_GUID } from '../repositories/platform.js';
 import { jsonColumn } from '../repositories/query.js';
 import type { OrganizationRow, SpaceRow } from '../repositories/spaces.js';
 
@@ -13,9 +14,10 @@ export function presentOrganization(row: OrganizationRow, ctx: Ctx) {
     updated_at: row.updated_at,
     name: row.name,
     suspended: row.suspended === 1,
-    relationships: { quota: { data: null } },
+    // Every organization has the one unlimited quota, `default` (controllers/quotas.ts).
+    relationships: { quota: { data: { guid: DEFAULT_QUOTA_GUID } } },
     metadata: jsonColumn<Metadata, OrganizationRow, 'metadata'>('organizations', row, 'metadata', { labels: {}, annotations: {} }),
-    links: { self: { href: self }, domains: { href: `${self}/domains` }, default_domain: { href: `${self}/domains/default` } },
+    links: { self: { href: self }, domains: { href: `${self}/domains` }, default_domain: { href: `${self}/domains/default` }, quota: { href: `${ctx.urls.api}/v3/organization_quotas/${DEFAULT_QUOTA_GUID}` } },
   };
 }
 

@@ -1,7 +1,7 @@
-// Rendering the platform's fixed resources as v3 resources: the stack, the built-in buildpacks and
-// the feature flags (repositories/platform.ts).
+// Rendering the platform's fixed resources as v3 resources: the stack, the built-in buildpacks,
+// the feature flags and the default organization quota (repositories/platform.ts).
 import { emptyMetadata, type Urls } from '../context.js';
-import type { BuildpackRow, FeatureFlagRow, StackRow } from '../repositories/platform.js';
+import type { BuildpackRow, FeatureFlagRow, OrganizationQuotaRow, StackRow } from '../repositories/platform.js';
 
 type Ctx = { urls: Urls };
 
@@ -47,5 +47,21 @@ export function presentFeatureFlag(row: FeatureFlagRow, ctx: Ctx) {
     updated_at: null,
     custom_error_message: null,
     links: { self: { href: `${ctx.urls.api}/v3/feature_flags/${row.name}` } },
+  };
+}
+
+/** An organization quota with every limit unlimited: Cloud Controller renders an unlimited limit as null. */
+export function presentOrganizationQuota(row: OrganizationQuotaRow, organizationGuids: string[], ctx: Ctx) {
+  return {
+    guid: row.guid,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    name: row.name,
+    apps: { total_memory_in_mb: null, per_process_memory_in_mb: null, log_rate_limit_in_bytes_per_second: null, total_instances: null, per_app_tasks: null },
+    services: { paid_services_allowed: true, total_service_instances: null, total_service_keys: null },
+    routes: { total_routes: null, total_reserved_ports: null },
+    domains: { total_domains: null },
+    relationships: { organizations: { data: organizationGuids.map((guid) => ({ guid })) } },
+    links: { self: { href: `${ctx.urls.api}/v3/organization_quotas/${row.guid}` } },
   };
 }

@@ -1,6 +1,6 @@
 // What the platform itself offers rather than users create: the one stack (`host`: apps run on
-// the machine), the DEA's built-in buildpacks, and Cloud Controller's feature flags at their
-// defaults. They are fixed, so they are rows of code, not of the database; their guids are derived
+// the machine), the DEA's built-in buildpacks, Cloud Controller's feature flags at their
+// defaults, and the one organization quota (`default`, unlimited, applied to every organization). They are fixed, so they are rows of code, not of the database; their guids are derived
 // from their names (the same on every box and every restart) and their timestamps are the box's
 // (when the shared domain was seeded). Lists page and filter in memory, as the SQL lists do.
 import { createHash } from 'node:crypto';
@@ -44,6 +44,23 @@ export interface FeatureFlagRow {
   name: string;
   enabled: boolean;
 }
+
+/** The organization quota every organization has: `default`, every limit unlimited (devbox enforces no quotas). */
+export const DEFAULT_QUOTA_NAME = 'default';
+
+export interface OrganizationQuotaRow {
+  guid: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export const DEFAULT_QUOTA_GUID = fixedGuid('organization_quota', DEFAULT_QUOTA_NAME);
+
+export const organizationQuotaRows = (at: string): OrganizationQuotaRow[] => [{ guid: DEFAULT_QUOTA_GUID, name: DEFAULT_QUOTA_NAME, created_at: at, updated_at: at }];
+
+/** Every organization's guid, oldest first: the organizations the default quota applies to. */
+export const allOrganizationGuids = async (db: Db): Promise<string[]> => (await db.selectFrom('organizations').select('guid').orderBy('created_at').orderBy('guid').execute()).map((r) => r.guid);
 
 export const stackRows = (at: string): StackRow[] => [{ guid: fixedGuid('stack', STACK_NAME), name: STACK_NAME, description: STACK_DESCRIPTION, created_at: at, updated_at: at }];
 

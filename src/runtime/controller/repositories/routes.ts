@@ -80,3 +80,24 @@ export const deleteRouteDestination = (db: Db, guid: string) => db.deleteFrom('r
 
 /** The apps the route sends traffic to (once per destination). */
 export const routeAppGuids = async (db: Db, routeGuid: string) => (await db.selectFrom('route_destinations').select('app_guid').where('route_guid', '=', routeGuid).execute()).map((r) => r.app_guid);
+
+/** The space's routes that send traffic nowhere (no destination), oldest first. */
+export const unmappedSpaceRoutes = (db: Db, spaceGuid: string) =>
+  db
+    .selectFrom('routes')
+    .selectAll()
+    .where('space_guid', '=', spaceGuid)
+    .where('guid', 'not in', db.selectFrom('route_destinations').select('route_guid'))
+    .orderBy('created_at')
+    .orderBy('guid')
+    .execute();
+
+/** Deletes the route if it still has no destination (one mapped meanwhile stays); whether it was deleted. */
+export async function deleteRouteIfUnmapped(db: Db, guid: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('routes')
+    .where('guid', '=', guid)
+    .where('guid', 'not in', db.selectFrom('route_destinations').select('route_guid').where('route_guid', '=', guid))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}

@@ -1,4 +1,4 @@
-// The controller's side of the Open Service Broker API v2.17: catalog, provision/deprovision,
+// The controller's side of the Open Service Broker API v2.17: catalog, provision/update/deprovision,
 // bind/unbind, with the platform's headers and orphan mitigation (a DELETE after a provision or bind
 // that timed out, failed with 5xx or answered an unreadable 201). The broker's password goes only
 // into the Authorization header: never into errors or logs.
@@ -131,6 +131,28 @@ export class BrokerClient {
         if (error.orphan) await this.mitigate(`${path}?${new URLSearchParams({ ...ids, accepts_incomplete: 'true' }).toString()}`);
         throw brokerError(error.message);
       }
+      throw error;
+    }
+  }
+
+  /**
+   * PATCH /v2/service_instances/:id (a plan, parameters or maintenance_info change); a 202 is
+   * polled to its end. A refused or failed update leaves the instance as it was, so there is
+   * nothing to clean up (no orphan mitigation for updates in OSBAPI).
+   */
+  async update(instanceId: string, body: Record<string, unknown>, ids: { service_id: string; plan_id: string }): Promise<{ dashboard_url?: string }> {
+    const path = `/v2/service_instances/${instanceId}`;
+    try {
+      const res = await this.attempt('PATCH', `${path}?accepts_incomplete=true`, body);
+      const parsed = parse(res.text) as { dashboard_url?: string; operation?: string } | undefined;
+      if (res.status === 200 || res.status === 202) {
+        if (!parsed || typeof parsed !== 'object') throw new BrokerFailure(`The service broker returned an invalid response: status code: ${res.status}, body: ${res.text.slice(0, 200)}`, false);
+        if (res.status === 202) await this.waitForLastOperation(path, { ...ids, ...(parsed.operation ? { operation: parsed.operation } : {}) });
+        return parsed;
+      }
+      throw this.failure(res);
+    } catch (error) {
+      if (error instanceof BrokerFailure) throw brokerError(error.message);
       throw error;
     }
   }

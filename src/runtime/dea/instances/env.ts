@@ -13,6 +13,10 @@ export interface InstancePlacement {
   tmpDir: string;
   /** The DEA's advertised address, where routers and other machines reach the instance (default 127.0.0.1). */
   host?: string;
+  /** PATH as the instance's container has it (default: the DEA's, with its node). */
+  path?: string;
+  /** USER (default: the DEA's user; `vcap` in a container). */
+  user?: string;
 }
 
 /** VCAP_SERVICES: bindings grouped by label (user-provided ones under `user-provided`). */
@@ -86,10 +90,10 @@ export function vcapApplication(start: StartMessage, placement: InstancePlacemen
 export const appHost = (advertised = '127.0.0.1'): string => (/^(127\.|::1$|localhost$)/.test(advertised) ? '127.0.0.1' : '0.0.0.0');
 
 /**
- * Host settings every instance gets, as Cloud Foundry's running environment variable group would
- * carry them: the time zone, proxies and extra CA certificates of the machine.
+ * Host settings every instance and staging gets, as Cloud Foundry's running and staging environment
+ * variable groups would carry them: the time zone, proxies and extra CA certificates of the machine.
  */
-const HOST_PASSTHROUGH = ['TZ', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
+export const HOST_PASSTHROUGH = ['TZ', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
 
 /**
  * The environment of an instance: a clean base (PATH, LANG, USER, the host passthrough), the user's env, then the
@@ -98,9 +102,9 @@ const HOST_PASSTHROUGH = ['TZ', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_p
 export function instanceEnv(start: StartMessage, placement: InstancePlacement): Record<string, string> {
   const services = vcapServices(start.services);
   const env: Record<string, string> = {
-    PATH: withNodeOnPath(process.env.PATH),
+    PATH: placement.path ?? withNodeOnPath(process.env.PATH),
     LANG: process.env.LANG || 'en_US.UTF-8',
-    USER: safeUser(),
+    USER: placement.user ?? safeUser(),
   };
   for (const key of HOST_PASSTHROUGH) {
     const value = process.env[key];

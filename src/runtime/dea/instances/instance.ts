@@ -1,7 +1,7 @@
 // One app instance on this DEA (`dea.<id>.start`): droplet into its own directory, its own process
 // group, health checked, registered with the router once healthy, limits watched, and exactly one
 // `droplet.exited` when it ends, whatever ends it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +25,7 @@ import { freePort } from '../../common/net.js';
 import { waitFor } from '../../common/poll.js';
 import type { RouteRegistrar } from '../../common/route-registrar.js';
 import { extractTarball } from '../archive.js';
+import { CONTAINER_HOME, type Container, type Containers } from '../containers/container.js';
 import type { DeaPaths } from '../paths.js';
 import type { DeaSettings } from '../settings.js';
 import { formatSize } from '../staging/stager.js';
@@ -32,9 +33,9 @@ import type { DropletCache } from './droplet-cache.js';
 import { instanceEnv } from './env.js';
 import { checkOnce } from './health-check.js';
 import { launcherArgs } from './launcher.js';
-import { diskUsage, type InstanceCgroup, type MemoryLimiter } from './limits.js';
+import { diskUsage } from './limits.js';
 import { LogForwarder } from './log-forwarder.js';
-import { CLOCK_TICKS, killSession, readStat, type ProcStat } from './procfs.js';
+import { CLOCK_TICKS, pssBytes, readStat, type ProcessScan } from './procfs.js';
 
 const MB = 1024 * 1024;
 /** Leaves nothing of the app to the group or others (the instance directory is 0700 as well). */
@@ -48,7 +49,7 @@ export interface InstanceDeps {
   log: Logger;
   registrar: RouteRegistrar;
   droplets: DropletCache;
-  memory: MemoryLimiter;
+  containers: Containers;
   /** Ports given to this DEA's live instances. */
   ports: Set<number>;
   /** The instance changed state (heartbeat now). */
@@ -82,8 +83,10 @@ export class Instance {
   readonly appGuid: string;
   readonly index: number;
   readonly version: string;
+  /** The instance's directory on the host: instance.json (the DEA's) and home/, the container's. */
   readonly dir: string;
-  readonly appDir: string;
+  /** The container's home, /home/vcap inside: app/, deps/, tmp/ and staging_info.yml. */
+  readonly home: string;
   state: InstanceState = 'STARTING';
   stateTimestamp = nowSeconds();
   port = 0;
@@ -98,7 +101,7 @@ export class Instance {
 
   private readonly log: Logger;
   private child?: ChildProcess;
-  private cgroup?: InstanceCgroup;
+  private container?: Container;
   private stopReason?: Exclude<ExitReason, 'CRASHED'>;
   private crashDescription?: string;
   private registered = false;
@@ -117,7 +120,7 @@ export class Instance {
     this.index = start.index;
     this.version = start.version;
     this.dir = path.join(deps.paths.instances, this.guid);
-    this.appDir = path.join(this.dir, 'app');
+    this.home = path.join(this.dir, 'home');
     this.uris = start.uris ?? [];
     this.log = deps.log.child({ app_guid: this.appGuid, index: this.index, instance: this.guid });
     this.logs = new LogForwarder(deps.nc, this.appGuid, this.index, deps.settings.logRateLimit);
@@ -175,8 +178,13 @@ export class Instance {
     const { start, deps } = this;
     this.cell(`Creating container for app ${start.name}, instance ${this.guid}`);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmpDir = path.join(this.dir, 'tmp');
-    fs.mkdirSync(tmpDir, { mode: 0o700 });
+    const container = deps.containers.create({
+      handle: this.guid,
+      mounts: [{ source: this.home, target: CONTAINER_HOME }],
+      tmp: path.join(this.home, 'tmp'),
+      limits: { memoryBytes: this.memLimitBytes, pids: deps.settings.pidsLimit },
+    });
+    this.container = container;
     this.cell('Successfully created container');
     this.cell('Downloading droplet...');
     let droplet;
@@ -187,8 +195,9 @@ export class Instance {
     }
     if (this.finished) return;
     this.cell(droplet.downloaded ? `Downloaded droplet (${formatSize(droplet.size)})` : `Downloaded droplet (${formatSize(droplet.size)}, cached)`);
-    await extractTarball(droplet.file, this.dir, { umask: APP_UMASK });
-    fs.mkdirSync(this.appDir, { recursive: true, mode: 0o700 });
+    await extractTarball(droplet.file, this.home, { umask: APP_UMASK });
+    fs.mkdirSync(path.join(this.home, 'app'), { recursive: true, mode: 0o700 });
+    deps.containers.own(this.home);
     if (this.finished) return;
 
     const command = start.start_command?.trim() || this.stagedCommand();
@@ -196,9 +205,18 @@ export class Instance {
 
     this.port = await this.pickPort();
     if (this.finished) return;
-    this.cgroup = deps.memory.create(this.guid, this.memLimitBytes);
-    const env = instanceEnv(start, { instanceGuid: this.guid, port: this.port, appDir: this.appDir, depsDir: path.join(this.dir, 'deps'), tmpDir, host: this.host });
-    const child = spawn('bash', launcherArgs(this.cgroup?.procsFile, start.limits?.fds || undefined, command), { cwd: this.appDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const inside = (dir: string) => path.join(deps.containers.inside({ source: this.home, target: CONTAINER_HOME }), dir);
+    const env = instanceEnv(start, {
+      instanceGuid: this.guid,
+      port: this.port,
+      appDir: inside('app'),
+      depsDir: inside('deps'),
+      tmpDir: inside('tmp'),
+      host: this.host,
+      path: deps.containers.path,
+      user: container.isolated ? 'vcap' : undefined,
+    });
+    const child = container.run(['bash', ...launcherArgs(start.limits?.fds || undefined, command)], { cwd: inside('app'), env });
     this.child = child;
     this.pid = child.pid;
     this.startedAt = Date.now();
@@ -207,8 +225,8 @@ export class Instance {
       void this.finish(this.stopReason ?? 'CRASHED', -1, `Failed to start the process: ${error.message}`);
     });
     child.once('exit', (code, signal) => void this.onProcessExit(code, signal));
-    void this.logs.attach(child.stdout, 'OUT');
-    void this.logs.attach(child.stderr, 'ERR');
+    void this.logs.attach(child.stdout!, 'OUT');
+    void this.logs.attach(child.stderr!, 'ERR');
     if (child.pid) this.writeRecord(child.pid);
     this.log.info('instance process started', { pid: child.pid, port: this.port, command });
     this.cell('Starting health monitoring of container');
@@ -225,7 +243,7 @@ export class Instance {
 
   private stagedCommand(): string | undefined {
     try {
-      const info = parseYaml(fs.readFileSync(path.join(this.dir, 'staging_info.yml'), 'utf8')) as { start_command?: unknown } | null;
+      const info = parseYaml(fs.readFileSync(path.join(this.home, 'staging_info.yml'), 'utf8')) as { start_command?: unknown } | null;
       return typeof info?.start_command === 'string' && info.start_command.trim() ? info.start_command : undefined;
     } catch {
       return undefined;
@@ -316,7 +334,7 @@ export class Instance {
     if (this.finished || this.stopReason) return;
     this.crashDescription ??= description;
     this.unregister();
-    if (this.pid) killSession(this.pid, 'SIGKILL');
+    this.container?.kill();
   }
 
   /** Stops the instance (dea.stop or the DEA's shutdown): SIGTERM, SIGKILL after the grace. */
@@ -328,10 +346,8 @@ export class Instance {
     this.cell(`Stopping instance ${this.guid}`);
     this.unregister();
     if (this.child && this.child.exitCode === null && this.child.signalCode === null && this.pid) {
-      killSession(this.pid, 'SIGTERM');
-      this.killTimer = setTimeout(() => {
-        if (this.pid) killSession(this.pid, 'SIGKILL');
-      }, graceMs);
+      this.container?.terminate();
+      this.killTimer = setTimeout(() => this.container?.kill(), graceMs);
     } else if (!this.child) {
       await this.finish(reason, 0, reason === 'STOPPED' ? 'stopped' : 'DEA shutdown');
     }
@@ -339,10 +355,12 @@ export class Instance {
   }
 
   private async onProcessExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    // Anything the app left behind in its session goes with it.
-    if (this.pid) killSession(this.pid, 'SIGKILL');
+    // Anything the app left behind in its container goes with it.
+    this.container?.kill();
     const status = exitStatus(code, signal);
-    if (this.cgroup?.oomKilled()) this.crashDescription = 'out of memory';
+    this.log.info('instance process ended', { code, signal });
+    if (this.container?.cgroup?.oomKilled()) this.crashDescription = 'out of memory';
+    else if (this.container?.cgroup?.pidsExhausted()) this.cell(`Instance reached its limit of ${this.deps.settings.pidsLimit} processes`, 'ERR');
     if (this.stopReason) {
       await this.finish(this.stopReason, status, this.stopReason === 'STOPPED' ? 'stopped' : 'DEA shutdown');
     } else {
@@ -378,34 +396,36 @@ export class Instance {
     if (!this.deps.nc.isClosed()) publish(this.deps.nc, dropletExited, exited);
     this.log.info('instance exited', { reason, exit_status: status, exit_description: description });
     this.deps.onExit(this, exited);
+    this.container?.destroy();
     await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
-    this.cgroup?.remove();
     if (this.port) this.deps.ports.delete(this.port);
     this.cell('Successfully destroyed container');
     this.resolveDone();
   }
 
-  /** One memory/CPU sample from a /proc scan (grouped by session); enforces the limit in RSS mode. */
-  sample(sessions: Map<number, ProcStat[]>): void {
-    if (!this.pid || this.finished) return;
-    const procs = sessions.get(this.pid) ?? [];
-    let rss = 0;
+  /**
+   * One memory/CPU sample from a /proc scan. Memory is what the kernel charges to the instance's
+   * cgroup, or without one the PSS of its processes (shared pages counted once); over the limit
+   * without a cgroup, the DEA ends the instance (with one, the kernel does).
+   */
+  sample(processes: ProcessScan): void {
+    if (!this.pid || this.finished || !this.container) return;
+    const members = this.container.members(processes);
     let ticks = 0;
-    for (const p of procs) {
-      rss += p.rssBytes;
-      ticks += p.ticks;
-    }
+    for (const pid of members) ticks += processes.byPid.get(pid)?.ticks ?? 0;
     const now = Date.now();
     if (this.lastCpu && now > this.lastCpu.at) {
       const seconds = (now - this.lastCpu.at) / 1000;
       this.usage.cpu = Math.max(0, (ticks - this.lastCpu.ticks) / CLOCK_TICKS / seconds);
     }
     this.lastCpu = { ticks, at: now };
-    this.usage.mem = this.cgroup?.current() ?? rss;
+    const charged = this.container.cgroup?.current();
+    const memory = charged ?? members.reduce((sum, pid) => sum + (pssBytes(pid) ?? processes.byPid.get(pid)?.rssBytes ?? 0), 0);
+    this.usage.mem = memory;
     this.usage.time = new Date(now).toISOString();
-    if (!this.cgroup && this.memLimitBytes > 0 && rss > this.memLimitBytes && !this.stopReason) {
-      this.log.warn('instance over its memory limit', { rss, limit: this.memLimitBytes });
-      this.cell(`Instance exceeded its memory limit of ${this.start.limits?.mem}M (using ${formatSize(rss)})`, 'ERR');
+    if (!this.container.cgroup && this.memLimitBytes > 0 && memory > this.memLimitBytes && !this.stopReason) {
+      this.log.warn('instance over its memory limit', { pss: memory, limit: this.memLimitBytes });
+      this.cell(`Instance exceeded its memory limit of ${this.start.limits?.mem}M (using ${formatSize(memory)})`, 'ERR');
       this.kill('out of memory');
     }
   }

@@ -1,5 +1,6 @@
-// Reading /proc: which processes belong to an instance (its session: the DEA starts every instance
-// as a session and process group leader), their resident memory and CPU time.
+// Reading /proc: which processes belong to an instance (the tree under its container's outer
+// process, or its session without containers: the DEA starts every instance as a session and
+// process group leader), their memory and CPU time.
 import fs from 'node:fs';
 
 /** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux the DEA targets). */
@@ -74,31 +75,54 @@ export function scanProcesses(): ProcStat[] {
   return out;
 }
 
-/** Every process on the machine, grouped by `key` (session id, parent pid). */
-function groupBy(key: 'session' | 'ppid'): Map<number, ProcStat[]> {
-  const groups = new Map<number, ProcStat[]>();
-  for (const stat of scanProcesses()) {
-    let list = groups.get(stat[key]);
-    if (!list) groups.set(stat[key], (list = []));
+/** One scan of /proc: every process, by session and by parent. */
+export interface ProcessScan {
+  sessions: Map<number, ProcStat[]>;
+  children: Map<number, ProcStat[]>;
+  byPid: Map<number, ProcStat>;
+}
+
+export function scan(): ProcessScan {
+  const out: ProcessScan = { sessions: new Map(), children: new Map(), byPid: new Map() };
+  const add = (map: Map<number, ProcStat[]>, key: number, stat: ProcStat) => {
+    let list = map.get(key);
+    if (!list) map.set(key, (list = []));
     list.push(stat);
+  };
+  for (const stat of scanProcesses()) {
+    add(out.sessions, stat.session, stat);
+    add(out.children, stat.ppid, stat);
+    out.byPid.set(stat.pid, stat);
   }
-  return groups;
+  return out;
 }
 
 /** Every process on the machine, grouped by session id. */
-export const scanSessions = (): Map<number, ProcStat[]> => groupBy('session');
+export const scanSessions = (): Map<number, ProcStat[]> => scan().sessions;
 
-/** `root` and every process under it, leaving out the subtrees of `except` (one scan of /proc). */
-export function processTree(root: number, except: ReadonlySet<number> = new Set()): number[] {
-  const children = groupBy('ppid');
+/** `root` and every process under it, leaving out the subtrees of `except`. */
+export function processTree(root: number, except: ReadonlySet<number> = new Set(), processes: ProcessScan = scan()): number[] {
   const out: number[] = [];
   const visit = (pid: number) => {
     if (except.has(pid)) return;
     out.push(pid);
-    for (const child of children.get(pid) ?? []) visit(child.pid);
+    for (const child of processes.children.get(pid) ?? []) visit(child.pid);
   };
   visit(root);
   return out;
+}
+
+/**
+ * The proportional memory of a process, bytes (its private pages, and its share of pages it shares):
+ * summed over processes, shared pages count once, as the kernel's own accounting would.
+ */
+export function pssBytes(pid: number): number | undefined {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Kills an instance's processes: its process group and anything else left in its session. */

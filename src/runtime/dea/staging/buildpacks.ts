@@ -1,10 +1,12 @@
 // Buildpacks as Cloud Foundry runs them: the built-in ones in templates/buildpacks (tried in order
 // when the app names none), or a directory of the user's given by its absolute path. Each is a
-// directory with bin/detect, bin/compile or bin/supply + bin/finalize, and bin/release.
+// directory with bin/detect, bin/compile or bin/supply + bin/finalize, and bin/release. Every step
+// runs in the staging's container (run-step.ts), with the paths the container sees.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { Container, Mount } from '../containers/container.js';
 import { NO_APP_DETECTED, StagingFailure } from './errors.js';
 import { runStep, type StepOptions } from './run-step.js';
 
@@ -33,6 +35,12 @@ const executable = (file: string): boolean => {
 };
 
 export const hasStep = (bp: Buildpack, step: 'detect' | 'compile' | 'supply' | 'finalize' | 'release') => executable(path.join(bp.dir, 'bin', step));
+
+/**
+ * Where a staging's container sees a buildpack (read-only): /tmp/buildpacks/<name> (a user's:
+ * custom-<hash>), from its directory or from the staging's copy of it.
+ */
+export const buildpackMount = (bp: Buildpack, source = bp.dir): Mount => ({ source, target: `/tmp/buildpacks/${bp.cacheKey}`, writable: false });
 
 export function builtinBuildpacks(root: string): Buildpack[] {
   return BUILTIN_ORDER.filter((name) => fs.existsSync(path.join(root, name, 'bin'))).map((name) => ({ name, dir: path.join(root, name), builtin: true, cacheKey: name }));
@@ -66,13 +74,36 @@ export function resolveBuildpack(given: string, builtinRoot: string): Buildpack 
   return found;
 }
 
-type RunOptions = Omit<StepOptions, 'captureStdout' | 'cwd'>;
+type RunOptions = Omit<StepOptions, 'captureStdout' | 'cwd' | 'container'>;
+
+/** A directory of the staging: the DEA's path on the host, and the path its container sees. */
+export interface Place {
+  host: string;
+  inside: string;
+}
+
+/** The staging's container and where its directories are. */
+export interface StagingSpace {
+  container: Container;
+  /** The build directory (the app): /tmp/app inside. */
+  build: Place;
+  /** The supply buildpacks' deps directory: /tmp/deps inside. */
+  deps: Place;
+  /** The cache directory of each buildpack (/tmp/cache/<cacheKey> inside). */
+  cache: (bp: Buildpack) => Place;
+  /** Where the container sees a buildpack's directory. */
+  buildpackDir: (bp: Buildpack) => string;
+  /** Makes a directory the container's user writes into (owned by that user). */
+  makeDir: (host: string) => void;
+}
+
+const stepFile = (space: StagingSpace, bp: Buildpack, step: string) => path.posix.join(space.buildpackDir(bp), 'bin', step);
 
 /** Runs bin/detect of each candidate in order; the first that exits 0 wins (with its output). */
-export async function detect(candidates: Buildpack[], buildDir: string, options: RunOptions): Promise<{ buildpack: Buildpack; detected: string }> {
+export async function detect(candidates: Buildpack[], space: StagingSpace, options: RunOptions): Promise<{ buildpack: Buildpack; detected: string }> {
   for (const bp of candidates) {
     if (!hasStep(bp, 'detect')) continue;
-    const result = await runStep(path.join(bp.dir, 'bin', 'detect'), [buildDir], { ...options, onLine: undefined, cwd: buildDir, captureStdout: true });
+    const result = await runStep(stepFile(space, bp, 'detect'), [space.build.inside], { ...options, container: space.container, onLine: undefined, cwd: space.build.inside, captureStdout: true });
     if (result.timedOut) throw new StagingFailure('StagingTimeExpired', 'Staging timed out while detecting the buildpack');
     if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
     if (result.code === 0) return { buildpack: bp, detected: result.stdout.trim().split('\n')[0]?.trim() || bp.name };
@@ -80,23 +111,22 @@ export async function detect(candidates: Buildpack[], buildDir: string, options:
   throw new StagingFailure('NoAppDetectedError', NO_APP_DETECTED);
 }
 
-export interface BuildDirs {
-  build: string;
-  deps: string;
-  /** The cache directory of each buildpack, by cacheKey. */
-  cache: (bp: Buildpack) => string;
-}
-
-const describeExit = (result: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string }) =>
-  result.spawnError ? `could not be run (${result.spawnError})` : result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`;
+const describeExit = (result: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; outOfMemory?: boolean }) =>
+  result.spawnError
+    ? `could not be run (${result.spawnError})`
+    : result.outOfMemory
+      ? 'ran out of the staging\'s memory'
+      : result.signal
+        ? `was killed by ${result.signal}`
+        : `exited with status ${result.code}`;
 
 /**
  * Runs the buildpacks' build steps. Every buildpack but the last must be a supply buildpack; the
  * last runs bin/supply + bin/finalize when it has bin/finalize, else bin/compile.
  */
-export async function build(buildpacks: Buildpack[], dirs: BuildDirs, options: RunOptions): Promise<void> {
+export async function build(buildpacks: Buildpack[], space: StagingSpace, options: RunOptions): Promise<void> {
   const run = async (bp: Buildpack, step: 'supply' | 'finalize' | 'compile', args: string[]) => {
-    const result = await runStep(path.join(bp.dir, 'bin', step), args, { ...options, cwd: dirs.build });
+    const result = await runStep(stepFile(space, bp, step), args, { ...options, container: space.container, cwd: space.build.inside });
     if (result.timedOut) throw new StagingFailure('StagingTimeExpired', `Staging timed out in the buildpack's ${step} step`);
     if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
     if (result.code !== 0) {
@@ -104,21 +134,21 @@ export async function build(buildpacks: Buildpack[], dirs: BuildDirs, options: R
       throw new StagingFailure('BuildpackCompileFailed', `App staging failed in the buildpack compile phase (bin/${step} of ${bp.name} ${describeExit(result)})`);
     }
   };
+  const deps = space.deps.inside;
   for (const [index, bp] of buildpacks.entries()) {
     const last = index === buildpacks.length - 1;
-    const cache = dirs.cache(bp);
-    fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
+    const cache = space.cache(bp);
+    space.makeDir(cache.host);
     if (!last) {
       if (!hasStep(bp, 'supply')) throw new StagingFailure('BuildpackCompileFailed', `Buildpack ${bp.name} cannot come before the last one: it has no bin/supply`);
-      const depsDir = path.join(dirs.deps, String(index));
-      fs.mkdirSync(depsDir, { recursive: true, mode: 0o700 });
-      await run(bp, 'supply', [dirs.build, cache, dirs.deps, String(index)]);
+      space.makeDir(path.join(space.deps.host, String(index)));
+      await run(bp, 'supply', [space.build.inside, cache.inside, deps, String(index)]);
     } else if (hasStep(bp, 'finalize')) {
-      fs.mkdirSync(path.join(dirs.deps, String(index)), { recursive: true, mode: 0o700 });
-      if (hasStep(bp, 'supply')) await run(bp, 'supply', [dirs.build, cache, dirs.deps, String(index)]);
-      await run(bp, 'finalize', [dirs.build, cache, dirs.deps, String(index)]);
+      space.makeDir(path.join(space.deps.host, String(index)));
+      if (hasStep(bp, 'supply')) await run(bp, 'supply', [space.build.inside, cache.inside, deps, String(index)]);
+      await run(bp, 'finalize', [space.build.inside, cache.inside, deps, String(index)]);
     } else if (hasStep(bp, 'compile')) {
-      await run(bp, 'compile', [dirs.build, cache]);
+      await run(bp, 'compile', [space.build.inside, cache.inside]);
     } else {
       throw new StagingFailure('BuildpackCompileFailed', `Buildpack ${bp.name} cannot be the last one: it has neither bin/finalize nor bin/compile`);
     }
@@ -126,10 +156,12 @@ export async function build(buildpacks: Buildpack[], dirs: BuildDirs, options: R
 }
 
 /** bin/release of the last buildpack → its default process types. */
-export async function release(bp: Buildpack, buildDir: string, options: RunOptions): Promise<Record<string, string>> {
+export async function release(bp: Buildpack, space: StagingSpace, options: RunOptions): Promise<Record<string, string>> {
   if (!hasStep(bp, 'release')) return {};
-  const result = await runStep(path.join(bp.dir, 'bin', 'release'), [buildDir], { ...options, onLine: (line) => options.onLine?.(line, 'ERR'), cwd: buildDir, captureStdout: true });
+  const buildDir = space.build.inside;
+  const result = await runStep(stepFile(space, bp, 'release'), [buildDir], { ...options, container: space.container, onLine: (line) => options.onLine?.(line, 'ERR'), cwd: buildDir, captureStdout: true });
   if (result.timedOut) throw new StagingFailure('StagingTimeExpired', 'Staging timed out in the buildpack\'s release step');
+  if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
   if (result.code !== 0) throw new StagingFailure('BuildpackReleaseFailed', `buildpack's release step ${describeExit(result)}`);
   let parsed: unknown;
   try {
@@ -153,14 +185,27 @@ function processTypes(value: unknown, errorId: 'BuildpackReleaseFailed' | 'Stagi
   return out;
 }
 
-/** The app's Procfile (`type: command` lines), which wins over the buildpack's defaults. */
+/** A Procfile larger than this is not one. */
+const MAX_PROCFILE = 64 * 1024;
+
+/**
+ * The app's Procfile (`type: command` lines), which wins over the buildpack's defaults. The DEA
+ * reads it after the staging, which could have made it anything: only a regular file is read (not a
+ * symbolic link to a file of the DEA's, not a FIFO that would block the read).
+ */
 export function readProcfile(buildDir: string): Record<string, string> {
   const file = path.join(buildDir, 'Procfile');
   let text: string;
+  let fd: number | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_PROCFILE) return {};
+    text = fs.readFileSync(fd, 'utf8');
   } catch {
     return {};
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const out: Record<string, string> = {};
   for (const line of text.split(/\r?\n/)) {

@@ -1,9 +1,14 @@
-// Runs one buildpack executable for real: its own process group (so a timeout or a shutdown kills
-// everything it started), every line of its output handed to onLine as it comes, bounded in time.
-import { spawn } from 'node:child_process';
+// Runs one buildpack executable for real, in the staging's container (containers/container.ts):
+// every line of its output handed to onLine as it comes, bounded in time. A timeout or an abort
+// kills everything in the container (not only the step's process group: a `setsid` child too), and
+// so does the end of a step (what it left running, a daemon holding the pipes, goes with it).
+import type { Container } from '../containers/container.js';
 import { forEachLine } from '../lines.js';
 
 export interface StepOptions {
+  /** The staging's container: the step runs in it, as the container's user. */
+  container: Container;
+  /** The working directory, as the container sees it. */
   cwd: string;
   env: Record<string, string>;
   /** Absolute time (ms since the epoch) after which the step is killed. */
@@ -21,23 +26,18 @@ export interface StepResult {
   stdout: string;
   timedOut: boolean;
   aborted: boolean;
-  /** The executable could not be started (ENOENT, EACCES...). */
+  /** The kernel's OOM killer acted in the container's cgroup during the step. */
+  outOfMemory: boolean;
+  /** The container's process could not be started (ENOENT, EACCES...). */
   spawnError?: string;
 }
 
 const MAX_CAPTURE = 1024 * 1024;
 
-export function killGroup(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone
-  }
-}
-
+/** Runs `file args` (paths as the container sees them) in the container. */
 export async function runStep(file: string, args: string[], options: StepOptions): Promise<StepResult> {
-  const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { container } = options;
+  const child = container.run([file, ...args], { cwd: options.cwd, env: options.env });
   let stdout = '';
   let timedOut = false;
   let aborted = false;
@@ -45,16 +45,16 @@ export async function runStep(file: string, args: string[], options: StepOptions
     if (!options.captureStdout) options.onLine?.(line, 'OUT');
     else if (stdout.length < MAX_CAPTURE) stdout += `${line}\n`;
   };
-  const outDone = forEachLine(child.stdout, onOut);
-  const errDone = forEachLine(child.stderr, (line) => options.onLine?.(line, 'ERR'));
+  const outDone = forEachLine(child.stdout!, onOut);
+  const errDone = forEachLine(child.stderr!, (line) => options.onLine?.(line, 'ERR'));
 
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup(child.pid);
+    container.kill();
   }, Math.max(0, options.deadline - Date.now()));
   const onAbort = () => {
     aborted = true;
-    killGroup(child.pid);
+    container.kill();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
@@ -65,8 +65,8 @@ export async function runStep(file: string, args: string[], options: StepOptions
   });
   clearTimeout(timer);
   options.signal?.removeEventListener('abort', onAbort);
-  // Whatever the step left running in its group (a daemon holding the pipes) goes with it.
-  killGroup(child.pid);
+  // Whatever the step left running in the container goes with it.
+  container.kill();
   await Promise.race([Promise.all([outDone, errDone]), new Promise((resolve) => setTimeout(resolve, 2_000))]);
-  return { ...result, stdout, timedOut, aborted };
+  return { ...result, stdout, timedOut, aborted, outOfMemory: container.cgroup?.oomKilled() ?? false };
 }

@@ -1,19 +1,28 @@
-// One staging task (`staging.<dea id>.start`): download the package, run the buildpack(s), tar the
-// droplet, upload it, and say how it went. Every line goes to the app's logs as STG.
+// One staging task (`staging.<dea id>.start`): download the package, run the buildpack(s) in a
+// container of the staging's own, tar the droplet, upload it, and say how it went. Every line goes
+// to the app's logs as STG.
+//
+// The container is what Cloud Foundry gives a stager (docs/dea.md, "Staging"): the app at /tmp/app,
+// the deps at /tmp/deps, the app's buildpack caches under /tmp/cache, the buildpacks read-only under
+// /tmp/buildpacks, a home of its own at /home/vcap, as the containers' unprivileged user, with only
+// the environment a stager gets. The DEA itself downloads, unpacks, tars and uploads.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { publishAppLog } from '../../common/app-log.js';
 import type { NatsConnection } from '../../common/bus.js';
 import type { StagingReply, StagingRequest } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
+import { waitFor } from '../../common/poll.js';
 import { createTarball, extractTarball } from '../archive.js';
-import { withNodeOnPath } from '../host.js';
+import { CONTAINER_HOME, type Container, type Containers, type Mount } from '../containers/container.js';
+import { HOST_PASSTHROUGH } from '../instances/env.js';
 import type { DeaPaths } from '../paths.js';
 import { downloadToFile, uploadFile } from '../transfer.js';
 import type { TokenSource } from '../uaa-client.js';
-import { build, builtinBuildpacks, detect, readProcfile, release, resolveBuildpack, type Buildpack } from './buildpacks.js';
+import { build, buildpackMount, builtinBuildpacks, detect, readProcfile, release, resolveBuildpack, type Buildpack, type Place, type StagingSpace } from './buildpacks.js';
 import { StagingFailure } from './errors.js';
 
 export interface StagerDeps {
@@ -24,9 +33,17 @@ export interface StagerDeps {
   builtinDir: string;
   timeoutMs: number;
   signal: AbortSignal;
-  /** Cache directories in use by a running staging (two stagings of one app must not share one). */
+  /** The app caches in use by a running staging (two stagings of one app must not share one). */
   cachesInUse: Set<string>;
+  /** The DEA's containers: each staging runs in one of its own. */
+  containers: Containers;
 }
+
+const MB = 1024 * 1024;
+/** A staging gets at least this much memory, whatever the app's limit (Cloud Foundry's minimum_staging_memory_mb). */
+export const MIN_STAGING_MEMORY_MB = 1024;
+/** Processes (and threads) a staging may have, where there is a pids cgroup. */
+export const STAGING_PIDS_LIMIT = 1024;
 
 export const formatSize = (bytes: number): string => {
   if (bytes < 1024) return `${bytes}B`;
@@ -35,19 +52,48 @@ export const formatSize = (bytes: number): string => {
   return `${(bytes / (1024 * 1024 * 1024)).toFixed(1)}G`;
 };
 
-/** The environment buildpacks run with: the DEA's (minus devbox's own settings), then the app's. */
-export function stagingEnv(request: StagingRequest, tmpDir: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // DEVBOX_* may carry the bus URL with its token: never hand those to a buildpack or the app.
-    if (value !== undefined && !key.startsWith('DEVBOX_')) env[key] = value;
+export interface StagingPlacement {
+  /** PATH inside the container. */
+  path: string;
+  /** HOME: the staging's own home (/home/vcap in a container). */
+  home: string;
+  tmpDir: string;
+  /** USER (`vcap` in a container; the DEA's user without one). */
+  user: string;
+}
+
+/**
+ * The environment buildpacks run with, built from scratch as Cloud Foundry gives a stager: PATH,
+ * LANG, USER, the machine's time zone, proxies and CA settings (what instances get too), then the
+ * app's own environment, then the platform's HOME, TMPDIR, CF_STACK and MEMORY_LIMIT. Nothing else
+ * of the DEA's environment: not the HOME, secrets or settings of the shell that ran devbox.
+ */
+export function stagingEnv(request: StagingRequest, placement: StagingPlacement): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: placement.path,
+    LANG: process.env.LANG || 'en_US.UTF-8',
+    USER: placement.user,
+  };
+  for (const key of HOST_PASSTHROUGH) {
+    const value = process.env[key];
+    if (value) env[key] = value;
   }
-  env.PATH = withNodeOnPath(env.PATH);
   for (const [key, value] of Object.entries(request.environment ?? {})) env[key] = String(value);
-  env.CF_STACK = request.stack || 'host';
-  env.MEMORY_LIMIT = `${request.memory_limit || 256}m`;
-  env.TMPDIR = tmpDir;
+  Object.assign(env, {
+    HOME: placement.home,
+    TMPDIR: placement.tmpDir,
+    CF_STACK: request.stack || 'host',
+    MEMORY_LIMIT: `${request.memory_limit || 256}m`,
+  });
   return env;
+}
+
+function deaUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'vcap';
+  }
 }
 
 async function sha1File(file: string): Promise<string> {
@@ -64,12 +110,16 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
   const stg = (message: string, type: 'OUT' | 'ERR' = 'OUT') => {
     publishAppLog(deps.nc, { app_guid: appGuid, source_type: 'STG', source_instance: '0', message_type: type, message });
   };
-  const root = path.join(deps.paths.staging, `${taskId.replace(/[^A-Za-z0-9_-]/g, '') || 'task'}-${randomBytes(4).toString('hex')}`);
+  // The task's own name (the container's handle too), unique even if one task is staged twice at once.
+  const name = `${taskId.replace(/[^A-Za-z0-9_-]/g, '') || 'task'}-${randomBytes(4).toString('hex')}`;
+  const root = path.join(deps.paths.staging, name);
   const held: string[] = [];
   const deadline = Date.now() + deps.timeoutMs;
+  let container: Container | undefined;
   try {
-    const dirs = { build: path.join(root, 'app'), deps: path.join(root, 'deps'), tmp: path.join(root, 'tmp') };
-    for (const dir of [root, dirs.build, dirs.deps, dirs.tmp]) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // root/: the DEA's (the package, the droplet, staging_info.yml); the rest is the container's.
+    const dirs = { build: path.join(root, 'app'), deps: path.join(root, 'deps'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp') };
+    for (const dir of [root, dirs.build]) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 
     // Resolve named buildpacks first: a wrong name fails before any download.
     const named = (request.buildpacks ?? []).filter((b) => typeof b === 'string' && b.trim() !== '');
@@ -88,29 +138,74 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     }
     stg(`Downloaded app package (${formatSize(downloaded.size)})`);
 
-    const env = stagingEnv(request, dirs.tmp);
+    // The app's caches, all buildpacks' (chosen by detection, inside): a second staging of the app
+    // while one runs gets a throw-away one.
+    const appCache = path.join(deps.paths.cache, appGuid.replace(/[^A-Za-z0-9_-]/g, ''));
+    let cacheRoot = appCache;
+    if (deps.cachesInUse.has(appCache)) cacheRoot = path.join(root, 'cache');
+    else {
+      deps.cachesInUse.add(appCache);
+      held.push(appCache);
+    }
+    const candidates = chosen.length > 0 ? chosen : builtinBuildpacks(deps.builtinDir);
+    const { containers } = deps;
+    // A buildpack directory of the user's runs from a copy of the staging's, given to the container's
+    // user: its own directory may not be readable by that uid (a private home, mkdtemp's 0700).
+    const sources = new Map<Buildpack, string>();
+    for (const bp of candidates) {
+      if (bp.builtin || containers.isolation !== 'namespaces') continue;
+      const copy = path.join(root, 'buildpacks', bp.cacheKey);
+      try {
+        await fs.promises.cp(bp.dir, copy, { recursive: true, verbatimSymlinks: true });
+      } catch (error) {
+        throw new StagingFailure('StagingError', `Could not copy buildpack ${bp.dir} for the staging: ${(error as Error).message}`);
+      }
+      containers.own(copy);
+      sources.set(bp, copy);
+    }
+    const mountOf = (bp: Buildpack) => buildpackMount(bp, sources.get(bp));
+    const mounts = { build: { source: dirs.build, target: '/tmp/app' }, deps: { source: dirs.deps, target: '/tmp/deps' }, cache: { source: cacheRoot, target: '/tmp/cache' }, home: { source: dirs.home, target: CONTAINER_HOME } } satisfies Record<string, Mount>;
+    container = containers.create({
+      handle: name,
+      mounts: Object.values(mounts),
+      tmp: dirs.tmp,
+      readOnly: candidates.map(mountOf),
+      limits: { memoryBytes: Math.max(MIN_STAGING_MEMORY_MB, request.memory_limit ?? 0) * MB, pids: STAGING_PIDS_LIMIT },
+    });
+    const place = (mount: Mount, ...parts: string[]): Place => ({ host: path.join(mount.source, ...parts), inside: path.join(containers.inside(mount), ...parts) });
+    const makeDir = (dir: string) => {
+      const made = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (made) containers.own(made);
+    };
+    makeDir(path.join(dirs.home, 'tmp'));
+    containers.own(dirs.build);
+    const space: StagingSpace = {
+      container,
+      build: place(mounts.build),
+      deps: place(mounts.deps),
+      cache: (bp: Buildpack) => place(mounts.cache, bp.cacheKey),
+      buildpackDir: (bp: Buildpack) => containers.inside(mountOf(bp)),
+      makeDir,
+    };
+
+    const home = place(mounts.home);
+    const env = stagingEnv(request, { path: containers.path, home: home.inside, tmpDir: path.join(home.inside, 'tmp'), user: container.isolated ? 'vcap' : deaUser() });
     const runOptions = { env, deadline, signal: deps.signal, onLine: (line: string, stream: 'OUT' | 'ERR') => stg(line, stream) };
     let detected: string;
     if (chosen.length === 0) {
-      const result = await detect(builtinBuildpacks(deps.builtinDir), dirs.build, runOptions);
+      const result = await detect(candidates, space, runOptions);
       chosen.push(result.buildpack);
       detected = result.detected;
     } else {
       detected = chosen[chosen.length - 1].builtin ? chosen[chosen.length - 1].name : path.basename(chosen[chosen.length - 1].dir);
     }
     const final = chosen[chosen.length - 1];
-    log.info('staging', { buildpacks: chosen.map((b) => b.name) });
+    log.info('staging', { buildpacks: chosen.map((b) => b.name), isolation: containers.isolation });
 
-    const cacheFor = (bp: Buildpack) => {
-      const dir = path.join(deps.paths.cache, appGuid.replace(/[^A-Za-z0-9_-]/g, ''), bp.cacheKey);
-      if (deps.cachesInUse.has(dir)) return path.join(root, 'cache', bp.cacheKey);
-      deps.cachesInUse.add(dir);
-      held.push(dir);
-      return dir;
-    };
-    const caches = new Map(chosen.map((bp) => [bp, cacheFor(bp)]));
-    await build(chosen, { build: dirs.build, deps: dirs.deps, cache: (bp) => caches.get(bp)! }, runOptions);
-    const released = await release(final, dirs.build, runOptions);
+    // A cache written before containers (or as another uid) becomes the container user's.
+    for (const bp of chosen) if (fs.existsSync(space.cache(bp).host)) containers.own(space.cache(bp).host);
+    await build(chosen, space, runOptions);
+    const released = await release(final, space, runOptions);
     const processTypes = { ...released, ...readProcfile(dirs.build) };
     const userCommand = typeof request.start_command === 'string' ? request.start_command.trim() : '';
     const startCommand = userCommand || processTypes.web || '';
@@ -153,6 +248,14 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     log.warn('staging failed', { id: failure.id, error: failure.message });
     return { task_id: taskId, error: { id: failure.id, message: failure.message } };
   } finally {
+    if (container) {
+      // Everything in it ends first (a dying process keeps its cgroup busy), then the container goes.
+      const ending = container;
+      ending.kill();
+      const cgroup = ending.cgroup;
+      if (cgroup) await waitFor('the staging container to empty', () => cgroup.pids().length === 0, { timeoutMs: 2_000, intervalMs: 20, onTimeout: () => true });
+      ending.destroy();
+    }
     for (const dir of held) deps.cachesInUse.delete(dir);
     await fs.promises.rm(root, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -214,7 +214,7 @@ export function accessLogRoom(req: RequestInfo): number {
     (head.referer?.length ?? 0) +
     (head.userAgent?.length ?? 0) +
     (head.xForwardedFor?.length ?? 0) +
-    (head.xForwardedProto?.length ?? 0) +
+    (head.xForwardedProto?.length ?? 5) +
     2 * req.clientIp.length +
     req.id.length +
     req.routerError.length +
@@ -269,7 +269,7 @@ export function writeAccessLogMessage(out: Uint8Array, pos: number, req: Request
   pos = putEscaped(out, pos, req.clientIp, true);
   pos = put(out, pos, L.quote);
   pos = put(out, pos, L.xfp);
-  pos = putQuoted(out, pos, head.xForwardedProto ?? 'http');
+  pos = putQuoted(out, pos, head.xForwardedProto ?? (req.tls ? 'https' : 'http'));
   pos = put(out, pos, L.requestId);
   pos = putQuoted(out, pos, req.id);
   // Seconds from the request head to the end of the response, to the microsecond.

@@ -17,6 +17,8 @@ export interface RequestInfo {
   host: string;
   clientIp: string;
   clientPort: number;
+  /** The request came over the router's TLS port (it was HTTPS). */
+  tls: boolean;
   pool?: Pool;
   endpoint?: Endpoint;
   /** The response status as sent to the client (0 until known; 499 if the client went away). */

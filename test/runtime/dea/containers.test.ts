@@ -1,0 +1,106 @@
+// Containers for instances and stagings (src/runtime/dea/containers/): what a container's root
+// holds, that a real one (bubblewrap) keeps the DEA's directories out and takes everything it
+// started with it, and that a machine where bubblewrap cannot make one still runs the command and
+// says why.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { waitFor } from '../../../src/runtime/common/poll.js';
+import { CONTAINER_HOME, Containers, type ContainerSpec } from '../../../src/runtime/dea/containers/container.js';
+import { rootfsFor } from '../../../src/runtime/dea/containers/rootfs.js';
+import { InstanceLimits } from '../../../src/runtime/dea/instances/limits.js';
+import { quietLog } from './helpers.js';
+
+/** Runs to the end; stdout, stderr and the exit code. */
+function finished(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+const cmdline = (pid: string) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+};
+const running = (command: string) => fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e) && cmdline(e) === command);
+
+describe('dea containers', function () {
+  this.timeout(30_000);
+  let tmp: string;
+  let stateDir: string;
+  const limits = () => new InstanceLimits('sampling', 'dea-test', quietLog);
+  const spec = (name: string): ContainerSpec => ({ handle: name, mounts: [{ source: path.join(tmp, name, 'home'), target: CONTAINER_HOME }], tmp: path.join(tmp, name, 'home', 'tmp') });
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-containers-'));
+    stateDir = path.join(tmp, 'state');
+    fs.mkdirSync(stateDir, { mode: 0o700 });
+    fs.writeFileSync(path.join(stateDir, 'config.json'), '{"secret":"s3cret-of-the-box"}', { mode: 0o600 });
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it("holds the system read-only and a toolchain's prefix, never a home or the state directory", () => {
+    const tool = path.join(tmp, 'tools', 'mytool');
+    fs.mkdirSync(path.join(tool, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(stateDir, 'bin'));
+    const rootfs = rootfsFor([path.join(tool, 'bin'), path.join(stateDir, 'bin'), '/usr/bin', '/nonexistent/bin'].join(':'), [stateDir]);
+    const binds = rootfs.entries.filter((e) => e.kind === 'ro-bind').map((e) => e.kind === 'ro-bind' && e.target);
+    assert.ok(binds.includes('/usr') && binds.includes('/etc'), `system directories: ${binds}`);
+    assert.ok(binds.includes(tool), "the toolchain's prefix (its lib beside bin)");
+    assert.ok(!binds.some((b) => b && (stateDir.startsWith(b) || b.startsWith(stateDir))), `nothing holding the state directory: ${binds}`);
+    assert.equal(rootfs.path, [path.join(tool, 'bin'), '/usr/bin'].join(':'), 'PATH keeps what is there, in order');
+    // A PATH dir right in a home directory binds itself only, not the home.
+    const home = rootfsFor('/root/bin', [stateDir]).entries.find((e) => e.kind === 'ro-bind' && e.target.startsWith('/root'));
+    if (fs.existsSync('/root/bin')) assert.equal(home && home.kind === 'ro-bind' && home.target, '/root/bin');
+    else assert.equal(home, undefined);
+  });
+
+  it('runs a command in a container: its own uid, home and processes; nothing of the state directory', async () => {
+    const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
+    assert.equal(containers.isolation, 'namespaces', `containers need bubblewrap (apt-get install bubblewrap): ${containers.detail}`);
+    const container = containers.create(spec('one'));
+    const script = `id -u; echo "$HOME"; ls /proc | grep -cE '^[0-9]+$'; cat ${path.join(stateDir, 'config.json')} 2>&1; touch /home/vcap/written && echo wrote`;
+    const result = await finished(container.run(['/bin/sh', '-c', script], { cwd: CONTAINER_HOME, env: { PATH: containers.path, HOME: '/home/vcap' } }));
+    const [uid, home, processes, cat, wrote] = result.out.trim().split('\n');
+    assert.equal(result.code, 0, result.err);
+    assert.equal(uid, process.getuid?.() === 0 ? '2000' : String(process.getuid?.()));
+    assert.equal(home, '/home/vcap');
+    assert.ok(Number(processes) <= 4, `its own processes only: ${processes}`);
+    assert.match(cat, /No such file or directory/);
+    assert.equal(wrote, 'wrote');
+    assert.ok(fs.existsSync(path.join(tmp, 'one', 'home', 'written')), 'written to its home on the host');
+    container.destroy();
+  });
+
+  it('takes everything it started with it when killed: a setsid child included', async () => {
+    const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
+    const container = containers.create(spec('two'));
+    const marker = 'sleep 4343.25';
+    const child = container.run(['/bin/sh', '-c', `setsid ${marker} </dev/null >/dev/null 2>&1 & exec sleep 600`], { cwd: CONTAINER_HOME, env: { PATH: containers.path } });
+    const done = finished(child);
+    await waitFor('the setsid child', () => running(marker).length === 1, { timeoutMs: 5_000 });
+    assert.ok(container.members().length >= 3, `the container's processes: ${container.members()}`);
+    container.kill();
+    await done;
+    await waitFor('the setsid child gone', () => running(marker).length === 0, { timeoutMs: 5_000 });
+  });
+
+  it('without a working bubblewrap runs the command anyway, and says which protections are missing', async () => {
+    const fake = path.join(tmp, 'bwrap');
+    fs.writeFileSync(fake, '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n', { mode: 0o755 });
+    const containers = new Containers({ containers: 'auto', containerUid: 2000, bwrap: fake }, limits(), quietLog, [stateDir], path.join(tmp, 'probe'));
+    assert.equal(containers.isolation, 'none');
+    assert.match(containers.detail, /setting up uid map: Permission denied/);
+    assert.match(containers.detail, /run as processes of/);
+    const container = containers.create(spec('three'));
+    const result = await finished(container.run(['/bin/sh', '-c', 'id -u; pwd'], { cwd: path.join(tmp, 'three', 'home'), env: { PATH: containers.path } }));
+    assert.deepEqual(result.out.trim().split('\n'), [String(process.getuid?.()), path.join(tmp, 'three', 'home')]);
+  });
+});
