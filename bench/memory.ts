@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePort, sleep, waitFor } from '../src/runtime/common/net.js';
-import { processTree } from '../src/runtime/dea/instances/procfs.js';
+import { processTree } from '../src/runtime/common/procfs.js';
 import { DEVBOX_BIN } from '../src/runtime/supervisor/supervisor.js';
 import { printTable, type BenchRow } from './lib.js';
 

@@ -12,7 +12,7 @@ import { embeddedBusUrl, publish } from '../src/runtime/common/bus.js';
 import { routerRegister } from '../src/runtime/common/bus-messages.js';
 import { ensureConfig, ensureStateDirs, statePaths } from '../src/runtime/common/config.js';
 import { freePort, isListening, sleep, waitFor } from '../src/runtime/common/net.js';
-import { CLOCK_TICKS, processTree, readStat } from '../src/runtime/dea/instances/procfs.js';
+import { CLOCK_TICKS, processTree, readStat } from '../src/runtime/common/procfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BENCH_HOST = 'bench.localhost';

@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { CliError } from './base-command.js';
+import { PROCESS_HEALTH_CHECK_TYPES, type ProcessHealthCheckType } from '../runtime/common/health-checks.js';
 import { BadSize, parseMegabytes } from './units.js';
 
-export const HEALTH_CHECK_TYPES = ['port', 'http', 'process'] as const;
-export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 
 /** How many alias expansions a manifest may use (anchors are fine; billion-laughs bombs are not). */
 export const MAX_ALIAS_COUNT = 100;
@@ -37,7 +36,7 @@ export interface AppManifest {
   services?: { name: string; parameters?: Record<string, unknown> }[];
   noRoute?: boolean;
   randomRoute?: boolean;
-  healthCheckType?: HealthCheckType;
+  healthCheckType?: ProcessHealthCheckType;
   healthCheckEndpoint?: string;
   healthCheckInvocationTimeout?: number;
   timeout?: number;
@@ -346,8 +345,8 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
     if (type === 'none') {
       app.healthCheckType = 'process';
       warnings.push(`${where('health-check-type')} 'none' is deprecated: use 'process'${who}`);
-    } else if (typeof type === 'string' && (HEALTH_CHECK_TYPES as readonly string[]).includes(type)) app.healthCheckType = type as HealthCheckType;
-    else bad('health-check-type', `one of ${HEALTH_CHECK_TYPES.join(', ')}`, type);
+    } else if (typeof type === 'string' && (PROCESS_HEALTH_CHECK_TYPES as readonly string[]).includes(type)) app.healthCheckType = type as ProcessHealthCheckType;
+    else bad('health-check-type', `one of ${PROCESS_HEALTH_CHECK_TYPES.join(', ')}`, type);
   }
   const endpoint = str('health-check-http-endpoint');
   if (endpoint !== undefined) {

@@ -7,6 +7,7 @@
 // take a contract; a message that fails its check is logged and dropped on arrival, so handlers
 // only ever see messages of their type. Unknown fields are ignored, as Cloud Foundry ignores them.
 import { isSubjectToken } from './bus.js';
+import { PROCESS_HEALTH_CHECK_TYPES } from './health-checks.js';
 
 // ---- checks ------------------------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ export const EXIT_REASONS = ['CRASHED', 'STOPPED', 'DEA_SHUTDOWN', 'DEA_EVACUATI
 /** Why an instance ended, in `droplet.exited`. */
 export type ExitReason = (typeof EXIT_REASONS)[number];
 
-export const HEALTH_CHECK_TYPES = ['port', 'http', 'process', 'none'] as const;
+export const HEALTH_CHECK_TYPES = [...PROCESS_HEALTH_CHECK_TYPES, 'none'] as const;
 /** How a DEA tells an instance is up (docs/dea-protocol.md); port when not given. */
 export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 

@@ -7,11 +7,13 @@ import { c as createTar, x as extractTar } from 'tar';
 export interface ExtractOptions {
   /** Mode bits removed from every extracted entry (e.g. 0o027: nothing for others). */
   umask?: number;
+  /** Who owns every extracted entry (a root DEA extracting for a container's user). */
+  owner?: { uid: number; gid: number };
 }
 
 const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
-export async function extractTarball(file: string, dir: string, { umask }: ExtractOptions = {}): Promise<void> {
+export async function extractTarball(file: string, dir: string, { umask, owner }: ExtractOptions = {}): Promise<void> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   await extractTar({
     file,
@@ -19,6 +21,7 @@ export async function extractTarball(file: string, dir: string, { umask }: Extra
     strict: true,
     preservePaths: false,
     preserveOwner: false,
+    ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     filter: (_path, entry) => {
       if (!('type' in entry) || !ALLOWED.has(String(entry.type))) return false;
       // The entry's own mode is what tar creates the file with (the process umask aside).

@@ -31,7 +31,7 @@ import { DropletCache } from './instances/droplet-cache.js';
 import { Instance } from './instances/instance.js';
 import { InstanceLimits } from './instances/limits.js';
 import { reapOrphans } from './instances/orphans.js';
-import { scan } from './instances/procfs.js';
+import { scan } from '../common/procfs.js';
 import { Containers } from './containers/container.js';
 import { BUILTIN_BUILDPACKS_DIR, deaPaths, type DeaPaths } from './paths.js';
 import type { DeaSettings } from './settings.js';

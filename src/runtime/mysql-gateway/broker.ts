@@ -5,7 +5,7 @@ import type { NatsConnection } from '../common/bus.js';
 import type { Logger } from '../common/log.js';
 import { planById, SERVICE_ID } from './catalog.js';
 import { bindingUsername, databaseName, NodeError, nodeRequest, type NodePool } from './nodes.js';
-import type { BindingRecord, InstanceRecord, RecordStore } from './records.js';
+import type { BindingRecord, ServiceInstanceRecord, RecordStore } from './records.js';
 
 export interface BrokerResult {
   status: number;
@@ -96,7 +96,7 @@ export class Broker {
     this.pendingDatabases.add(name);
     try {
       const reply = await nodeRequest(this.deps.bus, 'provision', node.id, { plan: plan.name, version: node.version, name }, this.deps.requestTimeoutMs);
-      const record: InstanceRecord = {
+      const record: ServiceInstanceRecord = {
         id,
         service_id,
         plan_id,
@@ -141,7 +141,7 @@ export class Broker {
     this.busy.add(id);
     try {
       if (plan.id !== instance.plan_id) await nodeRequest(this.deps.bus, 'update', instance.node_id, { name: instance.name, plan: plan.name }, this.deps.requestTimeoutMs);
-      const record: InstanceRecord = { ...instance, plan_id: plan.id, plan: plan.name, ...(parameters !== undefined ? { parameters } : {}) };
+      const record: ServiceInstanceRecord = { ...instance, plan_id: plan.id, plan: plan.name, ...(parameters !== undefined ? { parameters } : {}) };
       // Its bindings are now of the new plan too: the platform names it when it unbinds them.
       for (const binding of this.deps.records.bindingsOf(id)) if (binding.plan_id !== plan.id) this.deps.records.putBinding({ ...binding, plan_id: plan.id });
       this.deps.records.putInstance(record);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readJson, writeSecretJson } from '../common/config.js';
 
-export interface InstanceRecord {
+export interface ServiceInstanceRecord {
   id: string;
   service_id: string;
   plan_id: string;
@@ -35,12 +35,12 @@ export interface BindingRecord {
 
 interface RecordsFile {
   version: 1;
-  instances: Record<string, InstanceRecord>;
+  instances: Record<string, ServiceInstanceRecord>;
   bindings: Record<string, BindingRecord>;
 }
 
 export class RecordStore {
-  readonly instances = new Map<string, InstanceRecord>();
+  readonly instances = new Map<string, ServiceInstanceRecord>();
   readonly bindings = new Map<string, BindingRecord>();
 
   constructor(readonly file: string) {
@@ -56,7 +56,7 @@ export class RecordStore {
     return [...this.bindings.values()].filter((b) => b.instance_id === instanceId);
   }
 
-  putInstance(record: InstanceRecord): void {
+  putInstance(record: ServiceInstanceRecord): void {
     this.instances.set(record.id, record);
     this.save();
   }

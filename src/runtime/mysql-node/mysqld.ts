@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { findExecutable, SYSTEM_BIN_DIRS } from '../common/executables.js';
 import { isListening } from '../common/net.js';
 import { waitFor } from '../common/poll.js';
 
@@ -26,7 +27,7 @@ export interface PrivateMysqld {
   stop(): Promise<void>;
 }
 
-const SBIN = ['/usr/sbin', '/usr/local/sbin', '/usr/local/mysql/bin'];
+const SBIN = [...SYSTEM_BIN_DIRS, '/usr/local/mysql/bin'];
 /**
  * The MySQL binaries run so that what they create (data files with password hashes, the error log) is
  * owner-only: umask 077 for the install scripts, and UMASK/UMASK_DIR for mysqld, which sets its own
@@ -36,8 +37,7 @@ const owned = (file: string, args: string[]): [string, string[]] => ['/bin/sh', 
 
 /** The server binary and the initialiser, or undefined when neither MariaDB nor MySQL is installed. */
 export function findMysqlServer(): { server: string; install?: string; flavour: 'mariadb' | 'mysql' } | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...SBIN];
-  const find = (name: string) => dirs.map((d) => path.join(d, name)).find((p) => fs.existsSync(p));
+  const find = (name: string) => findExecutable(name, SBIN);
   const mariadbd = find('mariadbd');
   if (mariadbd) return { server: mariadbd, install: find('mariadb-install-db') ?? find('mysql_install_db'), flavour: 'mariadb' };
   const mysqld = find('mysqld');

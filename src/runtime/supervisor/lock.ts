@@ -10,6 +10,7 @@
 // upgrade while a box runs neither starts a second box over it nor loses `devbox down` for it; such
 // a file is gone with the next `devbox down`.
 import fs from 'node:fs';
+import { parseStat, readStat, type ProcStat } from '../common/procfs.js';
 
 export interface SupervisorRecord {
   pid: number;
@@ -19,30 +20,19 @@ export interface SupervisorRecord {
   proc_starttime?: number;
 }
 
-export interface ProcStat {
-  state: string;
-  starttime: number;
-}
+/** What the lock needs to know of a process: whether it is a zombie, and when it started. */
+export type ProcessIdentity = Pick<ProcStat, 'state' | 'starttime'>;
 
 /** State (field 3) and start time (field 22) from the text of /proc/<pid>/stat. */
-export function parseProcStat(text: string): ProcStat | undefined {
-  // "pid (comm) state ppid ...": comm is the executable's name, which may hold spaces and ')', so
-  // the fields are counted from the last ')'. After it come field 3 (state) ... field 22 (starttime).
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const fields = text.slice(close + 1).trim().split(/\s+/);
-  const state = fields[0];
-  const starttime = /^\d+$/.test(fields[22 - 3] ?? '') ? Number(fields[22 - 3]) : NaN;
-  return state && Number.isSafeInteger(starttime) ? { state, starttime } : undefined;
+export function parseProcStat(text: string): ProcessIdentity | undefined {
+  const stat = parseStat(text);
+  return stat && { state: stat.state, starttime: stat.starttime };
 }
 
 /** State and start time of a process, or undefined (no such process, no /proc). */
-export function procStat(pid: number): ProcStat | undefined {
-  try {
-    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+export function procStat(pid: number): ProcessIdentity | undefined {
+  const stat = readStat(pid);
+  return stat && { state: stat.state, starttime: stat.starttime };
 }
 
 /** The start time to record for `pid`; undefined where /proc cannot tell it. */

@@ -29,7 +29,7 @@ export interface UaaServerOptions {
   log: Logger;
 }
 
-type Handler = (req: http.IncomingMessage, url: URL) => Promise<Reply>;
+type EndpointHandler = (req: http.IncomingMessage, url: URL) => Promise<Reply>;
 interface Reply {
   status?: number;
   body: unknown;
@@ -53,7 +53,7 @@ export class UaaServer {
     userinfo: { ok: 0, refused: 0 },
     token_key_requests: 0,
   };
-  private readonly routes: Record<string, { methods: string[]; handler: Handler }>;
+  private readonly routes: Record<string, { methods: string[]; handler: EndpointHandler }>;
 
   constructor({ settings, log }: UaaServerOptions) {
     this.settings = settings;

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { request } from '../../../src/runtime/common/http.js';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import { statePaths } from '../../../src/runtime/common/config.js';
-import { processTree } from '../../../src/runtime/dea/instances/procfs.js';
+import { processTree } from '../../../src/runtime/common/procfs.js';
 import { readSupervisor } from '../../../src/runtime/supervisor/lock.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { appInstances, boxCli, brokerRows, controllerRows, missing, nodeRows, readBox, table, varz, waitForRestart } from '../../helpers/box-probe.js';

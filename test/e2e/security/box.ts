@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import type { PortsFile } from '../../../src/runtime/common/config.js';
-import { processTree } from '../../../src/runtime/dea/instances/procfs.js';
+import { processTree } from '../../../src/runtime/common/procfs.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { cleanupBox, devbox, tempHome, type DevboxResult } from '../../helpers/devbox.js';
 import type { MysqlCredentials } from '../../../src/runtime/mysql-node/node.js';

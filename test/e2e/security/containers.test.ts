@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { statePaths } from '../../../src/runtime/common/config.js';
 import { request } from '../../../src/runtime/common/http.js';
 import { waitFor } from '../../../src/runtime/common/net.js';
-import { processTree } from '../../../src/runtime/dea/instances/procfs.js';
+import { processTree } from '../../../src/runtime/common/procfs.js';
 import { basic, cmdline, securityBox, type SecurityBox } from './box.js';
 
 const behaviours = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/apps/behaviours');

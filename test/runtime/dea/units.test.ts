@@ -9,7 +9,7 @@ import type { StartMessage } from '../../../src/runtime/common/bus-messages.js';
 import { extractTarball } from '../../../src/runtime/dea/archive.js';
 import { databaseUrl, instanceEnv, vcapServices } from '../../../src/runtime/dea/instances/env.js';
 import { findCgroupParent } from '../../../src/runtime/dea/instances/limits.js';
-import { parseStat } from '../../../src/runtime/dea/instances/procfs.js';
+import { parseStat } from '../../../src/runtime/common/procfs.js';
 import { LineSplitter } from '../../../src/runtime/dea/lines.js';
 import { BUILTIN_BUILDPACKS_DIR } from '../../../src/runtime/dea/paths.js';
 import { deaSettings } from '../../../src/runtime/dea/settings.js';

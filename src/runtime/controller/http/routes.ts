@@ -23,7 +23,7 @@ export interface ApiResponse {
   stream?: Readable;
 }
 
-export type Handler<C> = (req: ApiRequest, ctx: C) => Promise<ApiResponse> | ApiResponse;
+export type RouteHandler<C> = (req: ApiRequest, ctx: C) => Promise<ApiResponse> | ApiResponse;
 
 interface Route<C> {
   method: string;
@@ -31,7 +31,7 @@ interface Route<C> {
   path: string;
   pattern: RegExp;
   keys: string[];
-  handler: Handler<C>;
+  handler: RouteHandler<C>;
   /** Handlers that stream the raw request themselves (uploads) do not get a parsed body. */
   rawBody: boolean;
 }
@@ -41,7 +41,7 @@ export const MAX_JSON_BODY = 1024 * 1024;
 export class Routes<C> {
   private readonly routes: Route<C>[] = [];
 
-  add(method: string, path: string, handler: Handler<C>, { rawBody = false } = {}): this {
+  add(method: string, path: string, handler: RouteHandler<C>, { rawBody = false } = {}): this {
     const keys: string[] = [];
     const source = path.replace(/:([a-z_]+)/g, (_m, key: string) => {
       keys.push(key);
@@ -56,11 +56,11 @@ export class Routes<C> {
     return this.routes.map(({ method, path, rawBody }) => ({ method, path, rawBody }));
   }
 
-  get = (path: string, handler: Handler<C>) => this.add('GET', path, handler);
-  post = (path: string, handler: Handler<C>) => this.add('POST', path, handler);
-  patch = (path: string, handler: Handler<C>) => this.add('PATCH', path, handler);
-  put = (path: string, handler: Handler<C>) => this.add('PUT', path, handler);
-  delete = (path: string, handler: Handler<C>) => this.add('DELETE', path, handler);
+  get = (path: string, handler: RouteHandler<C>) => this.add('GET', path, handler);
+  post = (path: string, handler: RouteHandler<C>) => this.add('POST', path, handler);
+  patch = (path: string, handler: RouteHandler<C>) => this.add('PATCH', path, handler);
+  put = (path: string, handler: RouteHandler<C>) => this.add('PUT', path, handler);
+  delete = (path: string, handler: RouteHandler<C>) => this.add('DELETE', path, handler);
 
   match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | 'method' | undefined {
     let pathMatched = false;

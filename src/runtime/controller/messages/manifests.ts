@@ -4,9 +4,10 @@
 // app at once, each as "For application 'NAME': ...", in one answer (a compound 422).
 import type { IncomingMessage } from 'node:http';
 import { parseDocument } from 'yaml';
+import { PROCESS_HEALTH_CHECK_TYPES } from '../../common/health-checks.js';
 import { ApiError, unprocessable } from '../errors.js';
 import { STACK, parseEnvironment } from './apps.js';
-import { HEALTH_CHECK_TYPES, MAX_DISK_MB, MAX_MEMORY_MB } from './processes.js';
+import { MAX_DISK_MB, MAX_MEMORY_MB } from './processes.js';
 
 /** A manifest larger than this is not a manifest. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -199,7 +200,7 @@ function processSettings(raw: Record<string, unknown>, type: string, problems: s
   }
   if (raw.health_check_type !== undefined) {
     const type = raw.health_check_type === 'none' ? 'process' : raw.health_check_type;
-    if (typeof type !== 'string' || !(HEALTH_CHECK_TYPES as readonly string[]).includes(type)) problems.push(at(`Health check type must be "port", "process", or "http"`));
+    if (typeof type !== 'string' || !(PROCESS_HEALTH_CHECK_TYPES as readonly string[]).includes(type)) problems.push(at(`Health check type must be "port", "process", or "http"`));
     else process.healthCheckType = type;
   }
   if (raw.health_check_http_endpoint !== undefined) {

@@ -4,7 +4,7 @@ import { unprocessable } from '../errors.js';
 import { allowOnly, asObject, relationshipGuid } from './validate.js';
 
 /** A file as v3's resource_matches and upload name it. */
-export interface Resource {
+export interface FileResource {
   path?: string;
   checksum: { value: string };
   size_in_bytes: number;
@@ -14,7 +14,7 @@ export interface Resource {
 export const MAX_RESOURCE_MATCHES = 100_000;
 
 /** A resources list; v2's shape (sha1, size, fn) is accepted too, as Cloud Controller does. */
-export function resourcesList(value: unknown): Resource[] {
+export function resourcesList(value: unknown): FileResource[] {
   if (!Array.isArray(value)) throw unprocessable('Resources must be an array');
   return value.map((raw) => {
     const r = asObject(raw, 'a resource');
@@ -32,7 +32,7 @@ export function resourcesList(value: unknown): Resource[] {
 }
 
 /** `{resources}` of POST /v3/resource_matches. */
-export function resourceMatchesMessage(raw: unknown): Resource[] {
+export function resourceMatchesMessage(raw: unknown): FileResource[] {
   const body = asObject(raw);
   allowOnly(body, ['resources']);
   const resources = resourcesList(body.resources);

@@ -1,8 +1,8 @@
 // Process requests: scale (instances, memory, disk, log rate) and update (command, health check).
+import { PROCESS_HEALTH_CHECK_TYPES } from '../../common/health-checks.js';
 import { unprocessable } from '../errors.js';
 import { allowOnly, asObject, optionalInteger, optionalObject, optionalString, type Body } from './validate.js';
 
-export const HEALTH_CHECK_TYPES = ['port', 'http', 'process'] as const;
 export const MAX_MEMORY_MB = 32 * 1024;
 export const MAX_DISK_MB = 64 * 1024;
 
@@ -49,7 +49,7 @@ export function processUpdateMessage(raw: unknown): ProcessUpdateMessage {
   if (check) {
     allowOnly(check, ['type', 'data']);
     const type = optionalString(check, 'type');
-    if (type !== undefined && !(HEALTH_CHECK_TYPES as readonly string[]).includes(type)) throw unprocessable(`Health check type must be one of: ${HEALTH_CHECK_TYPES.join(', ')}`);
+    if (type !== undefined && !(PROCESS_HEALTH_CHECK_TYPES as readonly string[]).includes(type)) throw unprocessable(`Health check type must be one of: ${PROCESS_HEALTH_CHECK_TYPES.join(', ')}`);
     const data = optionalObject(check, 'data') ?? {};
     allowOnly(data, ['timeout', 'invocation_timeout', 'endpoint']);
     message.healthCheck = {

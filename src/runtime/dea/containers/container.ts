@@ -11,10 +11,11 @@ import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:chi
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findExecutable } from '../../common/executables.js';
 import type { Logger } from '../../common/log.js';
 import { withNodeOnPath } from '../host.js';
 import type { InstanceCgroup, InstanceLimits } from '../instances/limits.js';
-import { killSession, processTree, scan as processScan, type ProcessScan } from '../instances/procfs.js';
+import { killSession, processTree, scan as processScan, signal, type ProcessScan } from '../../common/procfs.js';
 import type { DeaSettings } from '../settings.js';
 import { rootfsFor, type Rootfs } from './rootfs.js';
 
@@ -121,7 +122,7 @@ export class Containers {
     probeDir: string,
   ) {
     const root = process.getuid?.() === 0;
-    const found = settings.containers === 'off' ? { reason: 'DEVBOX_DEA_CONTAINERS=off' } : probe(settings.bwrap ?? which('bwrap'), root ? settings.containerUid : undefined, privateDirs, probeDir);
+    const found = settings.containers === 'off' ? { reason: 'DEVBOX_DEA_CONTAINERS=off' } : probe(settings.bwrap ?? findExecutable('bwrap'), root ? settings.containerUid : undefined, privateDirs, probeDir);
     if ('sandbox' in found) {
       this.sandbox = found.sandbox;
       this.isolation = 'namespaces';
@@ -135,6 +136,21 @@ export class Containers {
       this.detail = `no containers (${found.reason}): instances and stagings run as processes of ${os.userInfo().username}, can read what that user can and see every process`;
       log.warn('containers are unavailable; instances and stagings run as plain processes', { reason: found.reason });
     }
+  }
+
+  /** Whether what the DEA makes for a container must be given to the container's uid (a root DEA). */
+  private get chowns(): boolean {
+    return process.getuid?.() === 0 && this.uid !== 0;
+  }
+
+  /** Who files the DEA makes for a container must belong to; undefined when they are the DEA's already. */
+  get owner(): { uid: number; gid: number } | undefined {
+    return this.chowns ? { uid: this.uid, gid: this.gid } : undefined;
+  }
+
+  /** Whether `dir` is already the container user's (so `own` has nothing to do for it). */
+  owns(dir: string): boolean {
+    return !this.chowns || fs.statSync(dir).uid === this.uid;
   }
 
   /** The PATH inside a container (the host's toolchains that are there). */
@@ -151,12 +167,12 @@ export class Containers {
   create(spec: ContainerSpec): Container {
     makeDirs(spec, this.uid, this.gid);
     const cgroup = spec.limits ? this.limits.create(spec.handle, spec.limits) : undefined;
-    return new Container(spec, cgroup, (argv, cwd, enter) => containerCommand(this.sandbox, spec, argv, cwd, enter), !!this.sandbox);
+    return new Container(cgroup, (argv, cwd, enter) => containerCommand(this.sandbox, spec, argv, cwd, enter), !!this.sandbox);
   }
 
   /** Gives a directory tree the container was handed (a package, a droplet) to its uid. */
   own(dir: string): void {
-    if (process.getuid?.() !== 0 || this.uid === 0) return;
+    if (!this.chowns) return;
     const stack = [dir];
     while (stack.length > 0) {
       const current = stack.pop()!;
@@ -170,7 +186,7 @@ export class Containers {
 /** Tries bubblewrap for real once: a container that must run as the right uid and write its home. */
 function probe(bwrap: string | undefined, rootUid: number | undefined, privateDirs: string[], probeDir: string): { sandbox: Sandbox } | { reason: string } {
   if (!bwrap) return { reason: 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap' };
-  const setpriv = rootUid !== undefined ? which('setpriv') : undefined;
+  const setpriv = rootUid !== undefined ? findExecutable('setpriv') : undefined;
   if (rootUid !== undefined && !setpriv) return { reason: 'setpriv (util-linux) is not installed' };
   const uid = rootUid ?? process.getuid?.() ?? 0;
   const gid = rootUid ?? process.getgid?.() ?? 0;
@@ -198,7 +214,6 @@ export class Container {
   private exited = false;
 
   constructor(
-    readonly spec: ContainerSpec,
     readonly cgroup: InstanceCgroup | undefined,
     private readonly command: (argv: string[], cwd: string, enter: string[]) => { file: string; args: string[] },
     /** In namespaces of its own (else a session of the DEA's user). */
@@ -254,26 +269,4 @@ export class Container {
     this.kill();
     this.cgroup?.remove();
   }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone
-  }
-}
-
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const file = path.join(dir, name);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  for (const dir of ['/usr/bin', '/usr/sbin', '/bin', '/sbin']) if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
-  return undefined;
 }

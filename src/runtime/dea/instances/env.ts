@@ -96,20 +96,30 @@ export const appHost = (advertised = '127.0.0.1'): string => (/^(127\.|::1$|loca
 export const HOST_PASSTHROUGH = ['TZ', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
 
 /**
- * The environment of an instance: a clean base (PATH, LANG, USER, the host passthrough), the user's env, then the
- * platform's variables, which the user's cannot replace (DATABASE_URL excepted, as on Cloud Foundry).
+ * Where every environment the DEA gives (an instance's, a staging's) starts, from scratch: PATH
+ * (the container's), LANG, USER (`vcap` in a container, else the DEA's user) and the host
+ * passthrough. Nothing else of the DEA's own environment.
  */
-export function instanceEnv(start: StartMessage, placement: InstancePlacement): Record<string, string> {
-  const services = vcapServices(start.services);
+export function baseEnv({ path, user }: { path?: string; user?: string }): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: placement.path ?? withNodeOnPath(process.env.PATH),
+    PATH: path ?? withNodeOnPath(process.env.PATH),
     LANG: process.env.LANG || 'en_US.UTF-8',
-    USER: placement.user ?? safeUser(),
+    USER: user ?? safeUser(),
   };
   for (const key of HOST_PASSTHROUGH) {
     const value = process.env[key];
     if (value) env[key] = value;
   }
+  return env;
+}
+
+/**
+ * The environment of an instance: the base (baseEnv), the user's env, then the
+ * platform's variables, which the user's cannot replace (DATABASE_URL excepted, as on Cloud Foundry).
+ */
+export function instanceEnv(start: StartMessage, placement: InstancePlacement): Record<string, string> {
+  const services = vcapServices(start.services);
+  const env = baseEnv(placement);
   for (const [key, value] of Object.entries(start.env ?? {})) {
     if (value !== undefined && value !== null) env[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }

@@ -35,7 +35,7 @@ import { checkOnce } from './health-check.js';
 import { launcherArgs } from './launcher.js';
 import { diskUsage } from './limits.js';
 import { LogForwarder } from './log-forwarder.js';
-import { CLOCK_TICKS, pssBytes, readStat, type ProcessScan } from './procfs.js';
+import { CLOCK_TICKS, pssBytes, readStat, type ProcessScan } from '../../common/procfs.js';
 
 const MB = 1024 * 1024;
 /** Leaves nothing of the app to the group or others (the instance directory is 0700 as well). */
@@ -178,9 +178,10 @@ export class Instance {
     const { start, deps } = this;
     this.cell(`Creating container for app ${start.name}, instance ${this.guid}`);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const home = { source: this.home, target: CONTAINER_HOME };
     const container = deps.containers.create({
       handle: this.guid,
-      mounts: [{ source: this.home, target: CONTAINER_HOME }],
+      mounts: [home],
       tmp: path.join(this.home, 'tmp'),
       limits: { memoryBytes: this.memLimitBytes, pids: deps.settings.pidsLimit },
     });
@@ -195,9 +196,9 @@ export class Instance {
     }
     if (this.finished) return;
     this.cell(droplet.downloaded ? `Downloaded droplet (${formatSize(droplet.size)})` : `Downloaded droplet (${formatSize(droplet.size)}, cached)`);
-    await extractTarball(droplet.file, this.home, { umask: APP_UMASK });
-    fs.mkdirSync(path.join(this.home, 'app'), { recursive: true, mode: 0o700 });
-    deps.containers.own(this.home);
+    await extractTarball(droplet.file, this.home, { umask: APP_UMASK, owner: deps.containers.owner });
+    const app = fs.mkdirSync(path.join(this.home, 'app'), { recursive: true, mode: 0o700 });
+    if (app) deps.containers.own(app);
     if (this.finished) return;
 
     const command = start.start_command?.trim() || this.stagedCommand();
@@ -205,7 +206,7 @@ export class Instance {
 
     this.port = await this.pickPort();
     if (this.finished) return;
-    const inside = (dir: string) => path.join(deps.containers.inside({ source: this.home, target: CONTAINER_HOME }), dir);
+    const inside = (dir: string) => path.join(deps.containers.inside(home), dir);
     const env = instanceEnv(start, {
       instanceGuid: this.guid,
       port: this.port,

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
+import { signal } from '../../common/procfs.js';
 import type { MemoryEnforcement } from '../settings.js';
 
 export type MemoryMechanism = 'cgroup-v2' | 'cgroup-v1' | 'pss-sampling';
@@ -272,13 +273,7 @@ const pidsIn = (dir: string): number[] =>
 
 function removeCgroup(dir: string): void {
   try {
-    for (const pid of pidsIn(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    for (const pid of pidsIn(dir)) signal(pid, 'SIGKILL');
     fs.rmdirSync(dir);
   } catch {
     // busy a little longer (processes exiting); the next DEA start tries again

@@ -10,7 +10,7 @@ import type { RouterRegisterMessage } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
 import { sleep } from '../../common/net.js';
 import { INSTANCE_RECORD, type InstanceRecord } from './instance.js';
-import { killSession, readStat, scanSessions } from './procfs.js';
+import { killSession, readStat, scanSessions } from '../../common/procfs.js';
 
 /** Between unregistering the orphans' routes and killing them: requests already sent get answered. */
 const DRAIN_MS = 250;

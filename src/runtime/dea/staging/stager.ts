@@ -8,7 +8,6 @@
 // the environment a stager gets. The DEA itself downloads, unpacks, tars and uploads.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { publishAppLog } from '../../common/app-log.js';
@@ -18,7 +17,7 @@ import type { Logger } from '../../common/log.js';
 import { waitFor } from '../../common/poll.js';
 import { createTarball, extractTarball } from '../archive.js';
 import { CONTAINER_HOME, type Container, type Containers, type Mount } from '../containers/container.js';
-import { HOST_PASSTHROUGH } from '../instances/env.js';
+import { baseEnv } from '../instances/env.js';
 import type { DeaPaths } from '../paths.js';
 import { downloadToFile, uploadFile } from '../transfer.js';
 import type { TokenSource } from '../uaa-client.js';
@@ -59,7 +58,7 @@ export interface StagingPlacement {
   home: string;
   tmpDir: string;
   /** USER (`vcap` in a container; the DEA's user without one). */
-  user: string;
+  user?: string;
 }
 
 /**
@@ -69,15 +68,7 @@ export interface StagingPlacement {
  * of the DEA's environment: not the HOME, secrets or settings of the shell that ran devbox.
  */
 export function stagingEnv(request: StagingRequest, placement: StagingPlacement): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: placement.path,
-    LANG: process.env.LANG || 'en_US.UTF-8',
-    USER: placement.user,
-  };
-  for (const key of HOST_PASSTHROUGH) {
-    const value = process.env[key];
-    if (value) env[key] = value;
-  }
+  const env = baseEnv(placement);
   for (const [key, value] of Object.entries(request.environment ?? {})) env[key] = String(value);
   Object.assign(env, {
     HOME: placement.home,
@@ -86,14 +77,6 @@ export function stagingEnv(request: StagingRequest, placement: StagingPlacement)
     MEMORY_LIMIT: `${request.memory_limit || 256}m`,
   });
   return env;
-}
-
-function deaUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return 'vcap';
-  }
 }
 
 async function sha1File(file: string): Promise<string> {
@@ -130,7 +113,7 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     let downloaded: { size: number };
     try {
       downloaded = await downloadToFile(request.package_download_uri, packageFile, { auth: deps.auth });
-      await extractTarball(packageFile, dirs.build);
+      await extractTarball(packageFile, dirs.build, { owner: deps.containers.owner });
     } catch (error) {
       throw new StagingFailure('StagingError', `Failed to download the app package: ${(error as Error).message}`);
     } finally {
@@ -178,7 +161,6 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
       if (made) containers.own(made);
     };
     makeDir(path.join(dirs.home, 'tmp'));
-    containers.own(dirs.build);
     const space: StagingSpace = {
       container,
       build: place(mounts.build),
@@ -189,7 +171,7 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     };
 
     const home = place(mounts.home);
-    const env = stagingEnv(request, { path: containers.path, home: home.inside, tmpDir: path.join(home.inside, 'tmp'), user: container.isolated ? 'vcap' : deaUser() });
+    const env = stagingEnv(request, { path: containers.path, home: home.inside, tmpDir: path.join(home.inside, 'tmp'), user: container.isolated ? 'vcap' : undefined });
     const runOptions = { env, deadline, signal: deps.signal, onLine: (line: string, stream: 'OUT' | 'ERR') => stg(line, stream) };
     let detected: string;
     if (chosen.length === 0) {
@@ -202,8 +184,11 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     const final = chosen[chosen.length - 1];
     log.info('staging', { buildpacks: chosen.map((b) => b.name), isolation: containers.isolation });
 
-    // A cache written before containers (or as another uid) becomes the container user's.
-    for (const bp of chosen) if (fs.existsSync(space.cache(bp).host)) containers.own(space.cache(bp).host);
+    // A cache written before containers (or as another uid) becomes the container user's, once.
+    for (const bp of chosen) {
+      const cache = space.cache(bp).host;
+      if (fs.existsSync(cache) && !containers.owns(cache)) containers.own(cache);
+    }
     await build(chosen, space, runOptions);
     const released = await release(final, space, runOptions);
     const processTypes = { ...released, ...readProcfile(dirs.build) };

@@ -1,6 +1,6 @@
-// Reading /proc: which processes belong to an instance (the tree under its container's outer
-// process, or its session without containers: the DEA starts every instance as a session and
-// process group leader), their memory and CPU time.
+// Reading /proc, for whoever must tell processes apart: the supervisor's lock (a pid and its start
+// time), the DEA (which processes belong to an instance: the tree under its container's outer
+// process, or its session without containers; their memory and CPU time), tests and benchmarks.
 import fs from 'node:fs';
 
 /** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux the DEA targets). */
@@ -20,6 +20,8 @@ export const PAGE_SIZE: number = (() => {
 
 export interface ProcStat {
   pid: number;
+  /** Field 3: R, S, D, Z (a zombie)... */
+  state: string;
   ppid: number;
   pgrp: number;
   session: number;
@@ -30,22 +32,27 @@ export interface ProcStat {
   rssBytes: number;
 }
 
-/** Parses /proc/<pid>/stat (the command name may contain spaces and parentheses). */
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) may hold spaces and ')', so the fields are
+ * counted from the last ')'; undefined when the text is cut short.
+ */
 export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < 0) return undefined;
-  const pid = Number(text.slice(0, open).trim());
-  const f = text.slice(close + 2).split(' ');
+  const f = text.slice(close + 1).trim().split(/\s+/);
   // f[0] is field 3 (state): field n is f[n - 3].
   const n = (i: number) => Number(f[i - 3]);
+  const starttime = /^\d+$/.test(f[22 - 3] ?? '') ? n(22) : NaN;
+  if (!f[0] || !Number.isSafeInteger(starttime)) return undefined;
   return {
-    pid,
+    pid: Number(text.slice(0, open).trim()),
+    state: f[0],
     ppid: n(4),
     pgrp: n(5),
     session: n(6),
     ticks: n(14) + n(15) + n(16) + n(17),
-    starttime: n(22),
+    starttime,
     rssBytes: n(24) * PAGE_SIZE,
   };
 }
@@ -125,18 +132,17 @@ export function pssBytes(pid: number): number | undefined {
   }
 }
 
-/** Kills an instance's processes: its process group and anything else left in its session. */
-export function killSession(leader: number, signal: NodeJS.Signals, sessions = scanSessions()): void {
+/** Sends `sig` to `pid`, if it is still there. */
+export function signal(pid: number, sig: NodeJS.Signals): void {
   try {
-    process.kill(-leader, signal);
+    process.kill(pid, sig);
   } catch {
-    // group gone
+    // gone
   }
-  for (const proc of sessions.get(leader) ?? []) {
-    try {
-      process.kill(proc.pid, signal);
-    } catch {
-      // gone
-    }
-  }
+}
+
+/** Kills an instance's processes: its process group and anything else left in its session. */
+export function killSession(leader: number, sig: NodeJS.Signals, sessions = scanSessions()): void {
+  signal(-leader, sig);
+  for (const proc of sessions.get(leader) ?? []) signal(proc.pid, sig);
 }
