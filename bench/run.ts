@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchBus } from './bus.js';
 import { benchCfPush } from './cf-push.js';
+import { benchContainers } from './containers.js';
 import { printTable, ratio, type BenchRow } from './lib.js';
 import { benchLogs } from './logs.js';
 import { benchMemory } from './memory.js';
@@ -19,6 +20,7 @@ const suites: [string, () => Promise<BenchRow[]>][] = [
   ['logs', () => benchLogs()],
   ['services', () => benchServices()],
   ['memory', () => benchMemory()],
+  ['containers', () => benchContainers()],
 ];
 try {
   const { benchRouter } = (await import('./router.js')) as { benchRouter?: () => Promise<BenchRow[]> };

@@ -2,7 +2,7 @@
 // package polled until STAGED or FAILED, the droplet made current, the app (re)started, and its
 // instances watched until all run, or until they crash (`Start unsuccessful`), or time runs out.
 import type { ApiClient } from './api/client.js';
-import type { App, AuditEvent, Build, Droplet, Process, ProcessInstanceStats } from './api/resources.js';
+import type { App, AuditEvent, Build, Deployment, Droplet, Process, ProcessInstanceStats } from './api/resources.js';
 import { CliError } from './base-command.js';
 import type { Steps } from './steps.js';
 import { waitFor } from '../runtime/common/poll.js';
@@ -186,8 +186,8 @@ async function stage(client: ApiClient, app: App, packageGuid: string, ui: Ui, u
 export class StartFailure extends CliError {}
 
 /**
- * Starts (or restarts) the app and waits until all its web instances run (one step: `Waiting for app
- * NAME to start...`). An app without web instances is not waited for.
+ * Starts (or restarts) the app and waits until its processes run (one step: `Waiting for app NAME
+ * to start...`). An app without instances is not waited for.
  */
 export async function startAndWait(client: ApiClient, app: App, { restart }: { restart: boolean }, ui: Ui): Promise<void> {
   const started = restart ? await client.apps.restart(app.guid) : await client.apps.start(app.guid);
@@ -196,24 +196,108 @@ export async function startAndWait(client: ApiClient, app: App, { restart }: { r
   await waitForStart(client, app, since, ui);
 }
 
-/** Waits (one step) until the app's web instances run, after a start that happened at `since` (API time). */
+/** How start, restart, restage and push replace running instances: all at once, or `rolling`. */
+export const STRATEGIES = ['rolling'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Deployments are looked at this often (they move an instance at a time: seconds). */
+const DEPLOYMENT_POLL = { initialMs: 200, maxMs: 1_000, factor: 1.3 };
+
+/**
+ * A rolling deployment of the droplet (the current one when none is given) and the wait for it (one
+ * step: `Waiting for app NAME to deploy...`): until it is DEPLOYED, then until the app's other
+ * processes run. `noWait` returns once a first new instance runs. A deployment that is canceled
+ * (by a user, or by itself when new instances keep failing) fails with why; one that takes longer
+ * than the startup timeout per instance is canceled, as cf does.
+ */
+export async function deployAndWait(client: ApiClient, app: App, dropletGuid: string | undefined, { noWait = false }: { noWait?: boolean }, ui: Ui): Promise<void> {
+  const web = await client.processes.get(app.guid);
+  const deployment = await client.apps.deploy(app.guid, dropletGuid);
+  const since = new Date(deployment.created_at);
+  const timeoutMs = startupTimeoutMs(healthCheckTimeout(web)) * Math.max(1, web.instances);
+  const finished = await ui.steps.step(
+    `Waiting for app ${app.name} to deploy`,
+    (update) =>
+      waitFor<Deployment | 'timed out'>(
+        `the deployment of ${app.name}`,
+        async () => {
+          const d = await client.apps.deployment(deployment.guid);
+          if (d.status.value === 'FINALIZED') return d;
+          const stats = await client.processes.instanceStats(web.guid);
+          const running = stats.filter((s) => s.state === 'RUNNING').length;
+          update(`${running} of ${web.instances} new instance${web.instances === 1 ? '' : 's'} running`);
+          return noWait && running > 0 ? d : undefined;
+        },
+        {
+          timeoutMs,
+          backoff: DEPLOYMENT_POLL,
+          retryIf: () => false,
+          onTimeout: () => 'timed out' as const,
+        },
+      ),
+    (d) => (d === 'timed out' ? d : d.status.value === 'FINALIZED' ? d.status.reason.toLowerCase() : 'a first new instance runs'),
+  );
+  if (finished === 'timed out') {
+    await client.apps.cancelDeployment(deployment.guid).catch(() => undefined);
+    throw new StartFailure(`Start app timeout: the deployment of ${app.name} did not finish within ${Math.round(timeoutMs / 1000)} s and was canceled.\n\n${moreInformationTip(ui, app.name)}`);
+  }
+  if (finished.status.value === 'FINALIZED' && finished.status.reason !== 'DEPLOYED') {
+    const why = finished.status.details?.error ? `: ${finished.status.details.error}` : '';
+    throw new StartFailure(`Deployment of ${app.name} was ${finished.status.reason.toLowerCase()}${why}\n\n${moreInformationTip(ui, app.name)}`);
+  }
+  if (finished.status.value === 'FINALIZED') await waitForStart(client, app, since, ui);
+}
+
+/** What the wait found of one process: its instances as last reported, and the crashes since the start. */
+export interface ProcessOutcome {
+  process: Process;
+  stats: ProcessInstanceStats[];
+  crashes: AuditEvent[];
+}
+
+/**
+ * Waits (one step) until each process of the app with instances runs, after a start that happened
+ * at `since` (API time), as cf 7+ does: the app is usable once every process has a running
+ * instance. Instances that crashed meanwhile do not hold the wait up; they are named with their
+ * reason afterwards, as are those still starting at the deadline. A process all of whose instances
+ * crashed fails the wait (`Start unsuccessful`).
+ */
 export async function waitForStart(client: ApiClient, app: App, since: Date, ui: Ui): Promise<void> {
   const { steps, bin } = ui;
-  const web = await client.processes.get(app.guid);
-  if (web.instances === 0) return;
-  const outcome = await steps.step(
+  const processes = (await client.processes.ofApp(app.guid)).filter((p) => p.instances > 0);
+  if (processes.length === 0) return;
+  const progress = new Map<string, string>();
+  const outcomes = await steps.step(
     `Waiting for app ${app.name} to start`,
-    (update) => waitForInstances(client, app, web, since, { timeoutMs: startupTimeoutMs(healthCheckTimeout(web)), ui, update }),
-    (stats) => instancesLine(stats, web.instances),
+    (update) =>
+      Promise.all(
+        processes.map((process) =>
+          waitForInstances(client, app, process, since, {
+            timeoutMs: startupTimeoutMs(healthCheckTimeout(process)),
+            ui,
+            update: (detail) => {
+              progress.set(process.type, detail);
+              update(processes.length === 1 ? detail : [...progress].map(([type, d]) => `${type}: ${d}`).join('; '));
+            },
+          }),
+        ),
+      ),
+    (done) => done.map((o) => `${processes.length === 1 ? '' : `${o.process.type} `}${instancesLine(o.stats, o.process.instances)}`).join(', '),
   );
-  const notRunning = outcome.filter((s) => s.state !== 'RUNNING');
-  if (notRunning.length > 0) {
-    steps.warn(`${notRunning.length} of ${web.instances} instances of ${app.name} are not running yet (${notRunning.map((s) => `#${s.index} ${s.state.toLowerCase()}`).join(', ')}); '${bin} app ${app.name}' shows them.`);
+  for (const { process, stats, crashes } of outcomes) {
+    const notRunning = stats.filter((s) => s.state !== 'RUNNING');
+    if (notRunning.length === 0) continue;
+    const crashed = latestCrashByIndex(crashes);
+    const which = notRunning.map((s) => {
+      const crash = crashed.get(s.index);
+      return crash ? `#${s.index} crashed: ${crashDescription(crash)}` : `#${s.index} ${s.state.toLowerCase()}`;
+    });
+    steps.warn(`${notRunning.length} of ${process.instances} instances of ${app.name} (process ${process.type}) are not running (${which.join('; ')}); '${bin} app ${app.name}' shows them.`);
   }
 }
 
-function healthCheckTimeout(web: Process): number | null {
-  const timeout = web.health_check.data.timeout;
+function healthCheckTimeout(process: Process): number | null {
+  const timeout = process.health_check.data.timeout;
   return typeof timeout === 'number' ? timeout : null;
 }
 
@@ -226,36 +310,42 @@ function instancesLine(stats: ProcessInstanceStats[], desired: number): string {
 const START_POLL = { initialMs: 50, maxMs: 500, factor: 1.2 };
 
 /**
- * Polls the process's instances until all run. Fails like cf when every instance has crashed (now,
- * or each index at least once since `since` while none runs), and with `Start app timeout` when
- * nothing runs by the deadline; when some run by then, returns what there is.
+ * Polls the process's instances until all run, or until one runs and every other has crashed since
+ * `since` (it will not be usable soon; the crash is named). Fails like cf when every instance has
+ * crashed (now, or each index at least once since `since` while none runs), and with `Start app
+ * timeout` when nothing runs by the deadline; when some run by then, returns what there is.
  */
 export async function waitForInstances(
   client: ApiClient,
   app: App,
-  web: Process,
+  process: Process,
   since: Date,
   { timeoutMs, ui, update }: { timeoutMs: number; ui: Pick<Ui, 'bin' | 'logs'>; update?: (detail: string) => void },
-): Promise<ProcessInstanceStats[]> {
-  const desired = web.instances;
+): Promise<ProcessOutcome> {
+  const desired = process.instances;
   let last: ProcessInstanceStats[] = [];
+  let crashes: AuditEvent[] = [];
+  const outcome = (): ProcessOutcome => ({ process, stats: last, crashes });
   return waitFor(
     `the instances of ${app.name} to run`,
     async () => {
-      const stats = (last = await client.processes.instanceStats(web.guid));
+      const stats = (last = await client.processes.instanceStats(process.guid));
       const running = stats.filter((s) => s.state === 'RUNNING').length;
       const crashedNow = stats.filter((s) => s.state === 'CRASHED').length;
-      if (running >= desired && stats.length > 0) return stats;
+      if (running >= desired && stats.length > 0) return outcome();
       const states = ['STARTING', 'CRASHED', 'DOWN'].map((state) => [state, stats.filter((s) => s.state === state).length] as const).filter(([, n]) => n > 0);
       update?.([`${running} of ${desired} running`, ...states.map(([state, n]) => `${n} ${state.toLowerCase()}`)].join(', '));
+      crashes = (await client.apps.crashEvents(app.guid, since)).filter((e) => e.actor.guid === process.guid);
+      const crashedIndices = new Set(crashes.map((e) => e.data.index).filter((i): i is number => typeof i === 'number' && i < desired));
       if (running === 0) {
-        const crashes = await client.apps.crashEvents(app.guid, since);
-        const crashedIndices = new Set(crashes.map((e) => e.data.index).filter((i): i is number => typeof i === 'number' && i < desired));
         if ((stats.length > 0 && crashedNow === stats.length) || crashedIndices.size >= desired) {
           throw new StartFailure(`Start unsuccessful\n\n${crashLines(crashes)}${moreInformationTip(ui, app.name)}`);
         }
+        return undefined;
       }
-      return undefined;
+      // One runs: what has not started yet and has crashed since the start is not waited for.
+      const waiting = stats.filter((s) => s.state !== 'RUNNING' && !crashedIndices.has(s.index));
+      return waiting.length === 0 ? outcome() : undefined;
     },
     {
       timeoutMs,
@@ -263,7 +353,7 @@ export async function waitForInstances(
       retryIf: () => false,
       onTimeout: () => {
         // Some run: the caller says which do not.
-        if (last.some((s) => s.state === 'RUNNING')) return last;
+        if (last.some((s) => s.state === 'RUNNING')) return outcome();
         throw new StartFailure(
           `Start app timeout\n\nTIP: Application must be listening on the right port. Instead of hard coding the port, use the $PORT environment variable.\n${moreInformationTip(ui, app.name)}`,
         );
@@ -272,19 +362,23 @@ export async function waitForInstances(
   );
 }
 
-/** The newest crash of each instance: `   #0 crashed: APP/PROC/WEB: Exited with status 3`. */
-function crashLines(crashes: AuditEvent[]): string {
+/** The newest crash event of each index (the events come newest first). */
+function latestCrashByIndex(crashes: AuditEvent[]): Map<number, AuditEvent> {
   const byIndex = new Map<number, AuditEvent>();
   for (const event of crashes) {
     const index = event.data.index;
     if (typeof index === 'number' && !byIndex.has(index)) byIndex.set(index, event);
   }
+  return byIndex;
+}
+
+const crashDescription = (event: AuditEvent): string =>
+  typeof event.data.exit_description === 'string' && event.data.exit_description ? event.data.exit_description : `exited with status ${String(event.data.exit_status ?? 'unknown')}`;
+
+/** The newest crash of each instance: `   #0 crashed: APP/PROC/WEB: Exited with status 3`. */
+function crashLines(crashes: AuditEvent[]): string {
+  const byIndex = latestCrashByIndex(crashes);
   if (byIndex.size === 0) return '';
-  const lines = [...byIndex.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([index, event]) => {
-      const description = typeof event.data.exit_description === 'string' && event.data.exit_description ? event.data.exit_description : `exited with status ${String(event.data.exit_status ?? 'unknown')}`;
-      return `   #${index} crashed: ${description}`;
-    });
+  const lines = [...byIndex.entries()].sort(([a], [b]) => a - b).map(([index, event]) => `   #${index} crashed: ${crashDescription(event)}`);
   return `${lines.join('\n')}\n\n`;
 }

@@ -40,7 +40,15 @@ export interface AppManifest {
   healthCheckEndpoint?: string;
   healthCheckInvocationTimeout?: number;
   timeout?: number;
+  /**
+   * cf's `processes:` as written (each with a string `type`, the other fields unchecked: the
+   * controller's apply_manifest checks them and says what is wrong).
+   */
+  processes?: ManifestProcess[];
 }
+
+/** One entry of an app's `processes:`: its type and its other fields exactly as the manifest gives them. */
+export type ManifestProcess = { type: string } & Record<string, unknown>;
 
 export interface Manifest {
   /** The file read (absolute), when there was one. */
@@ -58,7 +66,6 @@ export class ManifestError extends CliError {
 
 // Fields the cf CLI knows that devbox does not act on: warned about by name, then ignored.
 const UNSUPPORTED: Record<string, string> = {
-  processes: 'only the web process is supported: use the top-level command, instances, memory and health-check fields',
   sidecars: 'sidecars are not supported',
   metadata: 'metadata (labels, annotations) is not supported by push',
   'log-rate-limit-per-second': 'log rate limits are not enforced by devbox',
@@ -82,7 +89,7 @@ const REMOVED: Record<string, string> = {
 };
 const KNOWN = new Set([
   'name', 'path', 'memory', 'disk_quota', 'disk-quota', 'instances', 'buildpacks', 'buildpack', 'command', 'env', 'routes', 'services',
-  'no-route', 'random-route', 'health-check-type', 'health-check-http-endpoint', 'health-check-invocation-timeout', 'timeout', 'stack',
+  'no-route', 'random-route', 'health-check-type', 'health-check-http-endpoint', 'health-check-invocation-timeout', 'timeout', 'stack', 'processes',
 ]);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -361,6 +368,9 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
   const timeout = whole('timeout', 1, MAX_TIMEOUT_SECONDS);
   if (timeout !== undefined) app.timeout = timeout;
 
+  const processes = checkProcesses(raw.processes, at, who, problems);
+  if (processes !== undefined) app.processes = processes;
+
   const stack = raw.stack;
   if (stack !== undefined && stack !== null && stack !== 'host') {
     if (typeof stack !== 'string') bad('stack', 'a stack name', stack);
@@ -375,6 +385,33 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
   const unknown = Object.keys(raw).filter((k) => !KNOWN.has(k) && !(k in UNSUPPORTED) && !(k in REMOVED));
   if (unknown.length > 0) warnings.push(`${at} has fields devbox does not know, ignored: ${unknown.join(', ')}${who}`);
   return app;
+}
+
+/**
+ * `processes:`: a list of mappings, each with a type given once. Only the shape is checked here; the
+ * fields of each entry go to the controller as written (it knows their rules, as Cloud Controller).
+ */
+function checkProcesses(value: unknown, at: string, who: string, problems: string[]): ManifestProcess[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const like = 'like {type: worker, instances: 1}';
+  if (!Array.isArray(value)) {
+    problems.push(`${at}.processes must be a list of processes, each a mapping with a type, ${like}, got ${show(value)}${who}`);
+    return undefined;
+  }
+  const processes: ManifestProcess[] = [];
+  const seen = new Map<string, number>();
+  value.forEach((entry: unknown, j) => {
+    const where = `${at}.processes[${j}]`;
+    if (!isObject(entry)) return void problems.push(`${where} must be a mapping with a type, ${like}, got ${show(entry)}${who}`);
+    const type = entry.type;
+    if (type === undefined || type === null) return void problems.push(`${where} has no type: every process needs one, ${like}${who}`);
+    if (typeof type !== 'string' || type.trim() === '') return void problems.push(`${where}.type must be a process type such as web or worker, got ${show(type)}${who}`);
+    const first = seen.get(type);
+    if (first !== undefined) return void problems.push(`${where}.type "${type}" is also the type of processes[${first}]: list each process type once${who}`);
+    seen.set(type, j);
+    processes.push({ ...entry, type });
+  });
+  return processes;
 }
 
 /**

@@ -2,16 +2,18 @@
 // push of one app: settings, routes, files (only those the API lacks), staging, start, and the wait
 // for its instances.
 import { randomInt } from 'node:crypto';
+import { stringify } from 'yaml';
+import { ManifestRefused } from './api/apps.js';
 import type { ApiClient } from './api/client.js';
 import type { ProcessChange, ScaleChange } from './api/processes.js';
 import type { App, Domain, Process, Route } from './api/resources.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
-import { stagePackage, startAndWait, traceStaging, type Staged, type Ui } from './lifecycle.js';
-import type { AppManifest, Manifest } from './manifest.js';
+import { deployAndWait, stagePackage, startAndWait, traceStaging, type Staged, type Strategy, type Ui } from './lifecycle.js';
+import type { AppManifest, Manifest, ManifestProcess } from './manifest.js';
 import type { Named } from './session.js';
 import type { Steps } from './steps.js';
-import { byteSize } from './units.js';
+import { BadSize, byteSize, parseMegabytes } from './units.js';
 
 /** One app to push: a name, a directory, and whatever settings the manifest and flags give. */
 export interface PushPlan extends AppManifest {
@@ -52,6 +54,7 @@ export function planPush({ manifest, name, overrides, cwd }: { manifest?: Manife
   }
   if (apps.length > 1 && Object.keys(given).length > 0) throw new CliError(MULTIPLE_APPS_WITH_FLAGS, 2);
   return apps.map((app) => {
+    if (app.processes?.some((p) => p.type === 'web')) return planWithWebEntry(app, given, cwd);
     const merged: AppManifest = { ...app, ...given };
     // Route flags replace the manifest's route choices as a whole.
     if (given.noRoute) merged.randomRoute = undefined;
@@ -64,6 +67,120 @@ export function planPush({ manifest, name, overrides, cwd }: { manifest?: Manife
     }
     return { ...merged, name: merged.name as string, path: merged.path ?? cwd };
   });
+}
+
+/**
+ * The web process's settings of a plan (top-level fields and flags) and the keys a `processes:`
+ * entry gives them under (the first is written; cf accepts dashes and underscores alike).
+ */
+const WEB_FIELDS: { field: keyof AppManifest & string; keys: string[]; value?: (v: unknown) => unknown }[] = [
+  { field: 'command', keys: ['command'] },
+  { field: 'instances', keys: ['instances'] },
+  { field: 'memory', keys: ['memory'], value: (mb) => `${String(mb)}M` },
+  { field: 'disk', keys: ['disk_quota', 'disk-quota'], value: (mb) => `${String(mb)}M` },
+  { field: 'healthCheckType', keys: ['health-check-type', 'health_check_type'] },
+  { field: 'healthCheckEndpoint', keys: ['health-check-http-endpoint', 'health_check_http_endpoint'] },
+  { field: 'healthCheckInvocationTimeout', keys: ['health-check-invocation-timeout', 'health_check_invocation_timeout'] },
+  { field: 'timeout', keys: ['timeout'] },
+];
+const ENDPOINT_KEYS = ['health-check-http-endpoint', 'health_check_http_endpoint'];
+const TYPE_KEYS = ['health-check-type', 'health_check_type'];
+const DISK_KEYS = ['disk_quota', 'disk-quota'];
+
+/** The first of these keys an entry gives (null counts: `command: null` is a value). */
+const entryValue = (entry: ManifestProcess, keys: string[]): unknown => entry[keys.find((k) => entry[k] !== undefined) ?? keys[0]];
+
+/**
+ * A plan whose manifest has a `processes:` entry for web: the web process is set by that entry
+ * alone, made of (strongest first) the flags, the entry as written, and the app's top-level fields
+ * for what the entry does not give. Cloud Controller's rule is that the entry wins over the top
+ * level (it then ignores the top level: devbox keeps it for what the entry leaves out), and cf's
+ * that flags win over both.
+ */
+function planWithWebEntry(app: AppManifest, given: AppManifest, cwd: string): PushPlan {
+  const web: ManifestProcess = { ...(app.processes?.find((p) => p.type === 'web') as ManifestProcess) };
+  const has = (keys: string[]) => keys.some((k) => web[k] !== undefined);
+  let endpointFromTop = false;
+  for (const { field, keys, value } of WEB_FIELDS) {
+    const flag = given[field];
+    const top = app[field];
+    if (flag !== undefined) {
+      for (const key of keys) delete web[key];
+      web[keys[0]] = value ? value(flag) : flag;
+    } else if (top !== undefined && !has(keys)) {
+      web[keys[0]] = value ? value(top) : top;
+      if (field === 'healthCheckEndpoint') endpointFromTop = true;
+    }
+  }
+  // -u port|process drops an http endpoint, wherever the manifest wrote it; so does an entry's own
+  // non-http type for an endpoint written at the top level.
+  const type = entryValue(web, TYPE_KEYS);
+  const dropEndpoint = given.healthCheckEndpoint === undefined && (given.healthCheckType !== undefined ? given.healthCheckType !== 'http' : endpointFromTop && type !== undefined && type !== 'http');
+  if (dropEndpoint) for (const key of ENDPOINT_KEYS) delete web[key];
+  const merged: AppManifest = { ...app, ...given };
+  if (given.noRoute) merged.randomRoute = undefined;
+  if (given.noRoute || given.randomRoute) merged.routes = undefined;
+  if (given.randomRoute) merged.noRoute = undefined;
+  for (const { field } of WEB_FIELDS) delete merged[field];
+  merged.processes = app.processes?.map((p) => (p.type === 'web' ? web : p));
+  return { ...merged, name: merged.name as string, path: merged.path ?? cwd };
+}
+
+/**
+ * The manifest push applies for an app's `processes:` (YAML 1.1, as the controller reads it): the
+ * entries as written. `routes: []` tells apply_manifest to leave the app's routes alone (push has
+ * mapped them already; without it, an app with no route would get the default one).
+ */
+export function processesManifest(name: string, processes: ManifestProcess[]): string {
+  return stringify({ applications: [{ name, routes: [], processes }] }, { version: '1.1' });
+}
+
+/**
+ * Whether applying these entries restarts instances of a started app (as a new command, health
+ * check type or endpoint, memory or disk does: docs/push.md), compared with the app's processes; a
+ * type the app does not have yet counts when it asks for instances. A size push cannot read counts
+ * as a change (the controller says what is wrong with it).
+ */
+export function processesRestart(current: Process[], entries: ManifestProcess[]): boolean {
+  const mb = (value: unknown): number | undefined => {
+    try {
+      return parseMegabytes(String(value));
+    } catch (error) {
+      if (error instanceof BadSize) return undefined;
+      throw error;
+    }
+  };
+  return entries.some((entry) => {
+    const process = current.find((p) => p.type === entry.type);
+    if (!process) return typeof entry.instances === 'number' && entry.instances > 0;
+    if (entry.command !== undefined) {
+      const command = entry.command === null || entry.command === 'null' || entry.command === 'default' ? null : entry.command;
+      if (command !== process.command) return true;
+    }
+    const type = entryValue(entry, TYPE_KEYS);
+    if (type !== undefined && (type === 'none' ? 'process' : type) !== process.health_check.type) return true;
+    const endpoint = entryValue(entry, ENDPOINT_KEYS);
+    if (endpoint !== undefined && endpoint !== (process.health_check.data.endpoint ?? (process.health_check.type === 'http' ? '/' : undefined))) return true;
+    if (entry.memory !== undefined && mb(entry.memory) !== process.memory_in_mb) return true;
+    const disk = entryValue(entry, DISK_KEYS);
+    return disk !== undefined && mb(disk) !== process.disk_in_mb;
+  });
+}
+
+/**
+ * Entries with a health check endpoint whose process would not have the http check (the entry gives
+ * no type, and the process has or gets another one): the controller refuses these only when it
+ * applies the manifest, after push has created the app, so push says so first.
+ */
+export function endpointProblems(current: Process[], entries: ManifestProcess[]): string[] {
+  const problems: string[] = [];
+  for (const entry of entries) {
+    const endpoint = entryValue(entry, ENDPOINT_KEYS);
+    if (endpoint === undefined || entryValue(entry, TYPE_KEYS) !== undefined) continue;
+    const type = current.find((p) => p.type === entry.type)?.health_check.type ?? (entry.type === 'web' ? 'port' : 'process');
+    if (type !== 'http') problems.push(`Process "${entry.type}": the health check endpoint ${String(endpoint)} needs health-check-type http, and the process has the ${type} health check: add health-check-type: http to its entry`);
+  }
+  return problems;
 }
 
 /**
@@ -145,10 +262,14 @@ export interface PushOptions {
   noStart: boolean;
   space: Named;
   ui: Ui;
+  /** `rolling`: a started app's web instances are replaced one at a time (a deployment of the new droplet). */
+  strategy?: Strategy;
+  /** With a rolling strategy: done once a first new instance runs. */
+  noWait?: boolean;
 }
 
 /** Pushes one app: see docs/push.md for the order of things and why. */
-export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, space, ui }: PushOptions): Promise<App> {
+export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, space, ui, strategy, noWait }: PushOptions): Promise<App> {
   const { steps } = ui;
   const files = await steps.step('Packaging files to upload', () => collectAppFiles(plan.path), (f) => {
     const list = f.entries.filter((e) => e.type === 'file');
@@ -159,6 +280,15 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
 
   let app = await client.apps.find(plan.name);
   const created = !app;
+  // `processes:` are checked by the controller before anything is created or changed.
+  const entries = plan.processes ?? [];
+  const processes = app && entries.length > 0 ? await client.processes.ofApp(app.guid) : [];
+  const processesYaml = entries.length > 0 ? processesManifest(plan.name, entries) : undefined;
+  if (processesYaml) {
+    const problems = endpointProblems(processes, entries);
+    if (problems.length > 0) throw refused(plan.name, problems);
+    await manifestStep(plan.name, () => client.apps.checkManifest(space.guid, processesYaml));
+  }
   if (!app) {
     app = await client.apps.create(space.guid, plan.name, { buildpacks: plan.buildpacks, env: plan.env });
   } else {
@@ -176,7 +306,7 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   }
   const processChange = processUpdate(web, plan);
   const scale = scaleUpdate(web, plan);
-  const restarts = processChange.restarts || scale?.memory_in_mb !== undefined || scale?.disk_in_mb !== undefined;
+  const restarts = processChange.restarts || scale?.memory_in_mb !== undefined || scale?.disk_in_mb !== undefined || processesRestart(processes, entries);
   // New settings would restart the old droplet's instances now and again after staging: stop first.
   // --no-start leaves the app stopped, as cf does.
   if (app.state === 'STARTED' && (noStart || restarts)) {
@@ -188,6 +318,10 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
 
   await applyRoutes(client, app, plan, created, space, steps);
   if (plan.services?.length) await bindServices(client, app, plan.services, steps);
+  if (processesYaml) {
+    steps.line(`Applying processes ${entries.map((p) => p.type).join(', ')}...`);
+    await manifestStep(plan.name, () => client.apps.applyManifest(space.guid, processesYaml));
+  }
 
   // Only what the API does not have yet goes up.
   const resources = fileResources(files);
@@ -212,9 +346,29 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   } finally {
     await trace?.stop();
   }
+  if (strategy === 'rolling' && app.state === 'STARTED') {
+    // The new droplet goes out a few instances at a time; the app keeps answering meanwhile.
+    await deployAndWait(client, app, staged.droplet.guid, { noWait }, ui);
+    return app;
+  }
   await client.apps.setCurrentDroplet(app.guid, staged.droplet.guid);
   await startAndWait(client, app, { restart: app.state === 'STARTED' }, ui);
   return app;
+}
+
+/** The manifest's processes refused: what the controller (or push) said, each problem on its own line. */
+function refused(name: string, problems: string[]): CliError {
+  return new CliError(`The processes of app ${name} in the manifest cannot be applied:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/** A call with the manifest's processes; the API's refusal as every problem it names. */
+async function manifestStep(name: string, call: () => Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (error instanceof ManifestRefused) throw refused(name, error.problems);
+    throw error;
+  }
 }
 
 /** The manifest's services bound to the app (those already bound are left as they are), before staging. */

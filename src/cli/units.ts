@@ -1,4 +1,5 @@
 // Sizes and times the way the cf CLI reads and writes them.
+import { CliError } from './base-command.js';
 
 /** A usage error in a flag's value (exit 2). */
 export class BadSize extends Error {}
@@ -19,6 +20,17 @@ export function parseMegabytes(text: string): number {
 }
 
 /** 256 → 256M, 1024 → 1G, 1536 → 1.5G (cf's way of showing quotas). */
+/** A size flag (`-m 512M`) in MB, undefined when not given; a bad one is a usage error (exit 2). */
+export function sizeFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseMegabytes(value);
+  } catch (error) {
+    if (error instanceof BadSize) throw new CliError(`Incorrect Usage: invalid argument for flag '${flag}': ${error.message}`, 2);
+    throw error;
+  }
+}
+
 export function formatMegabytes(mb: number): string {
   if (mb >= 1024 * 1024 && mb % (1024 * 1024) === 0) return `${mb / (1024 * 1024)}T`;
   if (mb >= 1024) return mb % 1024 === 0 ? `${mb / 1024}G` : `${(mb / 1024).toFixed(1)}G`;

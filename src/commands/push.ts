@@ -5,8 +5,9 @@ import { renderAppSummary } from '../cli/app-view.js';
 import { CliError } from '../cli/base-command.js';
 import { findManifestIn, MAX_TIMEOUT_SECONDS, normalizeBuildpacks, readManifest, type AppManifest } from '../cli/manifest.js';
 import { requireArg } from '../cli/prompts.js';
+import { STRATEGIES } from '../cli/lifecycle.js';
 import { planPush, pushApp } from '../cli/push.js';
-import { BadSize, parseMegabytes } from '../cli/units.js';
+import { sizeFlag } from '../cli/units.js';
 
 export default class Push extends ApiCommand {
   static override description = `Push a new app or sync changes to an existing app
@@ -33,6 +34,8 @@ Uploads the app's directory (only files the box does not have yet; .cfignore is 
     buildpack: Flags.string({ char: 'b', description: "buildpack: nodejs, python, staticfile, binary, or a buildpack directory; 'default' to detect (repeat for several)", multiple: true }),
     command: Flags.string({ char: 'c', description: "start command; 'null' for the buildpack's" }),
     'no-start': Flags.boolean({ description: 'upload the app but do not stage or start it (a started app is stopped)' }),
+    strategy: Flags.string({ description: "replace a started app's instances with no downtime: rolling", options: [...STRATEGIES] }),
+    'no-wait': Flags.boolean({ description: 'with --strategy rolling: return once a first new instance runs' }),
     'no-route': Flags.boolean({ description: 'map no route to the app (and unmap the routes it has)' }),
     'random-route': Flags.boolean({ description: 'a random host for the default route (when the app has no route yet)' }),
     'health-check-type': Flags.string({ char: 'u', description: 'how the DEA knows an instance is healthy', options: ['port', 'http', 'process', 'none'] }),
@@ -46,8 +49,8 @@ Uploads the app's directory (only files the box does not have yet; .cfignore is 
     if (flags['no-manifest'] && flags.manifest) throw new CliError('Incorrect Usage: The following arguments cannot be used together: -f, --no-manifest', 2);
     const overrides: AppManifest = {
       path: flags.path === undefined ? undefined : path.resolve(cwd, flags.path),
-      memory: size('-m', flags.memory),
-      disk: size('-k', flags.disk),
+      memory: sizeFlag('-m', flags.memory),
+      disk: sizeFlag('-k', flags.disk),
       instances: flags.instances,
       buildpacks: flags.buildpack === undefined ? undefined : normalizeBuildpacks(flags.buildpack, cwd),
       command: flags.command === undefined ? undefined : flags.command === 'null' || flags.command === 'default' ? null : flags.command,
@@ -72,19 +75,14 @@ Uploads the app's directory (only files the box does not have yet; .cfignore is 
     if (manifest?.file) this.log(`Applying manifest file ${manifest.file}...`);
     for (const [i, plan] of plans.entries()) {
       if (plans.length > 1) this.log(`${i === 0 ? '' : '\n'}Pushing app ${plan.name}...`);
-      await pushApp(client, plan, { noStart: flags['no-start'], space: target.space, ui });
+      await pushApp(client, plan, { noStart: flags['no-start'], space: target.space, ui, strategy: flags.strategy === 'rolling' ? 'rolling' : undefined, noWait: flags['no-wait'] });
       this.log('');
-      this.log(renderAppSummary(await client.apps.summary(plan.name)));
+      const summary = await client.apps.summary(plan.name);
+      this.log(renderAppSummary(summary));
+      // Cloud Foundry gives a process other than web no instances unless the manifest says otherwise.
+      const idle = summary.processes.filter((p) => p.type !== 'web' && p.instances === 0);
+      if (idle.length > 0) this.log('');
+      for (const p of idle) this.log(`TIP: process ${p.type} has no instances: '${this.config.bin} scale ${plan.name} --process ${p.type} -i 1' starts one.`);
     }
-  }
-}
-
-function size(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parseMegabytes(value);
-  } catch (error) {
-    if (error instanceof BadSize) throw new CliError(`Incorrect Usage: invalid argument for flag '${flag}': ${error.message}`, 2);
-    throw error;
   }
 }

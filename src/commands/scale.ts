@@ -5,7 +5,7 @@ import { renderAppSummary } from '../cli/app-view.js';
 import { waitForStart } from '../cli/lifecycle.js';
 import { keyValues } from '../cli/output.js';
 import { confirmOrForce, requireArg } from '../cli/prompts.js';
-import { BadSize, formatMegabytes, parseMegabytes } from '../cli/units.js';
+import { formatMegabytes, sizeFlag } from '../cli/units.js';
 
 export default class Scale extends ApiCommand {
   static override description = `Change or show the instances, memory and disk of an app's process
@@ -32,16 +32,7 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Scale);
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
-    const size = (flag: string, value: string | undefined) => {
-      if (value === undefined) return undefined;
-      try {
-        return parseMegabytes(value);
-      } catch (error) {
-        if (error instanceof BadSize) throw new CliError(`Incorrect Usage: invalid argument for flag '${flag}': ${error.message}`, 2);
-        throw error;
-      }
-    };
-    const change = { instances: flags.instances, memory_in_mb: size('-m', flags.memory), disk_in_mb: size('-k', flags.disk) };
+    const change = { instances: flags.instances, memory_in_mb: sizeFlag('-m', flags.memory), disk_in_mb: sizeFlag('-k', flags.disk) };
     const { client, target } = await this.targeted();
     if (Object.values(change).every((v) => v === undefined)) {
       this.log(`Showing current scale of app ${name} ${this.where(target)}...\n`);
@@ -50,6 +41,10 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
       return;
     }
     const app = await client.apps.get(name);
+    const types = (await client.processes.ofApp(app.guid)).map((p) => p.type);
+    if (!types.includes(flags.process)) {
+      throw new CliError(`App ${name} has no process of type '${flags.process}': its processes are ${types.join(', ')}. Process types come from the app's Procfile (or its buildpack) and the manifest's processes:.`);
+    }
     if (app.state === 'STARTED' && (change.memory_in_mb !== undefined || change.disk_in_mb !== undefined)) {
       const sure = await confirmOrForce(`This will cause the app to restart. Are you sure you want to scale ${name}?`, {
         force: flags.force,
@@ -66,7 +61,7 @@ Sizes take a unit as in cf: M, MB, G, GB (e.g. 256M, 1G). New memory or disk lim
       return;
     }
     // New limits restarted the instances (the API did that): wait for them as cf does. Instances alone: show them as they are.
-    if (process.type === 'web' && (change.memory_in_mb !== undefined || change.disk_in_mb !== undefined)) {
+    if (change.memory_in_mb !== undefined || change.disk_in_mb !== undefined) {
       const ui = this.ui();
       await waitForStart(client, app, new Date(process.updated_at), ui);
       this.log('');

@@ -10,7 +10,7 @@ const web = { guid: 'p', instances: 2 } as Process;
 const ui = { bin: 'devbox', logs: true };
 const stat = (index: number, state: string): ProcessInstanceStats => ({ type: 'web', index, state });
 const crash = (index: number, description: string): AuditEvent =>
-  ({ guid: `e${index}`, created_at: new Date().toISOString(), updated_at: '', type: 'audit.app.process.crash', actor: { guid: '', type: '', name: '' }, target: { guid: 'a', type: 'app', name: 'shop' }, data: { index, exit_status: 3, exit_description: description } }) as AuditEvent;
+  ({ guid: `e${index}`, created_at: new Date().toISOString(), updated_at: '', type: 'audit.app.process.crash', actor: { guid: 'p', type: 'process', name: 'web' }, target: { guid: 'a', type: 'app', name: 'shop' }, data: { index, exit_status: 3, exit_description: description } }) as AuditEvent;
 
 /** A client whose stats answers follow `polls` (the last one repeats) and whose crash events are `crashes`. */
 function fakeClient(polls: ProcessInstanceStats[][], crashes: AuditEvent[] = []): ApiClient {
@@ -43,7 +43,7 @@ describe('staging and starting', () => {
 
   it('waits until every instance runs', async () => {
     const updates: string[] = [];
-    const stats = await waitForInstances(fakeClient([[stat(0, 'DOWN'), stat(1, 'DOWN')], [stat(0, 'RUNNING'), stat(1, 'STARTING')], [stat(0, 'RUNNING'), stat(1, 'RUNNING')]]), app, web, new Date(), {
+    const { stats } = await waitForInstances(fakeClient([[stat(0, 'DOWN'), stat(1, 'DOWN')], [stat(0, 'RUNNING'), stat(1, 'STARTING')], [stat(0, 'RUNNING'), stat(1, 'RUNNING')]]), app, web, new Date(), {
       timeoutMs: 10_000,
       ui,
       update: (u) => updates.push(u),
@@ -64,9 +64,18 @@ describe('staging and starting', () => {
   it('fails when every index crashed since the start even if the restarts hide it, not while one runs', async () => {
     const restarting = fakeClient([[stat(0, 'STARTING'), stat(1, 'STARTING')]], [crash(0, 'x'), crash(1, 'y')]);
     await assert.rejects(waitForInstances(restarting, app, web, new Date(), { timeoutMs: 10_000, ui }), /Start unsuccessful/);
-    const oneRuns = fakeClient([[stat(0, 'RUNNING'), stat(1, 'STARTING')]], [crash(0, 'x'), crash(1, 'y')]);
-    const stats = await waitForInstances(oneRuns, app, web, new Date(), { timeoutMs: 300, ui });
+    const oneRuns = fakeClient([[stat(0, 'RUNNING'), stat(1, 'STARTING')]]);
+    const { stats } = await waitForInstances(oneRuns, app, web, new Date(), { timeoutMs: 300, ui });
     assert.deepEqual(stats.map((s) => s.state), ['RUNNING', 'STARTING'], 'at the deadline, what runs is enough');
+  });
+
+  it('stops waiting as cf 7 does once one runs and the others crashed since the start, naming the crashes', async () => {
+    const client = fakeClient([[stat(0, 'RUNNING'), stat(1, 'STARTING')]], [crash(1, 'APP/PROC/WEB: Exited with status 3'), { ...crash(0, 'another process'), actor: { guid: 'other', type: 'process', name: 'worker' } }]);
+    const begun = Date.now();
+    const outcome = await waitForInstances(client, app, web, new Date(), { timeoutMs: 10_000, ui });
+    assert.ok(Date.now() - begun < 5_000, 'it did not wait for the deadline');
+    assert.deepEqual(outcome.stats.map((s) => s.state), ['RUNNING', 'STARTING']);
+    assert.deepEqual(outcome.crashes.map((e) => e.data.index), [1], "only this process's crashes");
   });
 
   it('times out like cf when nothing runs', async () => {

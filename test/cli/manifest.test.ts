@@ -1,11 +1,16 @@
 // cf's manifest.yml as devbox reads it: every field, several apps, warnings for what devbox does not
-// know, errors naming the app and the field, broken YAML with its position, and alias bombs refused.
+// know, errors naming the app and the field, broken YAML with its position, and alias bombs refused;
+// `processes:` read as written, and how push turns them (with the top-level fields and the flags)
+// into the manifest it applies.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Process } from '../../src/cli/api/resources.js';
 import { CliError } from '../../src/cli/base-command.js';
-import { findManifestIn, ManifestError, MAX_ALIAS_COUNT, normalizeBuildpacks, parseManifest, readManifest } from '../../src/cli/manifest.js';
+import { findManifestIn, ManifestError, MAX_ALIAS_COUNT, normalizeBuildpacks, parseManifest, readManifest, type ManifestProcess } from '../../src/cli/manifest.js';
+import { endpointProblems, planPush, processesManifest, processesRestart } from '../../src/cli/push.js';
 
 const base = '/work/apps';
 const parse = (text: string) => parseManifest(text, { file: '/work/apps/manifest.yml', baseDir: base });
@@ -269,6 +274,167 @@ flavour: vanilla
     assert.deepEqual(normalizeBuildpacks(['null']), []);
     assert.equal(normalizeBuildpacks(['~/bp'])[0], path.join(os.homedir(), 'bp'));
     assert.equal(parse('applications:\n- name: a\n  path: /elsewhere\n').apps[0].path, '/elsewhere');
+  });
+
+  describe('processes:', () => {
+    it('reads each entry as written: its type and its other fields unchecked, for the controller to check', () => {
+      const { apps, warnings } = parse(`applications:
+- name: ww
+  command: node server.js
+  processes:
+  - type: web
+    instances: 2
+    health-check-type: http
+  - type: worker
+    instances: 1
+    memory: 64M
+    disk_quota: 512M
+    command: null
+    colour: blue
+`);
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(apps[0], {
+        name: 'ww',
+        command: 'node server.js',
+        processes: [
+          { type: 'web', instances: 2, 'health-check-type': 'http' },
+          { type: 'worker', instances: 1, memory: '64M', disk_quota: '512M', command: null, colour: 'blue' },
+        ],
+      });
+      // Values the controller refuses are passed on as they are (it names the field).
+      assert.deepEqual(parse('applications:\n- name: a\n  processes: [{type: worker, instances: -1}]\n').apps[0].processes, [{ type: 'worker', instances: -1 }]);
+      assert.deepEqual(parse('applications:\n- name: a\n  processes: ~\n').apps[0], { name: 'a' });
+    });
+
+    it('still warns about sidecars, and refuses processes at the top of the manifest', () => {
+      const { warnings } = parse('applications:\n- name: a\n  sidecars: [{name: s, command: x, process_types: [web]}]\n  processes: [{type: web}]\n');
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /applications\[0\]\.sidecars ignored: sidecars are not supported \(app 'a'\)/);
+      assert.match(problems('processes: [{type: web}]\napplications:\n- name: a\n')[0], /'processes' at the top of the manifest belongs to an application/);
+    });
+
+    it('refuses entries that are not processes, each problem with the other problems of the file', () => {
+      const found = problems(`applications:
+- name: ww
+  instances: lots
+  processes:
+  - type: web
+  - instances: 1
+  - worker
+  - type: ""
+  - type: [a]
+  - type: web
+    instances: 2
+- name: two
+  processes: {type: worker}
+`);
+      const expected = [
+        `applications[0].instances must be a whole number, got "lots" (app 'ww')`,
+        `applications[0].processes[1] has no type: every process needs one, like {type: worker, instances: 1} (app 'ww')`,
+        `applications[0].processes[2] must be a mapping with a type, like {type: worker, instances: 1}, got "worker" (app 'ww')`,
+        `applications[0].processes[3].type must be a process type such as web or worker, got "" (app 'ww')`,
+        `applications[0].processes[4].type must be a process type such as web or worker, got ["a"] (app 'ww')`,
+        `applications[0].processes[5].type "web" is also the type of processes[0]: list each process type once (app 'ww')`,
+        `applications[1].processes must be a list of processes, each a mapping with a type, like {type: worker, instances: 1}, got {"type":"worker"} (app 'two')`,
+      ];
+      assert.deepEqual(found, expected);
+    });
+
+    const plan = (text: string, overrides = {}) => planPush({ manifest: parse(text), overrides, cwd: '/' })[0];
+
+    it('without a web entry: the top-level fields stay the web process\'s, the other entries go as written', () => {
+      const p = plan('applications:\n- name: ww\n  instances: 2\n  memory: 128M\n  processes: [{type: worker, instances: 1}]\n');
+      assert.equal(p.instances, 2);
+      assert.equal(p.memory, 128);
+      assert.deepEqual(p.processes, [{ type: 'worker', instances: 1 }]);
+    });
+
+    it('with a web entry: the entry wins field by field, the top level fills in the rest, and flags win over both (cf)', () => {
+      const text = `applications:
+- name: ww
+  command: node top.js
+  instances: 3
+  memory: 128M
+  disk_quota: 2G
+  timeout: 30
+  processes:
+  - type: web
+    instances: 1
+    disk-quota: 1G
+  - type: worker
+    instances: 1
+`;
+      const p = plan(text);
+      // The web settings are the entry's alone: nothing is left at the top level to set them twice.
+      for (const field of ['command', 'instances', 'memory', 'disk', 'timeout'] as const) assert.equal(p[field], undefined, field);
+      assert.deepEqual(p.processes, [
+        { type: 'web', instances: 1, 'disk-quota': '1G', command: 'node top.js', memory: '128M', timeout: 30 },
+        { type: 'worker', instances: 1 },
+      ]);
+      const flagged = plan(text, { instances: 4, disk: 512, command: null, memory: undefined });
+      assert.deepEqual(flagged.processes?.[0], { type: 'web', instances: 4, disk_quota: '512M', command: null, memory: '128M', timeout: 30 });
+      assert.equal(flagged.instances, undefined);
+    });
+
+    it('with a web entry: health check flags and fields go together', () => {
+      const text = (entry: string, top = '') => `applications:\n- name: ww\n${top}  processes:\n  - {type: web${entry}}\n`;
+      // A top-level endpoint joins the entry's http check; -u port drops it (and the entry's own).
+      assert.deepEqual(plan(text(', health-check-type: http', '  health-check-http-endpoint: /health\n')).processes?.[0], { type: 'web', 'health-check-type': 'http', 'health-check-http-endpoint': '/health' });
+      assert.deepEqual(plan(text(', health_check_http_endpoint: /h, health-check-type: http'), { healthCheckType: 'port' }).processes?.[0], { type: 'web', 'health-check-type': 'port' });
+      // The entry's own port check outranks the top level's http check and its endpoint.
+      assert.deepEqual(plan(text(', health-check-type: port', '  health-check-type: http\n  health-check-http-endpoint: /h\n')).processes?.[0], { type: 'web', 'health-check-type': 'port' });
+      assert.deepEqual(plan(text(''), { healthCheckType: 'http', healthCheckEndpoint: '/ready' }).processes?.[0], { type: 'web', 'health-check-type': 'http', 'health-check-http-endpoint': '/ready' });
+    });
+
+    it('the manifest push applies: the entries as written, YAML the controller reads back unchanged, routes left alone', () => {
+      const entries: ManifestProcess[] = [
+        { type: 'web', instances: 1 },
+        { type: 'worker', instances: 1, memory: '64M', command: 'yes', 'health-check-type': 'process', note: 'on', nothing: null },
+      ];
+      const yaml = processesManifest('ww', entries);
+      const back = parseDocument(yaml, { version: '1.1', merge: true }).toJS() as unknown;
+      assert.deepEqual(back, { applications: [{ name: 'ww', routes: [], processes: entries }] });
+    });
+
+    const process = (type: string, overrides: Partial<Process> = {}): Process => ({
+      guid: type,
+      created_at: '',
+      updated_at: '',
+      type,
+      command: null,
+      instances: type === 'web' ? 1 : 0,
+      memory_in_mb: 256,
+      disk_in_mb: 1024,
+      health_check: { type: type === 'web' ? 'port' : 'process', data: { timeout: null, invocation_timeout: null } },
+      relationships: { app: { data: { guid: 'a' } } },
+      ...overrides,
+    });
+
+    it('knows which entries restart a started app\'s instances (command, health check, memory, disk, a new type with instances)', () => {
+      const current = [process('web'), process('worker', { command: 'node worker.js' })];
+      const restarts = (entry: ManifestProcess) => processesRestart(current, [entry]);
+      assert.equal(restarts({ type: 'worker', instances: 3, memory: '256M', 'disk-quota': '1G', command: 'node worker.js', 'health-check-type': 'process' }), false);
+      assert.equal(restarts({ type: 'web', instances: 0, timeout: 10 }), false);
+      assert.equal(restarts({ type: 'web', command: null, health_check_type: 'none' }), true);
+      assert.equal(restarts({ type: 'web', command: 'default' }), false);
+      assert.equal(restarts({ type: 'worker', command: 'node other.js' }), true);
+      assert.equal(restarts({ type: 'worker', memory: '64M' }), true);
+      assert.equal(restarts({ type: 'worker', disk_quota: '2G' }), true);
+      assert.equal(restarts({ type: 'worker', memory: '256KB' }), true);
+      assert.equal(restarts({ type: 'web', 'health-check-type': 'http' }), true);
+      assert.equal(restarts({ type: 'clock', instances: 1 }), true);
+      assert.equal(restarts({ type: 'clock' }), false);
+    });
+
+    it('says when an entry\'s endpoint needs an http check the process does not have, before anything is created', () => {
+      const http = process('web', { health_check: { type: 'http', data: { endpoint: '/' } } });
+      assert.deepEqual(endpointProblems([http], [{ type: 'web', 'health-check-http-endpoint': '/h' }]), []);
+      assert.deepEqual(endpointProblems([], [{ type: 'web', 'health-check-http-endpoint': '/h', 'health-check-type': 'http' }]), []);
+      assert.deepEqual(endpointProblems([], [{ type: 'worker', health_check_http_endpoint: '/h' }]), [
+        'Process "worker": the health check endpoint /h needs health-check-type http, and the process has the process health check: add health-check-type: http to its entry',
+      ]);
+      assert.match(endpointProblems([process('web')], [{ type: 'web', 'health-check-http-endpoint': '/h' }])[0], /has the port health check/);
+    });
   });
 
   describe('files', () => {

@@ -129,7 +129,8 @@ export async function cfFor(box: BoxRef, { timeoutMs = 120_000 } = {}): Promise<
     spawn: (args) => execa(executable, args, { cwd: cfHome, env: env(), extendEnv: true, stdin: 'ignore', reject: false }),
     async login({ org = 'devbox', space = 'dev' } = {}) {
       await ok(['api', api]);
-      await ok(['auth', admin.username, admin.password]);
+      // Through the environment, as cf recommends: a password is never read as a flag.
+      await ok(['auth'], { env: { CF_USERNAME: admin.username, CF_PASSWORD: admin.password } });
       await ok(['target', '-o', org, '-s', space]);
     },
     cleanup() {

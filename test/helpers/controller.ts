@@ -23,7 +23,7 @@ import { newCounters, type ControllerLogLine, type ControllerContext, type Contr
 import { IN_MEMORY, openDatabase, type ControllerDatabase, type Dialect } from '../../src/runtime/controller/db/index.js';
 import type { Database } from '../../src/runtime/controller/db/schema.js';
 import { createApiServer, type ApiStats } from '../../src/runtime/controller/http/server.js';
-import type { FindDropletReply, Runner, StagingResult, StartMessage, StopFilter } from '../../src/runtime/controller/runner/runner.js';
+import type { FindDropletReply, FindTaskReply, Runner, StagingResult, StartMessage, StopFilter, TaskStartMessage } from '../../src/runtime/controller/runner/runner.js';
 import { seed } from '../../src/runtime/controller/seed.js';
 import { startPrivateMysqld, type PrivateMysqld } from '../../src/runtime/mysql-node/mysqld.js';
 import { ADMIN_SCOPES, COMPONENTS_AUTHORITIES } from '../../src/runtime/uaa/settings.js';
@@ -60,13 +60,18 @@ export const STAGED_RESULT: StagingResult = { detected_buildpack: 'recorded', bu
 export class RecordedRunner implements Runner {
   readonly stages: StageCall[] = [];
   readonly starts: StartCall[] = [];
-  readonly stops: { appGuid: string; filter?: StopFilter }[] = [];
-  readonly routes: { appGuid: string; uris: string[] }[] = [];
+  /** By process guid (a web process's is its app's). */
+  readonly stops: { processGuid: string; filter?: StopFilter }[] = [];
+  readonly routes: { processGuid: string; uris: string[] }[] = [];
   /** Every call by name, in the order made: to check that a stop came before a start. */
-  readonly calls: ('stage' | 'start' | 'stop' | 'routesChanged')[] = [];
+  readonly taskStarts: { message: TaskStartMessage; memoryMb: number; stack: string }[] = [];
+  readonly taskCancels: string[] = [];
+  readonly calls: ('stage' | 'start' | 'stop' | 'routesChanged' | 'startTask' | 'cancelTask')[] = [];
+  /** What `findTasks` answers (default: no DEA knows the task). */
+  taskAnswer: (taskGuids: string[]) => FindTaskReply[] = () => [];
   stageAnswer: StageAnswer = async () => STAGED_RESULT;
   /** What `instances` answers for an app (default: no instance reported). */
-  instanceAnswer: (appGuid: string) => FindDropletReply[] = () => [];
+  instanceAnswer: (processGuid: string) => FindDropletReply[] = () => [];
   /** `start` answers this DEA's id; undefined plays a box whose DEAs have no room. */
   deaId: string | undefined = 'recorded-dea';
   deas = 1;
@@ -85,18 +90,33 @@ export class RecordedRunner implements Runner {
     return this.deaId;
   }
 
-  stop(appGuid: string, filter?: StopFilter): void {
-    this.stops.push({ appGuid, filter });
+  stop(processGuid: string, filter?: StopFilter): void {
+    this.stops.push({ processGuid, filter });
     this.calls.push('stop');
   }
 
-  routesChanged(appGuid: string, uris: string[]): void {
-    this.routes.push({ appGuid, uris });
+  routesChanged(processGuid: string, uris: string[]): void {
+    this.routes.push({ processGuid, uris });
     this.calls.push('routesChanged');
   }
 
-  async instances(appGuid: string): Promise<FindDropletReply[]> {
-    return this.instanceAnswer(appGuid);
+  async instances(processGuid: string): Promise<FindDropletReply[]> {
+    return this.instanceAnswer(processGuid);
+  }
+
+  startTask(message: TaskStartMessage, memoryMb: number, stack: string): string | undefined {
+    this.taskStarts.push({ message, memoryMb, stack });
+    this.calls.push('startTask');
+    return this.deaId;
+  }
+
+  cancelTask(taskGuid: string): void {
+    this.taskCancels.push(taskGuid);
+    this.calls.push('cancelTask');
+  }
+
+  async findTasks(taskGuids: string[]): Promise<FindTaskReply[]> {
+    return this.taskAnswer(taskGuids);
   }
 
   deaCount(): number {
@@ -113,7 +133,7 @@ export class RecordedRunner implements Runner {
 
   /** Forgets the calls recorded so far (the answers set stay). */
   clear(): void {
-    for (const list of [this.stages, this.starts, this.stops, this.routes, this.calls]) list.length = 0;
+    for (const list of [this.stages, this.starts, this.stops, this.routes, this.calls, this.taskStarts, this.taskCancels]) list.length = 0;
   }
 }
 

@@ -1,8 +1,32 @@
 // Apps: found by name in the targeted space, created, started and stopped, deleted (with their
-// routes), their environment, droplet and events, and the summaries `apps` and `app` show.
+// routes), their environment, droplet and events, manifests applied to them (as cf push does), and
+// the summaries `apps` and `app` show.
+import type { HttpResponse } from '../../runtime/common/http.js';
+import { waitFor } from '../../runtime/common/poll.js';
 import { CliError } from '../base-command.js';
+import { NOT_LOGGED_IN } from '../session.js';
 import type { ApiClient } from './client.js';
-import type { App, AppEnvironment, AuditEvent, Droplet, Process, ProcessInstanceStats, Route } from './resources.js';
+import type { App, AppEnvironment, AuditEvent, Deployment, Droplet, Job, Process, ProcessInstanceStats, Route } from './resources.js';
+import { ApiRequestError } from './transport.js';
+
+/** How long an apply_manifest job may take, and how often it is looked at (as cf polls jobs). */
+const MANIFEST_JOB_TIMEOUT_MS = 60_000;
+const MANIFEST_JOB_BACKOFF = { initialMs: 50, maxMs: 1_000 };
+
+/**
+ * A manifest the API refused (a 422, or a FAILED job): every Cloud Controller error of the answer,
+ * one per line (a compound 422 has one for each problem: `For application 'a': Process "worker":
+ * Instances must be greater than or equal to 0`).
+ */
+export class ManifestRefused extends ApiRequestError {
+  constructor(
+    readonly problems: string[],
+    status: number,
+    title?: string,
+  ) {
+    super(problems.join('\n'), status, title, problems[0]);
+  }
+}
 
 export interface ProcessSummary {
   type: string;
@@ -102,6 +126,78 @@ export class Apps {
 
   async setCurrentDroplet(appGuid: string, dropletGuid: string): Promise<void> {
     await this.client.call('PATCH', `/v3/apps/${appGuid}/relationships/current_droplet`, { data: { guid: dropletGuid } });
+  }
+
+  /** A rolling deployment of the droplet (the current one when none is given: a rolling restart). */
+  deploy(appGuid: string, dropletGuid?: string): Promise<Deployment> {
+    return this.client.call<Deployment>('POST', '/v3/deployments', { relationships: { app: { data: { guid: appGuid } } }, strategy: 'rolling', ...(dropletGuid ? { droplet: { guid: dropletGuid } } : {}) });
+  }
+
+  deployment(guid: string): Promise<Deployment> {
+    return this.client.call<Deployment>('GET', `/v3/deployments/${guid}`);
+  }
+
+  async cancelDeployment(guid: string): Promise<void> {
+    await this.client.call('POST', `/v3/deployments/${guid}/actions/cancel`);
+  }
+
+  // --- manifests ----------------------------------------------------------------------------
+
+  /**
+   * Has the API check a manifest (YAML) without applying it, `POST /v3/spaces/:guid/manifest_diff`
+   * (what cf push asks before it applies one): a ManifestRefused with every problem when the
+   * manifest would be refused. Nothing is created or changed.
+   */
+  async checkManifest(spaceGuid: string, yaml: string): Promise<void> {
+    await this.sendManifest(`/v3/spaces/${spaceGuid}/manifest_diff`, yaml);
+  }
+
+  /**
+   * Applies a manifest (YAML) to the space as cf push does, `POST /v3/spaces/:guid/actions/apply_manifest`,
+   * then polls the job in `Location` (`GET /v3/jobs/:guid`) until COMPLETE (bounded). A 422 or a
+   * FAILED job is a ManifestRefused with the API's errors.
+   */
+  async applyManifest(spaceGuid: string, yaml: string, timeoutMs = MANIFEST_JOB_TIMEOUT_MS): Promise<void> {
+    const path = `/v3/spaces/${spaceGuid}/actions/apply_manifest`;
+    const res = await this.sendManifest(path, yaml);
+    const location = res.headers.location;
+    if (res.status !== 202 || typeof location !== 'string') return;
+    await waitFor(
+      `the API's job for POST ${path}`,
+      async () => {
+        const job = await this.client.call<Job & { errors: { detail: string; title?: string }[] }>('GET', location);
+        if (job.state === 'FAILED') {
+          const problems = job.errors.map((e) => e.detail).filter(Boolean);
+          throw new ManifestRefused(problems.length > 0 ? problems : [`the API's job for POST ${path} failed without saying why (${location})`], 422, job.errors[0]?.title);
+        }
+        return job.state === 'COMPLETE';
+      },
+      {
+        timeoutMs,
+        backoff: MANIFEST_JOB_BACKOFF,
+        retryIf: () => false,
+        onTimeout: () => {
+          throw new CliError(`the API's job for POST ${path} did not finish within ${timeoutMs / 1000} s; see ${location}`);
+        },
+      },
+    );
+  }
+
+  /** A YAML body to one of the manifest endpoints; every CF error of a refusal in a ManifestRefused. */
+  private async sendManifest(path: string, yaml: string): Promise<HttpResponse> {
+    const res = await this.client.send('POST', path, { body: yaml, headers: { 'content-type': 'application/x-yaml' } });
+    if (res.status < 400) return res;
+    let errors: { detail?: string; title?: string }[] = [];
+    try {
+      errors = (JSON.parse(res.text) as { errors?: { detail?: string; title?: string }[] }).errors ?? [];
+    } catch {
+      // not a Cloud Controller error: said below
+    }
+    const title = errors[0]?.title;
+    if (title === 'CF-InvalidAuthToken' || title === 'CF-NotAuthenticated') throw new ApiRequestError(NOT_LOGGED_IN, res.status, title);
+    const problems = errors.map((e) => e.detail ?? '').filter((d) => d !== '');
+    if (problems.length === 0) throw new ApiRequestError(`The API answered POST ${path} with HTTP ${res.status}: ${res.text.slice(0, 200) || '(no body)'}`, res.status);
+    throw new ManifestRefused(problems, res.status, title);
   }
 
   // --- environment --------------------------------------------------------------------------

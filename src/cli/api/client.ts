@@ -9,6 +9,7 @@ import { Processes } from './processes.js';
 import { Routes } from './routes.js';
 import { Services } from './services.js';
 import { Targeting } from './target.js';
+import { Tasks } from './tasks.js';
 import { ApiTransport } from './transport.js';
 
 export class ApiClient extends ApiTransport {
@@ -19,6 +20,7 @@ export class ApiClient extends ApiTransport {
   readonly builds = new Builds(this);
   readonly routes = new Routes(this);
   readonly services = new Services(this);
+  readonly tasks = new Tasks(this);
 
   /** The client of the session API commands run in (see Session.resume); targets devbox/dev in a new session. */
   static async connect(home: string): Promise<ApiClient> {

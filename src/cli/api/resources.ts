@@ -23,6 +23,15 @@ export interface App extends Resource {
   relationships: { space: { data: { guid: string } } };
 }
 
+/** A rolling deployment (`POST /v3/deployments`): ACTIVE while it replaces the web instances, then FINALIZED. */
+export interface Deployment extends Resource {
+  state: string;
+  status: { value: 'ACTIVE' | 'FINALIZED'; reason: string; details?: { error?: string | null } };
+  strategy: string;
+  droplet: { guid: string };
+  new_processes: { guid: string; type: string }[];
+}
+
 export interface Process extends Resource {
   type: string;
   command: string | null;
@@ -110,6 +119,25 @@ export interface AppEnvironment {
 export interface Droplet extends Resource {
   buildpacks?: { name: string; detect_output?: string | null; buildpack_name?: string | null }[];
   process_types?: Record<string, string>;
+}
+
+/** PENDING → RUNNING → SUCCEEDED or FAILED; CANCELING after a cancel, until it is FAILED. */
+export type TaskState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELING';
+
+/** A one-off task of an app (`POST /v3/apps/:guid/tasks`): a command run once on the app's droplet. */
+export interface Task extends Resource {
+  /** The task's id within its app (1, 2, ...): what `tasks` shows and `terminate-task` takes. */
+  sequence_id: number;
+  name: string;
+  /** Empty or absent for a user who may not see it (cf prints `[hidden]`). */
+  command?: string | null;
+  state: TaskState;
+  memory_in_mb: number;
+  disk_in_mb: number;
+  /** Why a FAILED task failed (`Exited with status 1`, `task was cancelled`); null otherwise. */
+  result: { failure_reason: string | null };
+  droplet_guid: string;
+  relationships: { app: { data: { guid: string } } };
 }
 
 export interface ServiceBroker extends Resource {

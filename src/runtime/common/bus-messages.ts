@@ -269,9 +269,15 @@ export interface InstanceLimits {
   fds?: number;
 }
 
-/** `dea.<dea id>.start`: start one instance (docs/dea-protocol.md). */
+/**
+ * `dea.<dea id>.start`: start one instance (docs/dea-protocol.md). `droplet` names what the instance
+ * is an instance of: the process's guid (the web process's guid is its app's), as Cloud Controller
+ * told DEAs; heartbeats, stops, finds and exits say it too. `app_guid` is the app the logs and
+ * routes are for (the droplet when absent).
+ */
 export interface StartMessage {
   droplet: string;
+  app_guid?: string;
   version: string;
   name: string;
   index: number;
@@ -292,8 +298,9 @@ export interface StartMessage {
   droplet_guid?: string;
 }
 
-const startMessage = object<StartMessage>({
+const startFields = {
   droplet: nonEmpty,
+  app_guid: optional(nonEmpty),
   version: string,
   name: string,
   index,
@@ -311,10 +318,84 @@ const startMessage = object<StartMessage>({
   process_guid: optional(string),
   process_type: optional(string),
   space_guid: optional(string),
-});
+};
+const startMessage = object<StartMessage>(startFields);
 
 /** controller → the DEA it placed the instance on. */
 export const deaStart = (deaId: string): Contract<StartMessage> => contract(`dea.${deaId}.start`, startMessage);
+
+// ---- tasks (Cloud Controller v3; the DEAs of Cloud Foundry had none: devbox's subjects) ---------
+
+/** A task's name is a log source (`APP/TASK/<name>/0`) and a CLI argument: letters, digits, `._-`. */
+export const TASK_NAME = /^[A-Za-z0-9_.-]{1,48}$/;
+
+/**
+ * `dea.<dea id>.task.start`: run a task once, in a container of its own, with the app's droplet,
+ * environment and bindings. Shaped as a start message (its `droplet` is the task's guid, its index
+ * 0, no uris, no health check), plus the task's guid and name.
+ */
+export interface TaskStartMessage extends StartMessage {
+  task_guid: string;
+  task_name: string;
+}
+
+/** controller → the DEA it placed the task on. */
+export const deaTaskStart = (deaId: string): Contract<TaskStartMessage> =>
+  contract(`dea.${deaId}.task.start`, object<TaskStartMessage>({ ...startFields, task_guid: nonEmpty, task_name: where(string, (n) => TASK_NAME.test(n), 'a task name (letters, digits, ._-)') }));
+
+export const TASK_RESULTS = ['SUCCEEDED', 'FAILED'] as const;
+export type TaskResult = (typeof TASK_RESULTS)[number];
+
+/** `task.exited`: a task ended, whatever ended it. */
+export interface TaskExited {
+  task_guid: string;
+  app_guid: string;
+  dea: string;
+  state: TaskResult;
+  exit_status: number;
+  /** Why it FAILED (null when it SUCCEEDED): `APP/TASK/migrate: Exited with status 1`, `task was cancelled`, ... */
+  failure_reason: string | null;
+}
+
+const taskExitedMessage = object<TaskExited>({
+  task_guid: nonEmpty,
+  app_guid: nonEmpty,
+  dea: nonEmpty,
+  state: oneOf(...TASK_RESULTS),
+  exit_status: number,
+  failure_reason: nullable(string),
+});
+
+/** dea → controllers (a queue group: one controller records each). */
+export const taskExited = contract('task.exited', taskExitedMessage);
+
+/** `dea.task.cancel`: end a task (SIGTERM, SIGKILL after the grace); it exits FAILED, `task was cancelled`. */
+export interface TaskCancel {
+  task_guid: string;
+}
+
+/** controller → every DEA. */
+export const deaTaskCancel = contract('dea.task.cancel', object<TaskCancel>({ task_guid: nonEmpty }));
+
+/** `dea.find.task` (request): where these tasks are and how they are; a DEA answers for those it runs or ran lately. */
+export interface FindTaskRequest {
+  task_guids: string[];
+}
+
+/** One task a DEA knows: RUNNING, or how it ended (the `task.exited` it published, again). */
+export interface FindTaskReply {
+  task_guid: string;
+  dea: string;
+  state: 'RUNNING' | TaskResult;
+  exited?: TaskExited;
+}
+
+/** controller → every DEA (replies gathered for up to 500 ms). */
+export const deaFindTask = requestContract(
+  'dea.find.task',
+  object<FindTaskRequest>({ task_guids: array(nonEmpty) }),
+  object<FindTaskReply>({ task_guid: nonEmpty, dea: nonEmpty, state: oneOf('RUNNING', ...TASK_RESULTS), exited: optional(taskExitedMessage) }),
+);
 
 /** `dea.stop`: stop the app's matching instances (all of them with only `droplet`). */
 export interface StopMessage {
@@ -591,7 +672,10 @@ export const healthStop = contract(
 // ---- app logs ----------------------------------------------------------------------------------
 
 /** Where devbox's own lines come from, as the cf CLI prints them: `[APP/PROC/WEB/0]`, `[RTR/0]`, `[STG/0]`... */
-export type LogSourceType = 'APP/PROC/WEB' | 'STG' | 'RTR' | 'API' | 'CELL' | 'HEALTH';
+export type LogSourceType = `APP/PROC/${string}` | `APP/TASK/${string}` | 'STG' | 'RTR' | 'API' | 'CELL' | 'HEALTH';
+
+/** `APP/PROC/WEB`, `APP/PROC/WORKER`: the source type of a process's output, its type upper-cased as Cloud Foundry's. */
+export const processSourceType = (processType: string | undefined): LogSourceType => `APP/PROC/${(processType || 'web').toUpperCase()}`;
 
 /** One app log line on `logs.<app guid>`. */
 export interface LogEnvelope {
@@ -615,7 +699,8 @@ const logEnvelope = object<LogEnvelope>({
   timestamp: where(number, (n) => n >= 0, 'a number ≥ 0'),
   // It becomes a subject token and a file name in the logs component.
   app_guid: where(string, isSubjectToken, 'an app guid (letters, digits, - and _, up to 64)'),
-  source_type: where(string, (s) => s.length <= MAX_LOG_SOURCE && /^[A-Z][A-Z0-9_]*(?:\/[A-Z0-9_]+)*$/.test(s), 'an upper-case source type such as APP/PROC/WEB'),
+  // A process type or a task's name follows as given (`APP/PROC/MY-WORKER`, `APP/TASK/migrate`).
+  source_type: where(string, (s) => s.length <= MAX_LOG_SOURCE && /^[A-Z][A-Z0-9_]*(?:\/[A-Za-z0-9_.-]+)*$/.test(s), 'a source type such as APP/PROC/WEB'),
   source_instance: where(string, (s) => s.length <= MAX_LOG_SOURCE, `a string of up to ${MAX_LOG_SOURCE} characters`),
   message_type: oneOf('OUT', 'ERR'),
   message: where(string, (s) => s.length <= MAX_LOG_MESSAGE_LENGTH, `a string of up to ${MAX_LOG_MESSAGE_LENGTH} characters`),

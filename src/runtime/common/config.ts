@@ -197,7 +197,16 @@ export function ensureStateDirs(paths: StatePaths): void {
   }
 }
 
-export const secret = (bytes = 24) => randomBytes(bytes).toString('base64url');
+/**
+ * A random secret, base64url. Never one that starts with `-`: people pass the admin password to
+ * `cf auth admin PASSWORD` and `cf login -p`, where a leading dash reads as a flag.
+ */
+export function secret(bytes = 24): string {
+  for (;;) {
+    const value = randomBytes(bytes).toString('base64url');
+    if (!value.startsWith('-')) return value;
+  }
+}
 
 function defaults(): DevboxConfig {
   return {

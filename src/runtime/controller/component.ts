@@ -12,6 +12,8 @@ import { createTokenVerifier } from '../common/tokens.js';
 import { redactUrl } from '../common/log.js';
 import { publishAppLog } from '../common/app-log.js';
 import { failAbandonedBuilds } from './actions/staging.js';
+import { reconcileTasks, TASK_SWEEP_MS } from './actions/tasks.js';
+import { DEPLOYMENT_TICK_MS, deploymentDriver } from './actions/deployments.js';
 import { Blobstore, DatabaseBlobs } from './blobstore.js';
 import { newCounters, type AppLog, type ControllerContext, type Urls } from './context.js';
 import { subscribeControllerMessages } from './controllers/bus.js';
@@ -45,6 +47,8 @@ const controller: ComponentModule = {
     let runner: DeaRunner | undefined;
     let counters: ReturnType<typeof newCounters> | undefined;
     let abandonedSweep: NodeJS.Timeout | undefined;
+    let taskSweep: NodeJS.Timeout | undefined;
+    let deploymentTicks: NodeJS.Timeout | undefined;
     let port = 0;
 
     const { host, advertise } = resolveAddresses(ctx);
@@ -84,6 +88,16 @@ const controller: ComponentModule = {
           abandonedSweep = setInterval(() => void failAbandonedBuilds(context, STAGING_TIMEOUT_MS).catch((error: Error) => ctx.log.warn('looking for abandoned builds failed', { error: error.message })), 60_000);
           abandonedSweep.unref();
         }
+        // Tasks whose end was missed, or whose DEA is gone, are settled from what the DEAs say.
+        const settleTasks = () => void reconcileTasks(context).catch((error: Error) => ctx.log.warn('settling tasks failed', { error: error.message }));
+        taskSweep = setInterval(settleTasks, TASK_SWEEP_MS);
+        taskSweep.unref();
+        // Soon after a (re)start too, once the DEAs have answered dea.locate: ends missed meanwhile.
+        setTimeout(settleTasks, 1_000).unref();
+        // Rolling deployments move on a step at a time, here and after a restart alike.
+        const stepDeployments = deploymentDriver(context);
+        deploymentTicks = setInterval(() => void stepDeployments().catch((error: Error) => ctx.log.warn('deployments failed to step', { error: error.message })), DEPLOYMENT_TICK_MS);
+        deploymentTicks.unref();
         server = createApiServer(context, verifier, stats);
         server.keepAliveTimeout = 65_000;
         const wanted = Number(process.env.DEVBOX_CONTROLLER_PORT ?? 0);
@@ -102,6 +116,8 @@ const controller: ComponentModule = {
       varz: () => ({ port, api: urls.api, db: database?.location ?? redactUrl(dbUrl), db_dialect: database?.dialect, deas: runner?.deaCount() ?? 0, ...counters, ...stats }),
       async stop() {
         clearInterval(abandonedSweep);
+        clearInterval(taskSweep);
+        clearInterval(deploymentTicks);
         await registrar?.stop();
         await new Promise<void>((resolve) => {
           if (!server) return resolve();

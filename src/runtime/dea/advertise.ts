@@ -19,7 +19,7 @@ export function advertisement(id: string, totals: { memoryMb: number; diskMb: nu
   const used = reserved(instances);
   const counts: Record<string, number> = {};
   for (const i of instances) {
-    if (i.state === 'STARTING' || i.state === 'RUNNING') counts[i.appGuid] = (counts[i.appGuid] ?? 0) + 1;
+    if (!i.task && (i.state === 'STARTING' || i.state === 'RUNNING')) counts[i.droplet] = (counts[i.droplet] ?? 0) + 1;
   }
   return {
     id,
@@ -34,8 +34,9 @@ export function advertisement(id: string, totals: { memoryMb: number; diskMb: nu
 export function heartbeat(id: string, instances: Instance[]): Heartbeat {
   return {
     dea: id,
-    droplets: instances.map((i) => ({
-      droplet: i.appGuid,
+    // Tasks are not the health manager's to judge: they run once, and the controller follows them.
+    droplets: instances.filter((i) => !i.task).map((i) => ({
+      droplet: i.droplet,
       version: i.version,
       instance: i.guid,
       index: i.index,

@@ -6,21 +6,27 @@ import { publish, respond, subscribe, type Msg, type NatsConnection, type Subscr
 import {
   deaAdvertise,
   deaFindDroplet,
+  deaFindTask,
   deaHeartbeat,
   deaLocate,
   deaShutdown,
   deaStart,
   deaStop,
+  deaTaskCancel,
+  deaTaskStart,
   deaUpdate,
   routerUnregister,
   stagingStart,
   type DropletExited,
   type FindDropletRequest,
+  type FindTaskRequest,
   type InstanceState,
   type StagingReply,
   type StagingRequest,
   type StartMessage,
   type StopMessage,
+  type TaskExited,
+  type TaskStartMessage,
   type UpdateMessage,
 } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
@@ -43,6 +49,9 @@ import type { TokenSource } from './uaa-client.js';
  * 10 s before it kills the DEA, so that no instance outlives it.
  */
 export const SHUTDOWN_GRACE_MS = 7_000;
+
+/** How long the DEA remembers how a task ended, for a controller that missed its `task.exited`. */
+export const FINISHED_TASK_MEMORY_MS = 15 * 60_000;
 
 export interface DeaOptions {
   id: string;
@@ -68,8 +77,10 @@ export class Dea {
   private readonly droplets: DropletCache;
   readonly containers: Containers;
   private readonly limits: InstanceLimits;
-  /** Every instance this DEA knows, crashed ones included, by instance guid. */
+  /** Every instance this DEA knows (a running task's too), crashed ones included, by instance guid. */
   private readonly instances = new Map<string, Instance>();
+  /** Tasks that ended lately, by task guid: a controller that missed their `task.exited` asks (dea.find.task). */
+  private readonly finishedTasks = new Map<string, { exited: TaskExited; at: number }>();
   private readonly stagingAbort = new AbortController();
   private readonly cachesInUse = new Set<string>();
   private readonly ports = new Set<number>();
@@ -111,6 +122,9 @@ export class Dea {
         rejected: (reason, msg) => this.reply(msg, { task_id: '', error: { id: 'StagingError', message: `the staging request is malformed: ${reason}` } }),
       }),
       subscribe(this.nc, deaStart(this.id), (msg) => this.onStart(msg), { log }),
+      subscribe(this.nc, deaTaskStart(this.id), (msg) => this.onStart(msg), { log }),
+      subscribe(this.nc, deaTaskCancel, (msg) => this.onTaskCancel(msg.task_guid), { log }),
+      subscribe(this.nc, deaFindTask, (req, msg) => this.onFindTask(req, msg), { log }),
       subscribe(this.nc, deaStop, (msg) => this.onStop(msg), { log }),
       subscribe(this.nc, deaFindDroplet, (req, msg) => this.onFind(req, msg), { log }),
       subscribe(this.nc, deaUpdate, (msg) => this.onUpdate(msg), { log }),
@@ -203,11 +217,12 @@ export class Dea {
 
   // ---- instances ----
 
-  private onStart(start: StartMessage): void {
+  private onStart(start: StartMessage | TaskStartMessage): void {
     if (this.stopping) return;
+    if ('task_guid' in start && (this.list().some((i) => i.task?.guid === start.task_guid) || this.finishedTasks.has(start.task_guid))) return;
     // A new start of an index replaces what crashed there.
     for (const [guid, i] of this.instances) {
-      if (i.state === 'CRASHED' && i.appGuid === start.droplet && i.index === start.index) this.instances.delete(guid);
+      if (i.state === 'CRASHED' && i.droplet === start.droplet && i.index === start.index) this.instances.delete(guid);
     }
     const needed = start.limits?.mem ?? 0;
     const available = this.settings.memoryMb - reserved(this.instances.values()).memory;
@@ -233,11 +248,14 @@ export class Dea {
   }
 
   private onExit(instance: Instance, exited: DropletExited): void {
-    if (exited.reason === 'CRASHED') {
+    if (instance.taskResult) {
+      this.instances.delete(instance.guid);
+      this.rememberTask(instance.taskResult);
+    } else if (exited.reason === 'CRASHED') {
       this.counters.crashes += 1;
       // Keep only the latest crash of an index.
       for (const [guid, i] of this.instances) {
-        if (i !== instance && i.state === 'CRASHED' && i.appGuid === instance.appGuid && i.index === instance.index) this.instances.delete(guid);
+        if (i !== instance && i.state === 'CRASHED' && i.droplet === instance.droplet && i.index === instance.index) this.instances.delete(guid);
       }
     } else {
       this.instances.delete(instance.guid);
@@ -261,7 +279,31 @@ export class Dea {
 
   private onUpdate(req: UpdateMessage): void {
     const uris = req.uris.filter((u) => u !== '');
-    for (const i of this.instances.values()) if (i.appGuid === req.droplet && i.active) i.updateUris(uris);
+    for (const i of this.instances.values()) if (i.droplet === req.droplet && i.active) i.updateUris(uris);
+  }
+
+  /** `dea.task.cancel`: the task ends as a stop does; it exits FAILED, `task was cancelled`. */
+  private async onTaskCancel(taskGuid: string): Promise<void> {
+    const task = this.list().find((i) => i.task?.guid === taskGuid);
+    if (!task) return;
+    this.counters.stops += 1;
+    await task.stop('STOPPED');
+  }
+
+  private rememberTask(exited: TaskExited): void {
+    const now = Date.now();
+    for (const [guid, t] of this.finishedTasks) if (now - t.at > FINISHED_TASK_MEMORY_MS) this.finishedTasks.delete(guid);
+    this.finishedTasks.set(exited.task_guid, { exited, at: now });
+  }
+
+  private onFindTask(req: FindTaskRequest, msg: Msg): void {
+    if (!msg.reply) return;
+    for (const guid of new Set(req.task_guids)) {
+      const running = this.list().find((i) => i.task?.guid === guid);
+      const finished = this.finishedTasks.get(guid)?.exited;
+      if (running && !running.taskResult) respond(this.nc, msg, deaFindTask, { task_guid: guid, dea: this.id, state: 'RUNNING' });
+      else if (finished) respond(this.nc, msg, deaFindTask, { task_guid: guid, dea: this.id, state: finished.state, exited: finished });
+    }
   }
 
   private onFind(req: FindDropletRequest, msg: Msg): void {

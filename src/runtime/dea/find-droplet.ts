@@ -8,13 +8,13 @@ import type { Instance } from './instances/instance.js';
 const allows = <T>(filter: T[] | undefined, value: T) => !filter || filter.length === 0 || filter.includes(value);
 
 export function matchesFind(i: Instance, req: FindDropletRequest): boolean {
-  if (i.appGuid !== req.droplet) return false;
+  if (i.task || i.droplet !== req.droplet) return false;
   if (req.version !== undefined && i.version !== req.version) return false;
   return allows(req.instances, i.guid) && allows(req.indices, i.index) && allows(req.states, i.state);
 }
 
 export function matchesStop(i: Instance, req: StopMessage): boolean {
-  if (i.appGuid !== req.droplet) return false;
+  if (i.task || i.droplet !== req.droplet) return false;
   if (req.version !== undefined && i.version !== req.version) return false;
   return allows([...(req.instances ?? []), ...(req.instance_ids ?? [])], i.guid) && allows(req.indices, i.index);
 }
@@ -22,7 +22,7 @@ export function matchesStop(i: Instance, req: StopMessage): boolean {
 export function findReply(deaId: string, i: Instance, includeStats: boolean): FindDropletReply {
   return {
     dea: deaId,
-    droplet: i.appGuid,
+    droplet: i.droplet,
     version: i.version,
     instance: i.guid,
     index: i.index,

@@ -15,6 +15,10 @@
 //    second instance at an index is a DUPLICATE (the RUNNING one with the oldest state is kept).
 //  - STOPPED app, or an app the controller does not know: every RUNNING/STARTING instance is EXTRA.
 //  - An instance is only ever stopped on the strength of a snapshot fetched after it was first seen.
+//  - A process a rolling deployment replaces (`deploying`) is left alone: no start, no stop.
+//
+// `app` here is what the DEAs call `droplet`: a process's guid (a web process's is its app's guid),
+// so each process of an app is judged on its own. `appGuid` is whose log stream hears a decision.
 import type { ActualInstance, ActualSnapshot } from './actual-state.js';
 import { activeCrash, crashKey, restartDelayMs, restartDueAt, type CrashPolicySettings, type CrashRecord } from './crash-policy.js';
 import type { DesiredSnapshot } from './desired-state.js';
@@ -50,6 +54,7 @@ export interface AnalyzerInput {
 export interface StartDecision {
   kind: 'start';
   app: string;
+  appGuid: string;
   version: string;
   index: number;
   reason: StartReason;
@@ -60,6 +65,7 @@ export interface StartDecision {
 export interface StopDecision {
   kind: 'stop';
   app: string;
+  appGuid: string;
   version: string;
   instance: string;
   index: number;
@@ -71,6 +77,7 @@ export interface StopDecision {
 export interface ScheduleDecision {
   kind: 'schedule';
   app: string;
+  appGuid: string;
   version: string;
   index: number;
   crashCount: number;
@@ -135,11 +142,13 @@ export function analyze(input: AnalyzerInput): Analysis {
 
   for (const app of apps) {
     const process = desired.processes.get(app);
+    // A rolling deployment starts and stops this process's instances itself.
+    if (process?.deploying) continue;
     const instances = byApp.get(app) ?? [];
     if (!process || process.state !== 'STARTED') {
       for (const i of instances.filter(judgeable).sort(byIndexThenGuid)) {
         const why = process ? 'the app is stopped' : 'the app does not exist';
-        decisions.push(stop(i, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}; ${why})`));
+        decisions.push(stop(i, process?.app_guid ?? i.app, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}; ${why})`));
       }
       continue;
     }
@@ -151,16 +160,16 @@ export function analyze(input: AnalyzerInput): Analysis {
     }
     for (const i of instances.filter(judgeable).sort(byIndexThenGuid)) {
       if (i.version !== process.version) {
-        decisions.push(stop(i, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}, version ${i.version}; the app runs version ${process.version})`));
+        decisions.push(stop(i, process.app_guid, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}, version ${i.version}; the app runs version ${process.version})`));
       } else if (i.index >= process.instances) {
-        decisions.push(stop(i, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}; the app has ${process.instances} ${process.instances === 1 ? 'instance' : 'instances'})`));
+        decisions.push(stop(i, process.app_guid, 'EXTRA', `Stopping extra instance ${i.instance} (index ${i.index}; the app has ${process.instances} ${process.instances === 1 ? 'instance' : 'instances'})`));
       }
     }
     for (let index = 0; index < process.instances; index++) {
       const atIndex = instances.filter((i) => i.version === process.version && i.index === index && isActiveState(i.state)).sort(keeperOrder);
       const [keeper, ...others] = atIndex;
       for (const i of others.filter(judgeable).sort(byIndexThenGuid)) {
-        decisions.push(stop(i, 'DUPLICATE', `Stopping duplicate instance ${i.instance} (index ${index}; keeping ${keeper.instance})`));
+        decisions.push(stop(i, process.app_guid, 'DUPLICATE', `Stopping duplicate instance ${i.instance} (index ${index}; keeping ${keeper.instance})`));
       }
     }
   }
@@ -173,7 +182,8 @@ function analyzeStartedApp(
   { now, actual, crashes, pending, missingSince: previousMissing, settings }: AnalyzerInput,
   missingSince: Map<string, number>,
 ): { decisions: Decision[]; pending: boolean } {
-  const app = process.app_guid;
+  const app = process.process_guid;
+  const appGuid = process.app_guid;
   const version = process.version;
   const decisions: Decision[] = [];
   let appPending = pending.some((p) => p.app === app && p.version === version && p.index < process.instances);
@@ -199,11 +209,12 @@ function analyzeStartedApp(
           delayMs === 0
             ? `Instance ${index} crashed ${times(crash.count)}; restarting it now`
             : `Restarting instance ${index} (crashed ${times(crash.count)}; waited ${formatDelay(delayMs)})`;
-        decisions.push({ kind: 'start', app, version, index, reason: 'CRASHED', crashCount: crash.count, message });
+        decisions.push({ kind: 'start', app, appGuid, version, index, reason: 'CRASHED', crashCount: crash.count, message });
       } else {
         decisions.push({
           kind: 'schedule',
           app,
+          appGuid,
           version,
           index,
           crashCount: crash.count,
@@ -218,14 +229,14 @@ function analyzeStartedApp(
     const since = previousMissing.get(key) ?? now;
     missingSince.set(key, since);
     if (now - since >= settings.graceMs) {
-      decisions.push({ kind: 'start', app, version, index, reason: 'MISSING', message: `Starting missing instance ${index}` });
+      decisions.push({ kind: 'start', app, appGuid, version, index, reason: 'MISSING', message: `Starting missing instance ${index}` });
     }
   }
   return { decisions, pending: appPending };
 }
 
-function stop(i: ActualInstance, reason: StopReason, message: string): StopDecision {
-  return { kind: 'stop', app: i.app, version: i.version, instance: i.instance, index: i.index, reason, message };
+function stop(i: ActualInstance, appGuid: string, reason: StopReason, message: string): StopDecision {
+  return { kind: 'stop', app: i.app, appGuid, version: i.version, instance: i.instance, index: i.index, reason, message };
 }
 
 function byIndexThenGuid(a: ActualInstance, b: ActualInstance): number {

@@ -7,7 +7,7 @@ import type { Logger } from '../common/log.js';
 import type { DesiredProcess } from './messages.js';
 
 export interface DesiredSnapshot {
-  /** STARTED and STOPPED web processes by app guid. */
+  /** Every process, STARTED or STOPPED, by process guid. */
   processes: ReadonlyMap<string, DesiredProcess>;
   /** When the request that produced it was sent (ms): instances first seen later are not judged by it. */
   fetchedAt: number;
@@ -53,29 +53,26 @@ export function parseDesiredProcesses(text: string): DesiredProcess[] {
     const o = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
     const bad = (field: string) => new Error(`desired process ${i} has no valid '${field}'`);
     if (typeof o.app_guid !== 'string' || o.app_guid === '') throw bad('app_guid');
+    if (typeof o.process_guid !== 'string' || o.process_guid === '') throw bad('process_guid');
     if (typeof o.version !== 'string') throw bad('version');
     if (typeof o.instances !== 'number' || !Number.isInteger(o.instances) || o.instances < 0) throw bad('instances');
     if (typeof o.state !== 'string') throw bad('state');
     return {
       app_guid: o.app_guid,
-      process_guid: typeof o.process_guid === 'string' ? o.process_guid : '',
+      process_guid: o.process_guid,
       version: o.version,
       instances: o.instances,
       state: o.state,
       droplet_guid: typeof o.droplet_guid === 'string' ? o.droplet_guid : null,
       updated_at: typeof o.updated_at === 'string' ? o.updated_at : '',
+      deploying: o.deploying === true,
     };
   });
 }
 
-/** Indexes processes by app guid (one web process per app; the latest `updated_at` wins a tie). */
-export function indexByApp(processes: DesiredProcess[]): Map<string, DesiredProcess> {
-  const byApp = new Map<string, DesiredProcess>();
-  for (const p of processes) {
-    const seen = byApp.get(p.app_guid);
-    if (!seen || p.updated_at > seen.updated_at) byApp.set(p.app_guid, p);
-  }
-  return byApp;
+/** Indexes processes by process guid: what the DEAs call an instance's `droplet`. */
+export function indexByProcess(processes: DesiredProcess[]): Map<string, DesiredProcess> {
+  return new Map(processes.map((p) => [p.process_guid, p]));
 }
 
 export class DesiredState {
@@ -153,7 +150,7 @@ export class DesiredState {
       if (res.status !== 200) throw new Error(`GET ${DESIRED_PATH} answered ${res.status}${describeBody(res)}`);
       const processes = parseDesiredProcesses(res.text);
       if (this.closed) return false;
-      const snapshot: DesiredSnapshot = { processes: indexByApp(processes), fetchedAt: startedAt };
+      const snapshot: DesiredSnapshot = { processes: indexByProcess(processes), fetchedAt: startedAt };
       this.last = snapshot;
       this.counters.last_desired_fetch_ok = true;
       this.counters.last_desired_fetch_error = null;

@@ -13,6 +13,8 @@ export interface DesiredProcess {
   state: string;
   droplet_guid: string | null;
   updated_at: string;
+  /** A rolling deployment replaces its instances: the health manager leaves it to the deployment. */
+  deploying: boolean;
 }
 
 /** An instance that runs or is on its way: what counts against the desired instances. */

@@ -125,6 +125,6 @@ export class Sender {
   }
 
   private appLog(d: Decision): void {
-    publishAppLog(this.options.nc, { app_guid: d.app, source_type: 'HEALTH', source_instance: String(d.index), message_type: 'OUT', message: d.message });
+    publishAppLog(this.options.nc, { app_guid: d.appGuid, source_type: 'HEALTH', source_instance: String(d.index), message_type: 'OUT', message: d.message });
   }
 }

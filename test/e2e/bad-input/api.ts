@@ -94,6 +94,26 @@ const WRITES: Record<string, WriteCase> = {
     ],
   },
   'DELETE /v3/roles/:guid': { path: () => `/v3/roles/${UNKNOWN}`, noBody: true },
+  'POST /v3/apps/:guid/tasks': {
+    path: (t) => `/v3/apps/${t.app}/tasks`,
+    wrong: () => [
+      { body: { command: 5 }, detail: /^Command must be a string$/ },
+      { body: { command: 'x', memory_in_mb: '1' }, detail: /^Memory in mb must be an integer$/ },
+      { body: { command: 'x', template: 'web' }, detail: /^Template must be an object$/ },
+    ],
+  },
+  'PATCH /v3/tasks/:guid': { path: () => `/v3/tasks/${UNKNOWN}`, noBody: true },
+  'POST /v3/deployments': {
+    path: () => '/v3/deployments',
+    wrong: (t) => [
+      { body: { ...rel('app', t.app), strategy: 5 }, detail: /^Strategy must be a string$/ },
+      { body: { ...rel('app', t.app), droplet: 'd' }, detail: /^Droplet must be an object$/ },
+      { body: { ...rel('app', t.app), options: { max_in_flight: '2' } }, detail: /^Max in flight must be an integer$/ },
+    ],
+  },
+  'POST /v3/deployments/:guid/actions/cancel': { path: () => `/v3/deployments/${UNKNOWN}/actions/cancel`, noBody: true },
+  'POST /v3/tasks/:guid/actions/cancel': { path: () => `/v3/tasks/${UNKNOWN}/actions/cancel`, noBody: true },
+  'PUT /v3/tasks/:guid/cancel': { path: () => `/v3/tasks/${UNKNOWN}/cancel`, noBody: true },
   // The only mass delete: the space's routes mapped to no app (cf delete-orphaned-routes).
   'DELETE /v3/spaces/:guid/routes': { path: () => `/v3/spaces/${UNKNOWN}/routes?unmapped=true`, noBody: true },
 };

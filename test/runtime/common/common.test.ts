@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseNatsUrl, embeddedBusUrl } from '../../../src/runtime/common/bus.js';
-import { ensureConfig, ensureStateDirs, statePaths } from '../../../src/runtime/common/config.js';
+import { ensureConfig, ensureStateDirs, secret, statePaths } from '../../../src/runtime/common/config.js';
 import { createLogger, redactUrl } from '../../../src/runtime/common/log.js';
 import { startStatusServer } from '../../../src/runtime/common/status.js';
 
@@ -34,6 +34,12 @@ describe('common', () => {
       assert.equal(config.router_port, 8080);
       assert.ok(config.status.password);
       assert.equal(fs.statSync(paths.config).mode & 0o777, 0o600, 'tightened to 0600');
+    });
+
+    it('never makes a secret that starts with a dash (it would read as a flag on a cf command line)', () => {
+      // 1 in 64 base64url secrets would: 2000 of them meet one with near certainty.
+      const made = Array.from({ length: 2000 }, () => secret(12));
+      assert.ok(made.every((s) => /^[A-Za-z0-9_][A-Za-z0-9_-]{15}$/.test(s)), made.find((s) => s.startsWith('-')));
     });
 
     it('says which file is broken', () => {

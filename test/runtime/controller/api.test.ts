@@ -232,7 +232,7 @@ for (const database of controllerTestDatabases()) {
       assert.equal((await box.call('GET', `/v3/apps/${before.guid}`)).status, 404);
       const route = (await box.call('GET', '/v3/routes?hosts=event-app')).json().resources[0];
       assert.deepEqual(route.destinations, [], 'routes outlive the app, unmapped');
-      assert.deepEqual(box.runner.stops.map((s) => s.appGuid), [before.guid], 'its instances are stopped');
+      assert.deepEqual(box.runner.stops.map((s) => s.processGuid), [before.guid], 'its instances are stopped');
       assert.equal(box.runner.stops[0].filter?.indices, undefined, 'all of them');
     });
   });

@@ -49,12 +49,11 @@ for (const database of controllerTestDatabases()) {
 
     it('GET /v3 links every resource cf routes to, each to a path that is served', async () => {
       const links = (await get('/v3')).links as Record<string, { href: string }>;
-      for (const name of ['apps', 'packages', 'builds', 'droplets', 'processes', 'routes', 'domains', 'organizations', 'spaces', 'service_brokers', 'service_offerings', 'service_plans', 'service_instances', 'service_credential_bindings', 'service_route_bindings', 'stacks', 'buildpacks', 'feature_flags', 'deployments']) {
+      for (const name of ['apps', 'packages', 'builds', 'droplets', 'processes', 'routes', 'domains', 'organizations', 'spaces', 'service_brokers', 'service_offerings', 'service_plans', 'service_instances', 'service_credential_bindings', 'service_route_bindings', 'stacks', 'buildpacks', 'feature_flags', 'deployments', 'tasks']) {
         assert.ok(links[name], `no link ${name}`);
         assert.equal(links[name].href, `${box.api}/v3/${name}`);
       }
-      assert.equal(links.tasks, undefined, 'devbox runs no tasks');
-      for (const name of ['apps', 'packages', 'builds', 'processes', 'routes', 'stacks', 'buildpacks', 'feature_flags', 'deployments', 'service_route_bindings']) {
+      for (const name of ['apps', 'packages', 'builds', 'processes', 'routes', 'stacks', 'buildpacks', 'feature_flags', 'deployments', 'service_route_bindings', 'tasks']) {
         assert.equal((await box.call('GET', `/v3/${name}`)).status, 200, `GET /v3/${name}`);
       }
     });

@@ -365,10 +365,10 @@ applications:
         box.runner.clear();
         const res = await box.call('DELETE', `/v3/processes/${process.guid}/instances/1`);
         assert.equal(res.status, 204, res.text);
-        assert.deepEqual(box.runner.stops, [{ appGuid: app.guid, filter: { indices: [1] } }]);
+        assert.deepEqual(box.runner.stops, [{ processGuid: app.guid, filter: { indices: [1] } }]);
         const byApp = await box.call('DELETE', `/v3/apps/${app.guid}/processes/web/instances/0`);
         assert.equal(byApp.status, 204, byApp.text);
-        assert.deepEqual(box.runner.stops[1], { appGuid: app.guid, filter: { indices: [0] } });
+        assert.deepEqual(box.runner.stops[1], { processGuid: app.guid, filter: { indices: [0] } });
         for (const index of ['3', '99', '-1', 'x']) assert.equal((await box.call('DELETE', `/v3/processes/${process.guid}/instances/${index}`)).status, 404, index);
         assert.equal((await box.call('DELETE', '/v3/processes/no-such-process/instances/0')).status, 404);
         const events = (await box.call('GET', `/v3/audit_events?types=audit.app.process.terminate_instance&target_guids=${app.guid}`)).json().resources;

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from '../../../src/runtime/common/http.js';
+import { advanceDeployment, MAX_DEPLOYMENT_FAILURES } from '../../../src/runtime/controller/actions/deployments.js';
+import { LOST_TASK_GRACE_MS, reconcileTasks, taskEnded } from '../../../src/runtime/controller/actions/tasks.js';
 import { StagingFailure, type FindDropletReply, type StartMessage } from '../../../src/runtime/controller/runner/runner.js';
 import { tarball, uploadBody } from '../../helpers/archives.js';
 import { controllerTestDatabases, finishedBuild, STAGED_RESULT, startController, type ControllerHarness } from '../../helpers/controller.js';
@@ -212,7 +214,7 @@ for (const database of controllerTestDatabases()) {
 
         await scale(app.guid, { instances: 1 });
         assert.equal(box.runner.stops.length, 1);
-        assert.equal(box.runner.stops[0].appGuid, app.guid);
+        assert.equal(box.runner.stops[0].processGuid, app.guid);
         assert.deepEqual(box.runner.stops[0].filter?.indices, [1, 2]);
         assert.deepEqual(box.runner.starts, []);
       });
@@ -220,7 +222,7 @@ for (const database of controllerTestDatabases()) {
       it('scaling memory restarts every instance with the new limits, stop before start', async () => {
         await scale(app.guid, { memory_in_mb: 512 });
         assert.deepEqual(box.runner.calls, ['stop', 'start']);
-        assert.equal(box.runner.stops[0].appGuid, app.guid);
+        assert.equal(box.runner.stops[0].processGuid, app.guid);
         assert.equal(box.runner.stops[0].filter?.indices, undefined, 'all of them');
         const [{ message, memoryMb }] = box.runner.starts;
         assert.equal(memoryMb, 512);
@@ -234,7 +236,7 @@ for (const database of controllerTestDatabases()) {
         const res = await box.call('POST', `/v3/apps/${app.guid}/actions/restart`);
         assert.equal(res.status, 200, res.text);
         assert.deepEqual(box.runner.calls, ['stop', 'start']);
-        assert.deepEqual(box.runner.stops.map((s) => s.appGuid), [app.guid]);
+        assert.deepEqual(box.runner.stops.map((s) => s.processGuid), [app.guid]);
         assert.equal(box.runner.stops[0].filter?.indices, undefined, 'all of them');
         const [{ message }] = box.runner.starts;
         assert.notEqual(message.version, firstStart.version);
@@ -250,7 +252,7 @@ for (const database of controllerTestDatabases()) {
         const second = await route('runner-two');
         await map(second, app.guid);
         assert.equal(box.runner.routes.length, 1);
-        assert.equal(box.runner.routes[0].appGuid, app.guid);
+        assert.equal(box.runner.routes[0].processGuid, app.guid);
         assert.deepEqual([...box.runner.routes[0].uris].sort(), ['runner-app.localhost', 'runner-two.localhost']);
         assert.deepEqual(box.runner.starts, [], 'no instance is restarted for a route');
         assert.equal(appLog(app.guid).at(-1)?.message, `Added route runner-two to app with guid ${app.guid}`);
@@ -260,13 +262,13 @@ for (const database of controllerTestDatabases()) {
         const destination = (await box.call('GET', `/v3/routes/${second}/destinations`)).json().destinations[0];
         const unmapped = await box.call('DELETE', `/v3/routes/${second}/destinations/${destination.guid}`);
         assert.equal(unmapped.status, 204, unmapped.text);
-        assert.deepEqual(box.runner.routes.at(-1), { appGuid: app.guid, uris: ['runner-app.localhost'] });
+        assert.deepEqual(box.runner.routes.at(-1), { processGuid: app.guid, uris: ['runner-app.localhost'] });
 
         const third = await route('runner-three');
         await map(third, app.guid);
         const deleted = await box.call('DELETE', `/v3/routes/${third}`);
         assert.equal(deleted.status, 202);
-        assert.deepEqual(box.runner.routes.at(-1), { appGuid: app.guid, uris: ['runner-app.localhost'] }, 'a deleted route is unmapped');
+        assert.deepEqual(box.runner.routes.at(-1), { processGuid: app.guid, uris: ['runner-app.localhost'] }, 'a deleted route is unmapped');
       });
 
       it('a start the DEAs have no room for says so on the app log', async () => {
@@ -274,7 +276,7 @@ for (const database of controllerTestDatabases()) {
         try {
           await scale(app.guid, { instances: 2 });
           assert.deepEqual(box.runner.starts.map((s) => s.message.index), [1]);
-          assert.deepEqual(appLog(app.guid).at(-1), { appGuid: app.guid, source: 'API', message: 'Cannot start instance 1: no DEA has 512M free (devbox status shows the DEAs)', type: 'ERR' });
+          assert.deepEqual(appLog(app.guid).at(-1), { appGuid: app.guid, source: 'API', message: 'Cannot start instance 1 of process web: no DEA has 512M free (devbox status shows the DEAs)', type: 'ERR' });
         } finally {
           box.runner.deaId = 'recorded-dea';
         }
@@ -310,10 +312,331 @@ for (const database of controllerTestDatabases()) {
         assert.equal(res.status, 200, res.text);
         assert.equal(res.json().state, 'STOPPED');
         assert.deepEqual(box.runner.calls, ['stop']);
-        assert.equal(box.runner.stops[0].appGuid, app.guid);
+        assert.equal(box.runner.stops[0].processGuid, app.guid);
         assert.equal(box.runner.stops[0].filter?.indices, undefined, 'all of them');
         await scale(app.guid, { instances: 3 });
         assert.deepEqual(box.runner.starts, [], 'a stopped app starts nothing when scaled');
+      });
+    });
+
+    describe('every process type', () => {
+      it("a droplet's process types become processes (web with one instance, the others with none), each started, scaled, stopped and asked for stats on its own", async () => {
+        const app = await stagedApp('typed-app');
+        await map(await route('typed-app'), app.guid);
+        const processes = (await box.call('GET', `/v3/apps/${app.guid}/processes`)).json().resources as { guid: string; type: string; instances: number; command: string | null }[];
+        assert.deepEqual(processes.map((p) => [p.type, p.instances]), [['web', 1], ['worker', 0]]);
+        const web = processes.find((p) => p.type === 'web')!;
+        const worker = processes.find((p) => p.type === 'worker')!;
+        assert.equal(web.guid, app.guid, "the web process's guid is its app's, as in Cloud Controller");
+        assert.notEqual(worker.guid, app.guid);
+
+        box.runner.clear();
+        await start(app.guid);
+        assert.deepEqual(box.runner.starts.map((s) => s.message.process_type), ['web'], 'a process with no instances starts nothing');
+        const scaled = await box.call('POST', `/v3/processes/${worker.guid}/actions/scale`, { instances: 2 });
+        assert.equal(scaled.status, 202, scaled.text);
+        const workerStarts = box.runner.starts.slice(1).map((s) => s.message);
+        assert.deepEqual(workerStarts.map((m) => m.index), [0, 1]);
+        for (const m of workerStarts) {
+          assert.equal(m.droplet, worker.guid, 'the DEAs know the instance by its process');
+          assert.equal(m.app_guid, app.guid, 'its logs are the app’s');
+          assert.equal(m.process_type, 'worker');
+          assert.equal(m.start_command, PROCESS_TYPES.worker);
+          assert.equal(m.health_check_type, 'process', 'a worker has no port to check');
+          assert.deepEqual(m.uris, [], 'only web gets the routes');
+          assert.equal((m.vcap_application as { process_type: string }).process_type, 'worker');
+        }
+
+        box.runner.instanceAnswer = (processGuid) =>
+          processGuid === worker.guid ? [{ dea: 'recorded-dea', droplet: worker.guid, version: workerStarts[0].version, instance: 'w0', index: 0, state: 'RUNNING', state_timestamp: 1 }] : [];
+        try {
+          const stats = (await box.call('GET', `/v3/processes/${worker.guid}/stats`)).json().resources;
+          assert.deepEqual(stats.map((s: { index: number; state: string }) => [s.index, s.state]), [[0, 'RUNNING'], [1, 'DOWN']]);
+        } finally {
+          box.runner.instanceAnswer = () => [];
+        }
+
+        box.runner.clear();
+        const restarted = await box.call('DELETE', `/v3/processes/${worker.guid}/instances/1`);
+        assert.equal(restarted.status, 204, restarted.text);
+        assert.deepEqual(box.runner.stops, [{ processGuid: worker.guid, filter: { indices: [1] } }], 'restart-app-instance stops that index of that process only');
+
+        box.runner.clear();
+        const stopped = await box.call('POST', `/v3/apps/${app.guid}/actions/stop`);
+        assert.equal(stopped.status, 200, stopped.text);
+        assert.deepEqual(box.runner.stops.map((s) => s.processGuid).sort(), [app.guid, worker.guid].sort(), 'every process with instances is stopped');
+      });
+
+      it('a process whose type has no command anywhere says so on the app log instead of starting', async () => {
+        const app = await stagedApp('commandless-app');
+        const created = await box.call('POST', `/v3/spaces/${spaceGuid}/actions/apply_manifest`, `applications:\n- name: commandless-app\n  processes:\n  - type: clock\n    instances: 1\n`, { 'content-type': 'application/x-yaml' });
+        assert.equal(created.status, 202, created.text);
+        box.runner.clear();
+        await start(app.guid);
+        assert.deepEqual(box.runner.starts.map((s) => s.message.process_type), ['web']);
+        assert.ok(
+          appLog(app.guid).some((l) => l.type === 'ERR' && /Cannot start process clock: the droplet has no command for it/.test(l.message)),
+          appLog(app.guid).map((l) => l.message).join('\n'),
+        );
+      });
+    });
+
+    describe('tasks', () => {
+      let app: { guid: string; name: string; dropletGuid: string };
+      const run = (body: Record<string, unknown>, appGuid = app.guid) => box.call('POST', `/v3/apps/${appGuid}/tasks`, body);
+      const task = async (guid: string) => (await box.call('GET', `/v3/tasks/${guid}`)).json();
+
+      before(async () => {
+        app = await stagedApp('task-app', { environment_variables: { GREETING: 'hi' } });
+      });
+
+      it('POST /v3/apps/:guid/tasks places the task on a DEA: 202 RUNNING, numbered per app, with the app\'s droplet, environment and bindings', async () => {
+        box.runner.clear();
+        const created = await run({ command: 'rake db:migrate', name: 'migrate', memory_in_mb: 128 });
+        assert.equal(created.status, 202, created.text);
+        const body = created.json();
+        assert.equal(body.state, 'RUNNING');
+        assert.equal(body.sequence_id, 1);
+        assert.equal(body.name, 'migrate');
+        assert.equal(body.command, 'rake db:migrate');
+        assert.equal(body.memory_in_mb, 128);
+        assert.equal(body.droplet_guid, app.dropletGuid);
+        assert.deepEqual(body.result, { failure_reason: null });
+        assert.equal(body.links.cancel.href, `${box.api}/v3/tasks/${body.guid}/actions/cancel`);
+        const [{ message, memoryMb }] = box.runner.taskStarts;
+        assert.equal(memoryMb, 128);
+        assert.equal(message.task_guid, body.guid);
+        assert.equal(message.droplet, body.guid, 'the DEA knows it by its own guid');
+        assert.equal(message.app_guid, app.guid);
+        assert.equal(message.task_name, 'migrate');
+        assert.equal(message.start_command, 'rake db:migrate');
+        assert.deepEqual(message.env, { GREETING: 'hi' });
+        assert.deepEqual(message.uris, []);
+        assert.equal(message.limits?.mem, 128);
+        assert.equal(message.executableUri, `${box.api}/v3/droplets/${app.dropletGuid}/download`);
+        assert.equal((message.vcap_application as { application_id: string }).application_id, app.guid);
+
+        const second = (await run({ command: 'echo again' })).json();
+        assert.equal(second.sequence_id, 2);
+        assert.match(second.name, /^[0-9a-f]{8}$/, 'an unnamed task gets a random name, as in CC');
+        assert.equal(second.memory_in_mb, 256, "the controller's default");
+      });
+
+      it('takes command, memory and disk from a template process', async () => {
+        const worker = (await box.call('GET', `/v3/apps/${app.guid}/processes/worker`)).json();
+        await box.call('POST', `/v3/processes/${worker.guid}/actions/scale`, { memory_in_mb: 64 });
+        const body = (await run({ template: { process: { guid: worker.guid } } })).json();
+        assert.equal(body.command, PROCESS_TYPES.worker);
+        assert.equal(body.memory_in_mb, 64);
+      });
+
+      it("refuses what CC refuses: no command, a blank one, a bad name, an app without a droplet, another app's process", async () => {
+        const refused = async (body: Record<string, unknown>, detail: RegExp, appGuid?: string) => {
+          const res = await run(body, appGuid);
+          assert.equal(res.status, 422, res.text);
+          assert.match(res.json().errors[0].detail, detail);
+        };
+        await refused({ name: 'x' }, /command must be given/);
+        await refused({ command: '  ' }, /Command can't be blank/);
+        await refused({ command: 'x', name: 'has spaces' }, /Name must be 1 to 48 letters/);
+        await refused({ command: 'x' }, /Task must have a droplet/, (await createApp('dropletless')).guid);
+        const other = await stagedApp('other-task-app');
+        await refused({ template: { process: { guid: other.guid } } }, /Template process must belong to the same app/);
+        assert.equal((await run({ command: 'x', colour: 'blue' })).status, 422);
+      });
+
+      it('records the end a DEA reports once; cancel makes a running task CANCELING and asks the DEAs, an ended one is 422', async () => {
+        const created = (await run({ command: 'sleep 100', name: 'long' })).json();
+        box.runner.clear();
+        const canceled = await box.call('POST', `/v3/tasks/${created.guid}/actions/cancel`);
+        assert.equal(canceled.status, 202, canceled.text);
+        assert.equal(canceled.json().state, 'CANCELING');
+        assert.deepEqual(box.runner.taskCancels, [created.guid]);
+        const exited = { task_guid: created.guid, app_guid: app.guid, dea: 'recorded-dea', state: 'FAILED' as const, exit_status: 143, failure_reason: 'task was cancelled' };
+        await taskEnded(box.context, exited);
+        await taskEnded(box.context, { ...exited, state: 'SUCCEEDED', failure_reason: null });
+        const ended = await task(created.guid);
+        assert.equal(ended.state, 'FAILED', 'a late report does not undo an end');
+        assert.deepEqual(ended.result, { failure_reason: 'task was cancelled' });
+        const again = await box.call('POST', `/v3/tasks/${created.guid}/actions/cancel`);
+        assert.equal(again.status, 422);
+        assert.equal(again.json().errors[0].detail, 'Task state is FAILED and therefore cannot be canceled');
+        assert.ok(box.appLogs.some((l) => l.appGuid === app.guid && l.message === `Task long (${created.sequence_id}) failed: task was cancelled`));
+      });
+
+      it('settles live tasks with the DEAs: an end they remember is recorded, one no DEA knows is FAILED once its grace is over', async () => {
+        const remembered = (await run({ command: 'true', name: 'remembered' })).json();
+        const lost = (await run({ command: 'true', name: 'lost' })).json();
+        box.runner.taskAnswer = (guids) =>
+          guids.includes(remembered.guid)
+            ? [{ task_guid: remembered.guid, dea: 'recorded-dea', state: 'SUCCEEDED', exited: { task_guid: remembered.guid, app_guid: app.guid, dea: 'recorded-dea', state: 'SUCCEEDED', exit_status: 0, failure_reason: null } }]
+            : [];
+        try {
+          await reconcileTasks(box.context);
+          assert.equal((await task(remembered.guid)).state, 'SUCCEEDED');
+          assert.equal((await task(lost.guid)).state, 'RUNNING', 'within its grace a task may still be on its way');
+          box.runner.deas = 0;
+          await reconcileTasks(box.context, Date.now() + LOST_TASK_GRACE_MS + 1_000);
+          assert.equal((await task(lost.guid)).state, 'RUNNING', 'with no DEA heard from (a controller just started) nothing is judged lost');
+          box.runner.deas = 1;
+          await reconcileTasks(box.context, Date.now() + LOST_TASK_GRACE_MS + 1_000);
+          const failed = await task(lost.guid);
+          assert.equal(failed.state, 'FAILED');
+          assert.equal(failed.result.failure_reason, 'the DEA running the task (recorded-dea) is gone');
+        } finally {
+          box.runner.taskAnswer = () => [];
+        }
+      });
+
+      it('a task no DEA has room for is FAILED at once, saying so', async () => {
+        box.runner.deaId = undefined;
+        try {
+          const body = (await run({ command: 'true', name: 'roomless' })).json();
+          assert.equal(body.state, 'FAILED');
+          assert.match(body.result.failure_reason, /^insufficient resources: no DEA has 256M free/);
+        } finally {
+          box.runner.deaId = 'recorded-dea';
+        }
+      });
+
+      it('lists tasks by app with filters; deleting the app cancels its live tasks and removes them', async () => {
+        const list = (await box.call('GET', `/v3/apps/${app.guid}/tasks?order_by=-created_at&states=RUNNING,FAILED`)).json();
+        assert.ok(list.resources.length >= 3);
+        assert.ok(list.resources.every((t: { state: string }) => ['RUNNING', 'FAILED'].includes(t.state)));
+        const first = (await box.call('GET', `/v3/apps/${app.guid}/tasks?sequence_ids=1`)).json().resources;
+        assert.deepEqual(first.map((t: { name: string }) => t.name), ['migrate']);
+        const live = list.resources.filter((t: { state: string }) => t.state === 'RUNNING').map((t: { guid: string }) => t.guid).sort();
+        box.runner.clear();
+        const deleted = await box.call('DELETE', `/v3/apps/${app.guid}`);
+        assert.equal(deleted.status, 202, deleted.text);
+        assert.deepEqual([...box.runner.taskCancels].sort(), live);
+        assert.equal((await box.call('GET', `/v3/tasks?app_guids=${app.guid}`)).json().resources.length, 0);
+      });
+    });
+
+    describe('rolling deployments', () => {
+      let app: { guid: string; name: string; dropletGuid: string };
+      const deployment = async (guid: string) => (await box.call('GET', `/v3/deployments/${guid}`)).json();
+      const desiredWeb = async (appGuid: string) => ((await box.call('GET', '/internal/v3/desired_processes')).json().processes as { process_guid: string; deploying: boolean; version: string }[]).find((p) => p.process_guid === appGuid)!;
+      /** What the DEAs report: instances of the web process as [index, state, version, guid]. */
+      const report = (appGuid: string, instances: [number, FindDropletReply['state'], string, string][]) => {
+        box.runner.instanceAnswer = (processGuid) =>
+          processGuid !== appGuid ? [] : instances.map(([index, state, version, instance]) => ({ dea: 'recorded-dea', droplet: appGuid, version, instance, index, state, state_timestamp: Date.now() / 1000 }));
+      };
+      const step = async (guid: string, nowMs?: number) => advanceDeployment(box.context, (await findDeploymentRow(guid))!, nowMs);
+      const findDeploymentRow = (guid: string) => box.context.db.selectFrom('deployments').selectAll().where('guid', '=', guid).executeTakeFirst();
+
+      before(async () => {
+        app = await stagedApp('rolling-app');
+        await scale(app.guid, { instances: 2 });
+        await start(app.guid);
+      });
+      afterEach(() => {
+        box.runner.instanceAnswer = () => [];
+      });
+
+      it('replaces the web instances one index at a time: a new one RUNNING before the old one at its index stops; DEPLOYED when no old one is left', async () => {
+        const v1 = (await webProcess(app.guid) as unknown as { version: string }).version;
+        report(app.guid, [[0, 'RUNNING', v1, 'old-0'], [1, 'RUNNING', v1, 'old-1']]);
+        box.runner.clear();
+        const created = await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: app.guid } } }, strategy: 'rolling' });
+        assert.equal(created.status, 201, created.text);
+        const d = created.json();
+        assert.deepEqual([d.state, d.status.value, d.status.reason, d.strategy], ['DEPLOYING', 'ACTIVE', 'DEPLOYING', 'rolling']);
+        assert.deepEqual(d.new_processes, [{ guid: app.guid, type: 'web' }]);
+        assert.equal(d.droplet.guid, app.dropletGuid);
+        assert.equal(d.previous_droplet.guid, app.dropletGuid);
+        const v2 = box.runner.starts[0].message.version;
+        assert.notEqual(v2, v1);
+        assert.deepEqual(box.runner.starts.map((s) => s.message.index), [0], 'one new instance at a time (max_in_flight 1)');
+        assert.deepEqual(box.runner.stops, [], 'nothing old stops before a new one runs');
+        assert.equal((await desiredWeb(app.guid)).deploying, true, 'the health manager leaves it to the deployment');
+
+        report(app.guid, [[0, 'RUNNING', v1, 'old-0'], [1, 'RUNNING', v1, 'old-1'], [0, 'STARTING', v2, 'new-0']]);
+        box.runner.clear();
+        await step(d.guid);
+        assert.deepEqual([box.runner.starts.length, box.runner.stops.length], [0, 0], 'waits while the new one starts');
+
+        report(app.guid, [[0, 'RUNNING', v1, 'old-0'], [1, 'RUNNING', v1, 'old-1'], [0, 'RUNNING', v2, 'new-0']]);
+        await step(d.guid);
+        assert.deepEqual(box.runner.stops, [{ processGuid: app.guid, filter: { instances: ['old-0'] } }]);
+        assert.deepEqual(box.runner.starts.map((s) => [s.message.index, s.message.version]), [[1, v2]]);
+
+        report(app.guid, [[1, 'RUNNING', v1, 'old-1'], [0, 'RUNNING', v2, 'new-0'], [1, 'RUNNING', v2, 'new-1']]);
+        box.runner.clear();
+        await step(d.guid);
+        assert.deepEqual(box.runner.stops, [{ processGuid: app.guid, filter: { instances: ['old-1'] } }]);
+        assert.equal((await deployment(d.guid)).status.value, 'ACTIVE', 'until the old one is gone');
+
+        report(app.guid, [[0, 'RUNNING', v2, 'new-0'], [1, 'RUNNING', v2, 'new-1']]);
+        await step(d.guid);
+        const done = await deployment(d.guid);
+        assert.deepEqual([done.state, done.status.value, done.status.reason], ['DEPLOYED', 'FINALIZED', 'DEPLOYED']);
+        assert.equal(done.links.cancel, undefined);
+        assert.equal((await desiredWeb(app.guid)).deploying, false);
+        const listed = (await box.call('GET', `/v3/deployments?app_guids=${app.guid}&status_values=FINALIZED`)).json().resources;
+        assert.ok(listed.some((x: { guid: string }) => x.guid === d.guid));
+      });
+
+      it('cancel restores the previous droplet and version, starts the old instances that are missing and stops the new ones', async () => {
+        const v1 = (await desiredWeb(app.guid)).version;
+        report(app.guid, [[1, 'RUNNING', v1, 'old-1']]);
+        const d = (await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: app.guid } } } })).json();
+        const v2 = (await desiredWeb(app.guid)).version;
+        box.runner.clear();
+        const canceled = await box.call('POST', `/v3/deployments/${d.guid}/actions/cancel`);
+        assert.equal(canceled.status, 200, canceled.text);
+        const after = await deployment(d.guid);
+        assert.deepEqual([after.state, after.status.value, after.status.reason], ['CANCELED', 'FINALIZED', 'CANCELED']);
+        assert.equal((await desiredWeb(app.guid)).version, v1, 'the previous version is the desired one again');
+        assert.deepEqual(box.runner.starts.map((s) => [s.message.index, s.message.version]), [[0, v1]], 'the missing old index starts again');
+        assert.deepEqual(box.runner.stops, [{ processGuid: app.guid, filter: { version: v2 } }]);
+        const again = await box.call('POST', `/v3/deployments/${d.guid}/actions/cancel`);
+        assert.equal(again.status, 422);
+        assert.equal(again.json().errors[0].detail, 'Cannot cancel a deployment with status: FINALIZED and reason: CANCELED');
+      });
+
+      it('cancels itself when new instances keep crashing, and says why', async () => {
+        const v1 = (await desiredWeb(app.guid)).version;
+        report(app.guid, [[0, 'RUNNING', v1, 'old-0'], [1, 'RUNNING', v1, 'old-1']]);
+        const d = (await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: app.guid } } } })).json();
+        const v2 = (await desiredWeb(app.guid)).version;
+        for (let attempt = 0; attempt < MAX_DEPLOYMENT_FAILURES; attempt++) {
+          report(app.guid, [[0, 'RUNNING', v1, 'old-0'], [1, 'RUNNING', v1, 'old-1'], [0, 'CRASHED', v2, `new-0-${attempt}`]]);
+          await step(d.guid);
+        }
+        const after = await deployment(d.guid);
+        assert.deepEqual([after.status.value, after.status.reason], ['FINALIZED', 'CANCELED']);
+        assert.match(after.status.details.error, /new instances failed 3 times/);
+        assert.equal((await desiredWeb(app.guid)).version, v1);
+        assert.ok(box.appLogs.some((l) => l.appGuid === app.guid && l.type === 'ERR' && /Canceled deployment .*: new instances failed 3 times/.test(l.message)));
+      });
+
+      it('a new deployment supersedes the active one; a stopped app is started with the droplet and DEPLOYED at once', async () => {
+        const first = (await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: app.guid } } } })).json();
+        const second = (await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: app.guid } } } })).json();
+        assert.deepEqual([(await deployment(first.guid)).status.reason, second.status.value], ['SUPERSEDED', 'ACTIVE']);
+        await box.call('POST', `/v3/deployments/${second.guid}/actions/cancel`);
+
+        const stopped = await stagedApp('rolling-stopped');
+        box.runner.clear();
+        const d = (await box.call('POST', '/v3/deployments', { relationships: { app: { data: { guid: stopped.guid } } } })).json();
+        assert.deepEqual([d.status.value, d.status.reason], ['FINALIZED', 'DEPLOYED']);
+        assert.equal((await box.call('GET', `/v3/apps/${stopped.guid}`)).json().state, 'STARTED');
+        assert.deepEqual(box.runner.starts.map((s) => s.message.index), [0]);
+      });
+
+      it("refuses what CC refuses: an unknown app, no droplet, another strategy, a revision", async () => {
+        const refused = async (body: Record<string, unknown>, detail: RegExp) => {
+          const res = await box.call('POST', '/v3/deployments', body);
+          assert.equal(res.status, 422, res.text);
+          assert.match(res.json().errors[0].detail, detail);
+        };
+        const rel = (guid: string) => ({ relationships: { app: { data: { guid } } } });
+        await refused(rel('no-such-app'), /^Unable to use app/);
+        await refused(rel((await createApp('undeployable')).guid), /^Invalid droplet/);
+        await refused({ ...rel(app.guid), strategy: 'canary' }, /Strategy 'canary' is not supported/);
+        await refused({ ...rel(app.guid), revision: { guid: 'r' } }, /Revisions are not supported/);
       });
     });
 

@@ -46,14 +46,18 @@ describe('dea containers', function () {
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it("holds the system read-only and a toolchain's prefix, never a home or the state directory", () => {
+  it("holds the system read-only and a toolchain's prefix (its directories, not its top files), never a home or the state directory", () => {
     const tool = path.join(tmp, 'tools', 'mytool');
     fs.mkdirSync(path.join(tool, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(tool, 'lib'), { recursive: true });
+    // Where cargo keeps a crates.io token: beside bin, in the prefix.
+    fs.writeFileSync(path.join(tool, 'credentials.toml'), 'token = "secret"\n');
     fs.mkdirSync(path.join(stateDir, 'bin'));
     const rootfs = rootfsFor([path.join(tool, 'bin'), path.join(stateDir, 'bin'), '/usr/bin', '/nonexistent/bin'].join(':'), [stateDir]);
     const binds = rootfs.entries.filter((e) => e.kind === 'ro-bind').map((e) => e.kind === 'ro-bind' && e.target);
     assert.ok(binds.includes('/usr') && binds.includes('/etc'), `system directories: ${binds}`);
-    assert.ok(binds.includes(tool), "the toolchain's prefix (its lib beside bin)");
+    assert.ok(binds.includes(path.join(tool, 'bin')) && binds.includes(path.join(tool, 'lib')), `the toolchain's prefix (its lib beside bin): ${binds}`);
+    assert.ok(!binds.includes(tool) && !binds.some((b) => b && b.endsWith('credentials.toml')), `not the prefix's own files: ${binds}`);
     assert.ok(!binds.some((b) => b && (stateDir.startsWith(b) || b.startsWith(stateDir))), `nothing holding the state directory: ${binds}`);
     assert.equal(rootfs.path, [path.join(tool, 'bin'), '/usr/bin'].join(':'), 'PATH keeps what is there, in order');
     // A PATH dir right in a home directory binds itself only, not the home.
@@ -77,6 +81,23 @@ describe('dea containers', function () {
     assert.equal(wrote, 'wrote');
     assert.ok(fs.existsSync(path.join(tmp, 'one', 'home', 'written')), 'written to its home on the host');
     container.destroy();
+  });
+
+  it('shows a container its own cgroup, so that Node sizes its heap by the memory limit', async () => {
+    const cgroups = new InstanceLimits('auto', `dea-test-view-${process.pid}`, quietLog);
+    assert.notEqual(cgroups.mechanism, 'pss-sampling', `this test needs cgroups (root on a machine with cgroup v1 or v2): ${cgroups.detail}`);
+    const containers = new Containers({ containers: 'auto', containerUid: 2000 }, cgroups, quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
+    const container = containers.create({ ...spec('mem'), limits: { memoryBytes: 96 * 1024 * 1024, pids: 64 } });
+    try {
+      const script = `node -e 'console.log(process.constrainedMemory(), require("v8").getHeapStatistics().heap_size_limit)'; touch /sys/fs/cgroup/x 2>/dev/null && echo writable`;
+      const result = await finished(container.run(['/bin/sh', '-c', script], { cwd: CONTAINER_HOME, env: { PATH: containers.path, HOME: '/home/vcap' } }));
+      const [limit, heap] = result.out.trim().split(/\s+/).map(Number);
+      assert.equal(limit, 96 * 1024 * 1024, `${result.out}\n${result.err}`);
+      assert.ok(heap < 512 * 1024 * 1024, `the heap limit follows the memory limit, not the machine's memory: ${heap}`);
+      assert.ok(!result.out.includes('writable'), 'its cgroup is read-only inside');
+    } finally {
+      container.destroy();
+    }
   });
 
   it('takes everything it started with it when killed: a setsid child included', async () => {

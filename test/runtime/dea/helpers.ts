@@ -11,7 +11,7 @@ import { c as createTar } from 'tar';
 import { stringify as toYaml } from 'yaml';
 import { BusServer } from '../../../src/runtime/bus/server.js';
 import { decodeJson, publish } from '../../../src/runtime/common/bus.js';
-import { deaStart, type HealthCheckType, type ServiceBinding } from '../../../src/runtime/common/bus-messages.js';
+import { deaStart, deaTaskStart, type HealthCheckType, type ServiceBinding } from '../../../src/runtime/common/bus-messages.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import { waitFor } from '../../../src/runtime/common/net.js';
 import { Dea } from '../../../src/runtime/dea/dea.js';
@@ -132,6 +132,16 @@ export async function dropletOf(appDir: string, startCommand: string, tmpRoot: s
 
 export const quietLog = createLogger('dea-test', { write: () => undefined });
 
+/** The DEA's last log lines, kept so that a test that times out can say where the DEA was. */
+const deaLogLines: string[] = [];
+const keptLog = createLogger('dea-test', {
+  level: 'debug',
+  write: (line) => {
+    deaLogLines.push(line.trimEnd());
+    if (deaLogLines.length > 200) deaLogLines.splice(0, deaLogLines.length - 200);
+  },
+});
+
 export interface Harness {
   bus: BusServer;
   nc: NatsConnection;
@@ -168,7 +178,7 @@ export async function startHarness(overrides: Partial<DeaSettings> = {}, id = 'd
     memoryEnforcement: 'sampling',
     ...overrides,
   };
-  const dea = new Dea({ id, dir, nc, log: quietLog, auth: staticToken, settings });
+  const dea = new Dea({ id, dir, nc, log: keptLog, auth: staticToken, settings });
   await dea.start();
   return {
     bus,
@@ -194,25 +204,27 @@ export async function stageApp(h: Harness, appGuid: string, pkg: Buffer, extra: 
   const packageGuid = `pkg-${appGuid}`;
   const dropletGuid = `drop-${appGuid}-${Math.random().toString(36).slice(2, 8)}`;
   h.controller.packages.set(packageGuid, pkg);
-  const reply = await h.nc.request(
-    `staging.${h.dea.id}.start`,
-    JSON.stringify({
-      app_id: appGuid,
-      task_id: `task-${dropletGuid}`,
-      package_guid: packageGuid,
-      droplet_guid: dropletGuid,
-      package_download_uri: h.controller.url(`/v3/packages/${packageGuid}/download`),
-      droplet_upload_uri: h.controller.url(`/v3/droplets/${dropletGuid}/upload`),
-      buildpacks: [],
-      environment: {},
-      start_command: null,
-      memory_limit: 256,
-      disk_limit: 1024,
-      stack: 'host',
-      ...extra,
-    }),
-    { timeout: timeoutMs },
-  );
+  const request = {
+    app_id: appGuid,
+    task_id: `task-${dropletGuid}`,
+    package_guid: packageGuid,
+    droplet_guid: dropletGuid,
+    package_download_uri: h.controller.url(`/v3/packages/${packageGuid}/download`),
+    droplet_upload_uri: h.controller.url(`/v3/droplets/${dropletGuid}/upload`),
+    buildpacks: [],
+    environment: {},
+    start_command: null,
+    memory_limit: 256,
+    disk_limit: 1024,
+    stack: 'host',
+    ...extra,
+  };
+  const reply = await h.nc.request(`staging.${h.dea.id}.start`, JSON.stringify(request), { timeout: timeoutMs }).catch((error: Error) => {
+    // Say where the staging was: its STG lines, what is left in the staging directory, the DEA's log.
+    const left = fs.existsSync(h.dea.paths.staging) ? fs.readdirSync(h.dea.paths.staging) : [];
+    const stg = h.rec.logs(appGuid, 'STG').join('\n');
+    throw new Error(`no staging reply for ${appGuid} within ${timeoutMs} ms (${error.message})\nSTG:\n${stg}\nstaging dir: ${left.join(', ')}\nDEA log:\n${deaLogLines.slice(-40).join('\n')}`);
+  });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply's shape is what the test checks
   return { reply: decodeJson<any>(reply.data), dropletGuid };
 }
@@ -270,6 +282,30 @@ export function startInstance(h: Harness, appGuid: string, dropletGuid: string, 
     },
     executableUri: h.controller.url(`/v3/droplets/${dropletGuid}/download`),
     sha1: o.sha1 ?? null,
+    droplet_guid: dropletGuid,
+  });
+}
+
+/** Publishes dea.<id>.task.start: `command` run once in the droplet of the fake controller. */
+export function startTask(h: Harness, appGuid: string, dropletGuid: string, task: { guid: string; name: string; command: string; mem?: number }): void {
+  publish(h.nc, deaTaskStart(h.dea.id), {
+    droplet: task.guid,
+    app_guid: appGuid,
+    task_guid: task.guid,
+    task_name: task.name,
+    version: task.guid,
+    name: `app-${appGuid}`,
+    index: 0,
+    process_type: 'task',
+    space_guid: 'space-1',
+    uris: [],
+    limits: { mem: task.mem ?? 256, disk: 1024, fds: 16384 },
+    env: { GREETING: 'from the app' },
+    services: [],
+    start_command: task.command,
+    health_check_type: 'none',
+    vcap_application: { application_id: appGuid, application_name: `app-${appGuid}` },
+    executableUri: h.controller.url(`/v3/droplets/${dropletGuid}/download`),
     droplet_guid: dropletGuid,
   });
 }

@@ -14,7 +14,7 @@ const NOW = 100_000;
 const FETCHED = 99_000;
 
 function proc(app: string, over: Partial<DesiredProcess> = {}): DesiredProcess {
-  return { app_guid: app, process_guid: `${app}-web`, version: 'v1', instances: 1, state: 'STARTED', droplet_guid: `${app}-droplet`, updated_at: '2026-11-21T10:00:00Z', ...over };
+  return { app_guid: app, process_guid: app, version: 'v1', instances: 1, state: 'STARTED', droplet_guid: `${app}-droplet`, updated_at: '2026-11-21T10:00:00Z', deploying: false, ...over };
 }
 
 function desired(processes: DesiredProcess[], fetchedAt = FETCHED): DesiredSnapshot {
@@ -52,7 +52,15 @@ const pendingStart = (app: string, index: number, over: Partial<PendingStart> = 
 
 describe('health: analyzer', () => {
   describe('when not to act at all', () => {
-    it('without a desired snapshot', () => {
+    it("leaves a process that a rolling deployment replaces alone: its old and missing instances are the deployment's", () => {
+      const deploying = run({ desired: desired([proc('A', { instances: 2, version: 'v2', deploying: true })]), actual: actual([inst('A', 0, { version: 'v1' })]) });
+      assert.deepEqual(summary(deploying.decisions), []);
+      assert.equal(deploying.missingSince.size, 0, 'no index is missing for it');
+      const after = run({ desired: desired([proc('A', { instances: 2, version: 'v2' })]), actual: actual([inst('A', 0, { version: 'v1' })]) });
+      assert.equal(after.missingSince.size, 2, 'the same state without the deployment: both indices of v2 are missing');
+    });
+
+  it('without a desired snapshot', () => {
       const a = run({ desired: undefined, actual: actual([]) });
       assert.equal(a.idle, 'no desired state yet');
       assert.deepEqual(a.decisions, []);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import { sleep, waitFor } from '../../../src/runtime/common/net.js';
-import { DesiredState, indexByApp, parseDesiredProcesses, type DesiredStateOptions } from '../../../src/runtime/health/desired-state.js';
+import { DesiredState, indexByProcess, parseDesiredProcesses, type DesiredStateOptions } from '../../../src/runtime/health/desired-state.js';
 import { COMPONENTS_CLIENT, desiredProcess, FakeController } from './helpers.js';
 
 describe('health: desired state', () => {
@@ -120,20 +120,22 @@ describe('health: desired state', () => {
 
   it('validates the shape of the endpoint', () => {
     assert.deepEqual(parseDesiredProcesses('{"processes":[]}'), []);
-    const [p] = parseDesiredProcesses(JSON.stringify({ processes: [{ app_guid: 'A', version: 'v', instances: 0, state: 'STOPPED', droplet_guid: null, extra: 1 }] }));
-    assert.deepEqual(p, { app_guid: 'A', process_guid: '', version: 'v', instances: 0, state: 'STOPPED', droplet_guid: null, updated_at: '' });
+    const [p] = parseDesiredProcesses(JSON.stringify({ processes: [{ app_guid: 'A', process_guid: 'P', version: 'v', instances: 0, state: 'STOPPED', droplet_guid: null, extra: 1 }] }));
+    assert.deepEqual(p, { app_guid: 'A', process_guid: 'P', version: 'v', instances: 0, state: 'STOPPED', droplet_guid: null, updated_at: '', deploying: false });
     assert.throws(() => parseDesiredProcesses('nope'), /not JSON/);
     assert.throws(() => parseDesiredProcesses('{"resources":[]}'), /no 'processes' list/);
     assert.throws(() => parseDesiredProcesses('{"processes":[{"version":"v","instances":1,"state":"STARTED"}]}'), /no valid 'app_guid'/);
-    assert.throws(() => parseDesiredProcesses('{"processes":[{"app_guid":"A","instances":1,"state":"STARTED"}]}'), /no valid 'version'/);
-    assert.throws(() => parseDesiredProcesses('{"processes":[{"app_guid":"A","version":"v","instances":1.5,"state":"STARTED"}]}'), /'instances'/);
+    assert.throws(() => parseDesiredProcesses('{"processes":[{"app_guid":"A","instances":1,"state":"STARTED"}]}'), /no valid 'process_guid'/);
+    assert.throws(() => parseDesiredProcesses('{"processes":[{"app_guid":"A","process_guid":"P","instances":1,"state":"STARTED"}]}'), /no valid 'version'/);
+    assert.throws(() => parseDesiredProcesses('{"processes":[{"app_guid":"A","process_guid":"P","version":"v","instances":1.5,"state":"STARTED"}]}'), /'instances'/);
     assert.throws(() => parseDesiredProcesses('{"processes":[null]}'), /'app_guid'/);
   });
 
-  it('keeps the latest entry when an app appears twice', () => {
-    const older = desiredProcess('A', { version: 'old', updated_at: '2026-01-01T00:00:00Z' });
-    const newer = desiredProcess('A', { version: 'new', updated_at: '2026-01-02T00:00:00Z' });
-    assert.equal(indexByApp([newer, older]).get('A')!.version, 'new');
-    assert.equal(indexByApp([older, newer]).get('A')!.version, 'new');
+  it('indexes every process of an app by its own guid, as the DEAs name instances', () => {
+    const web = desiredProcess('A', { process_guid: 'A' });
+    const worker = desiredProcess('A', { process_guid: 'W', instances: 2 });
+    const index = indexByProcess([web, worker]);
+    assert.deepEqual([...index.keys()], ['A', 'W']);
+    assert.equal(index.get('W')!.instances, 2);
   });
 });

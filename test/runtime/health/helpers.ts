@@ -54,12 +54,13 @@ export function testContext(routerPort: number, lines: string[] = []): Component
 export function desiredProcess(app: string, over: Partial<DesiredProcess> = {}): DesiredProcess {
   return {
     app_guid: app,
-    process_guid: `${app}-web`,
+    process_guid: app,
     version: 'v1',
     instances: 1,
     state: 'STARTED',
     droplet_guid: `${app}-droplet`,
     updated_at: new Date().toISOString(),
+    deploying: false,
     ...over,
   };
 }

@@ -15,6 +15,7 @@ const PENDING_MS = 1_000;
 const start = (app: string, index: number, over: Partial<StartDecision> = {}): StartDecision => ({
   kind: 'start',
   app,
+  appGuid: app,
   version: 'v1',
   index,
   reason: 'MISSING',
@@ -24,6 +25,7 @@ const start = (app: string, index: number, over: Partial<StartDecision> = {}): S
 const stop = (instance: string, over: Partial<StopDecision> = {}): StopDecision => ({
   kind: 'stop',
   app: 'A',
+  appGuid: 'A',
   version: 'v1',
   instance,
   index: 1,
@@ -157,7 +159,7 @@ describe('health: sender', () => {
   });
 
   it('announces a scheduled crash restart once', async () => {
-    const schedule: Decision = { kind: 'schedule', app: 'A', version: 'v1', index: 0, crashCount: 4, delayMs: 30_000, dueAt: 31_000, key: 'A:0:4:1000', message: 'Instance 0 crashed 4 times; restart scheduled in 30 s' };
+    const schedule: Decision = { kind: 'schedule', app: 'A', appGuid: 'A', version: 'v1', index: 0, crashCount: 4, delayMs: 30_000, dueAt: 31_000, key: 'A:0:4:1000', message: 'Instance 0 crashed 4 times; restart scheduled in 30 s' };
     sender.send([schedule], 1_000);
     sender.send([schedule], 2_000);
     sender.send([{ ...schedule, crashCount: 5, key: 'A:0:5:40000', dueAt: 100_000, message: 'Instance 0 crashed 5 times; restart scheduled in 60 s' }], 40_000);

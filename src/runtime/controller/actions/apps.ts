@@ -4,11 +4,14 @@ import { notUnique, unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
 import type { AppCreateMessage, AppUpdateMessage, EnvironmentUpdateMessage } from '../messages/apps.js';
 import { metadataUpdate } from '../messages/validate.js';
-import { deleteApp, insertApp, insertProcess, newProcessVersion, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
+import { deleteApp, insertApp, insertProcess, listProcessesOfApp, newProcessVersion, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import { isUniqueViolation, jsonColumn } from '../repositories/query.js';
+import { deleteTasksOfApp } from '../repositories/tasks.js';
+import { deleteDeploymentsOfApp } from '../repositories/deployments.js';
 import { findSpace } from '../repositories/spaces.js';
 import { recordAppEvent } from './audit.js';
-import { startApp, stopApp } from './instances.js';
+import { startApp, stopApp, stopProcesses } from './instances.js';
+import { cancelTasksOfApp } from './tasks.js';
 import { completedJob } from './jobs.js';
 
 const nameTaken = (name: string) => notUnique(`App with the name '${name}' already exists.`);
@@ -16,10 +19,13 @@ const nameTaken = (name: string) => notUnique(`App with the name '${name}' alrea
 /** A log line on the app's stream as `[API/0]`, as Cloud Controller writes for every app change. */
 export const apiLog = (ctx: RequestContext, appGuid: string, message: string) => ctx.appLog(appGuid, { source: 'API', message });
 
-/** A new process of the app with the controller's defaults: `web` gets one instance and a port check. */
+/**
+ * A new process of the app with the controller's defaults: `web` gets one instance, a port check and
+ * its app's guid (as in Cloud Controller); other types start with none and a process check.
+ */
 export function newProcess(ctx: Pick<RequestContext, 'defaults'>, appGuid: string, type: string, at: string): ProcessRow {
   return {
-    guid: newGuid(),
+    guid: type === 'web' ? appGuid : newGuid(),
     app_guid: appGuid,
     type,
     command: null,
@@ -96,13 +102,18 @@ export async function updateAppAction(ctx: RequestContext, app: AppRow, message:
 
 /** Deletes the app, its processes and route mappings; its instances are stopped. The job is complete. */
 export async function deleteAppAction(ctx: RequestContext, app: AppRow) {
+  const processes = await listProcessesOfApp(ctx.db, app.guid);
+  // Its running tasks end with it (asked before their rows go: their ends are then not recorded).
+  await cancelTasksOfApp(ctx, app.guid);
   const job = await ctx.db.transaction().execute(async (trx) => {
+    await deleteTasksOfApp(trx, app.guid);
+    await deleteDeploymentsOfApp(trx, app.guid);
     await deleteApp(trx, app.guid);
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.delete-request', { request: { recursive: true } });
     return completedJob(trx, 'app.delete', { guid: app.guid, type: 'app' });
   });
   apiLog(ctx, app.guid, `Deleted app with guid ${app.guid}`);
-  stopApp(ctx, app.guid);
+  stopProcesses(ctx, processes);
   return job;
 }
 
@@ -118,7 +129,7 @@ async function setState(ctx: RequestContext, app: AppRow, state: 'STARTED' | 'ST
   });
   apiLog(ctx, app.guid, `Updated app with guid ${app.guid} ({"state"=>"${state}"})`);
   if (state === 'STARTED') await startApp(ctx, app.guid);
-  else stopApp(ctx, app.guid);
+  else await stopApp(ctx, app.guid);
   return { ...app, state, updated_at: at };
 }
 

@@ -1,11 +1,12 @@
-// Instances of an app's web process: which to start and with what (the DEA start message with
+// Instances of an app's processes: which to start and with what (the DEA start message with
 // VCAP_APPLICATION and VCAP_SERVICES), which to stop, and their routes. The runner places and
-// sends; this decides from the desired state in the database.
+// sends; this decides from the desired state in the database. The DEAs know an instance by its
+// process's guid (`droplet` on the bus; a web process's guid is its app's).
 import type { Actor, ControllerContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { loadVcapApplication } from '../environment/vcap-application.js';
 import { serviceEntries } from '../environment/vcap-services.js';
-import { findApp, findAppProcess, type ProcessRow } from '../repositories/apps.js';
+import { findApp, findProcess, listProcessesOfApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import { findDroplet } from '../repositories/droplets.js';
 import { jsonColumn } from '../repositories/query.js';
 import { appUris } from '../repositories/routes.js';
@@ -14,71 +15,98 @@ import { recordAppEvent } from './audit.js';
 
 type Context = Pick<ControllerContext, 'db' | 'runner' | 'componentUrls' | 'appLog'>;
 
-/** Starts the given indices of the app's web process, when the app is STARTED with a STAGED droplet. */
-export async function startInstances(ctx: Context, appGuid: string, indices: number[]): Promise<void> {
-  const app = await findApp(ctx.db, appGuid);
-  if (!app || app.state !== 'STARTED' || !app.droplet_guid) return;
-  const web = await findAppProcess(ctx.db, app.guid, 'web');
+/**
+ * Starts the given indices of a process, when its app is STARTED with a STAGED droplet. A process
+ * whose type the droplet has no command for, and that has none of its own, cannot start: its app's
+ * log says so.
+ */
+export async function startInstances(ctx: Context, processGuid: string, indices: number[]): Promise<void> {
+  const process = await findProcess(ctx.db, processGuid);
+  const app = process && (await findApp(ctx.db, process.app_guid));
+  if (!process || !app || app.state !== 'STARTED' || !app.droplet_guid) return;
   const droplet = await findDroplet(ctx.db, app.droplet_guid);
-  if (!web || !droplet || droplet.state !== 'STAGED') return;
-  const vcap = await loadVcapApplication(ctx.db, app, web, ctx.componentUrls.api);
-  const uris = vcap.uris;
-  const command = web.command ?? jsonColumn('droplets', droplet, 'process_types', {} as Record<string, string>).web;
+  if (!droplet || droplet.state !== 'STAGED') return;
+  const wanted = indices.filter((index) => index < process.instances);
+  if (wanted.length === 0) return;
+  const command = process.command ?? jsonColumn('droplets', droplet, 'process_types', {} as Record<string, string>)[process.type];
+  if (!command) {
+    ctx.appLog(app.guid, {
+      source: 'API',
+      message: `Cannot start process ${process.type}: the droplet has no command for it. Give one (a Procfile line, or command: under processes: in the manifest), or scale it to 0.`,
+      type: 'ERR',
+    });
+    return;
+  }
+  const vcap = await loadVcapApplication(ctx.db, app, process, ctx.componentUrls.api);
   const services = await serviceEntries(ctx.db, app.guid);
-  for (const index of indices) {
-    if (index >= web.instances) continue;
+  for (const index of wanted) {
     const message = {
-      droplet: app.guid,
-      version: web.version,
+      droplet: process.guid,
+      app_guid: app.guid,
+      version: process.version,
       name: app.name,
       index,
-      process_guid: web.guid,
-      process_type: web.type,
+      process_guid: process.guid,
+      process_type: process.type,
       space_guid: app.space_guid,
-      uris,
+      uris: vcap.uris,
       limits: vcap.limits,
       env: jsonColumn('apps', app, 'environment_variables', {} as Record<string, string>),
       services,
       start_command: command,
-      health_check_type: web.health_check_type as 'port' | 'http' | 'process',
-      health_check_http_endpoint: web.health_check_endpoint,
-      health_check_timeout: web.health_check_timeout ?? 60,
+      health_check_type: process.health_check_type as 'port' | 'http' | 'process',
+      health_check_http_endpoint: process.health_check_endpoint,
+      health_check_timeout: process.health_check_timeout ?? 60,
       vcap_application: { ...vcap },
       executableUri: `${ctx.componentUrls.api}/v3/droplets/${droplet.guid}/download`,
       sha1: droplet.sha1,
       droplet_guid: droplet.guid,
     };
-    if (!ctx.runner.start(message, web.memory_in_mb, app.stack)) {
-      ctx.appLog(app.guid, { source: 'API', message: `Cannot start instance ${index}: no DEA has ${web.memory_in_mb}M free (devbox status shows the DEAs)`, type: 'ERR' });
+    if (!ctx.runner.start(message, process.memory_in_mb, app.stack)) {
+      ctx.appLog(app.guid, { source: 'API', message: `Cannot start instance ${index} of process ${process.type}: no DEA has ${process.memory_in_mb}M free (devbox status shows the DEAs)`, type: 'ERR' });
     }
   }
 }
 
-/** Starts every instance of a started app (after start, restart, or a new droplet). */
+/** Starts every instance of every process of a started app (after start, restart, or a new droplet). */
 export async function startApp(ctx: Context, appGuid: string): Promise<void> {
-  const web = await findAppProcess(ctx.db, appGuid, 'web');
-  if (web) await startInstances(ctx, appGuid, [...Array(web.instances).keys()]);
+  for (const process of await listProcessesOfApp(ctx.db, appGuid)) {
+    if (process.instances > 0) await startInstances(ctx, process.guid, [...Array(process.instances).keys()]);
+  }
 }
 
-export function stopApp(ctx: Pick<ControllerContext, 'runner'>, appGuid: string, filter: StopFilter = {}): void {
-  ctx.runner.stop(appGuid, filter);
+/** Stops the instances of a process (those the filter names, else all of them). */
+export function stopProcess(ctx: Pick<ControllerContext, 'runner'>, processGuid: string, filter: StopFilter = {}): void {
+  ctx.runner.stop(processGuid, filter);
 }
 
-/** Tells the DEAs the app's routes changed, so running instances are registered under them. */
+/** Stops every instance of the given processes of an app (read them before the app is deleted). */
+export function stopProcesses(ctx: Pick<ControllerContext, 'runner'>, processes: Pick<ProcessRow, 'guid'>[]): void {
+  for (const process of processes) stopProcess(ctx, process.guid);
+}
+
+/** Stops every instance of every process of the app that has instances (the health manager stops any stray one). */
+export async function stopApp(ctx: Pick<ControllerContext, 'db' | 'runner'>, appGuid: string): Promise<void> {
+  stopProcesses(ctx, (await listProcessesOfApp(ctx.db, appGuid)).filter((p) => p.instances > 0));
+}
+
+/** Tells the DEAs the app's routes changed, so running instances of each process are registered under its routes. */
 export async function routesChanged(ctx: Pick<ControllerContext, 'db' | 'runner'>, appGuid: string): Promise<void> {
-  ctx.runner.routesChanged(appGuid, await appUris(ctx.db, appGuid));
+  for (const process of await listProcessesOfApp(ctx.db, appGuid)) {
+    if (process.instances > 0) ctx.runner.routesChanged(process.guid, await appUris(ctx.db, appGuid, process.type));
+  }
 }
 
 /** Running instances follow a process change: a new version restarts them all, a new count adds or removes. */
-export async function applyToInstances(ctx: Context, app: { guid: string; state: string }, before: ProcessRow, after: ProcessRow): Promise<void> {
-  if (app.state !== 'STARTED' || before.type !== 'web') return;
+export async function applyToInstances(ctx: Context, app: Pick<AppRow, 'guid' | 'state'>, before: ProcessRow, after: ProcessRow): Promise<void> {
+  if (app.state !== 'STARTED') return;
   if (after.version !== before.version) {
-    stopApp(ctx, app.guid);
-    await startApp(ctx, app.guid);
+    stopProcess(ctx, before.guid);
+    await startInstances(ctx, after.guid, [...Array(after.instances).keys()]);
   } else if (after.instances > before.instances) {
-    await startInstances(ctx, app.guid, [...Array(after.instances - before.instances).keys()].map((i) => before.instances + i));
+    await startInstances(ctx, after.guid, [...Array(after.instances - before.instances).keys()].map((i) => before.instances + i));
   } else if (after.instances < before.instances) {
-    stopApp(ctx, app.guid, { indices: [...Array(before.instances - after.instances).keys()].map((i) => after.instances + i) });
+    stopProcess(ctx, before.guid, { indices: [...Array(before.instances - after.instances).keys()].map((i) => after.instances + i) });
   }
 }
 
@@ -92,5 +120,5 @@ export async function restartInstance(ctx: Context & { actor: Actor }, process: 
   if (!Number.isInteger(index) || index < 0 || index >= process.instances) throw notFound('Instance');
   await recordAppEvent(ctx.db, ctx.actor, app, 'audit.app.process.terminate_instance', { process_guid: process.guid, process_type: process.type, process_index: index });
   ctx.appLog(app.guid, { source: 'API', message: `Terminating instance ${index} of process ${process.type} of app with guid ${app.guid}` });
-  if (app.state === 'STARTED' && process.type === 'web') stopApp(ctx, app.guid, { indices: [index] });
+  if (app.state === 'STARTED') stopProcess(ctx, process.guid, { indices: [index] });
 }

@@ -66,7 +66,7 @@ export interface IndexState {
 export async function processInstances(ctx: RequestContext, process: ProcessRow): Promise<{ app: AppRow; indices: IndexState[] }> {
   const app = await getApp(ctx.db, process.app_guid);
   const started = app.state === 'STARTED';
-  const reported = process.type === 'web' && started ? await ctx.runner.instances(app.guid, undefined, { version: process.version, instances: process.instances }) : [];
+  const reported = started && process.instances > 0 ? await ctx.runner.instances(process.guid, undefined, { version: process.version, instances: process.instances }) : [];
   const rank = (state: string) => ({ RUNNING: 3, STARTING: 2, CRASHED: 1 })[state] ?? 0;
   const byIndex = new Map<number, FindDropletReply>();
   for (const instance of reported) {

@@ -6,7 +6,7 @@
 import { unprocessable } from '../errors.js';
 import { newGuid, now, type ControllerContext, type RequestContext } from '../context.js';
 import type { BuildCreateMessage } from '../messages/builds.js';
-import { findAppProcess, getApp, updateApp, type AppRow } from '../repositories/apps.js';
+import { findAppProcess, getApp, insertProcess, listProcessesOfApp, updateApp, type AppRow } from '../repositories/apps.js';
 import {
   findAppDroplet,
   findDropletByStagingKey,
@@ -28,7 +28,7 @@ import { findPackage } from '../repositories/packages.js';
 import { jsonColumn, type Db } from '../repositories/query.js';
 import { StagingFailure } from '../runner/runner.js';
 import { stagingKey } from '../runner/staging-key.js';
-import { apiLog } from './apps.js';
+import { apiLog, newProcess } from './apps.js';
 import { recordAppEvent } from './audit.js';
 
 type Context = Pick<ControllerContext, 'db' | 'runner' | 'componentUrls' | 'appLog' | 'log' | 'counters'>;
@@ -178,13 +178,21 @@ export async function failAbandonedBuilds(ctx: Pick<ControllerContext, 'db' | 'l
   return abandoned.length;
 }
 
-/** Makes a STAGED droplet of the app its current one; running instances keep theirs until a restart. */
+/**
+ * Makes a STAGED droplet of the app its current one; running instances keep theirs until a restart.
+ * Every process type the droplet names (its Procfile's, its buildpack's) gets a process if the app
+ * has none of that type yet, with no instances but web's one, as in Cloud Controller.
+ */
 export async function assignDroplet(ctx: RequestContext, app: AppRow, dropletGuid: string): Promise<DropletRow> {
   const droplet = await findAppDroplet(ctx.db, app.guid, dropletGuid);
   if (!droplet) throw unprocessable('Unable to assign current droplet. Ensure the droplet exists and belongs to this app.');
   if (droplet.state !== 'STAGED') throw unprocessable(`Unable to assign current droplet: the droplet is ${droplet.state}, not STAGED.`);
+  const types = Object.keys(jsonColumn('droplets', droplet, 'process_types', {} as Record<string, string>));
   await ctx.db.transaction().execute(async (trx) => {
-    await updateApp(trx, app.guid, { droplet_guid: droplet.guid, updated_at: now() });
+    const at = now();
+    await updateApp(trx, app.guid, { droplet_guid: droplet.guid, updated_at: at });
+    const existing = new Set((await listProcessesOfApp(trx, app.guid)).map((p) => p.type));
+    for (const type of types.filter((t) => !existing.has(t))) await insertProcess(trx, newProcess(ctx, app.guid, type, at));
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.droplet.mapped', { request: { droplet_guid: droplet.guid } });
   });
   return droplet;

@@ -10,7 +10,7 @@ export const API_VERSION = '3.180.0';
  * these links, and a resource missing here is "no resource exists with the name …" to it. Roles
  * and users are real (controllers/roles.ts); quotas are read only (one unlimited organization
  * quota, no space quotas: devbox enforces none) and isolation segments an empty list
- * (controllers/quotas.ts). No tasks, security groups or usage events on devbox.
+ * (controllers/quotas.ts). No security groups or usage events on devbox.
  */
 export const V3_RESOURCES = [
   'apps',
@@ -40,6 +40,7 @@ export const V3_RESOURCES = [
   'space_quotas',
   'spaces',
   'stacks',
+  'tasks',
   'users',
 ] as const;
 

@@ -341,4 +341,74 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table users`.execute(db);
     },
   },
+  '0008_web_process_guid': {
+    // A web process's guid is its app's, as in Cloud Controller: the DEAs name instances by process
+    // guid (docs/dea-protocol.md), and a web instance is then named by its app's guid as before.
+    async up(db: Kysely<unknown>) {
+      await sql`update processes set guid = app_guid where type = 'web' and guid <> app_guid`.execute(db);
+    },
+    async down() {
+      // The old guids are gone; the new ones serve as well.
+    },
+  },
+  '0009_tasks': {
+    // Tasks (CC v3): one-off commands run with an app's droplet, numbered per app (sequence_id).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tasks')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull())
+        .addColumn('sequence_id', 'integer', (c) => c.notNull())
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('memory_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('disk_in_mb', 'integer', (c) => c.notNull())
+        .addColumn('log_rate_limit_in_bytes_per_second', 'integer', (c) => c.notNull())
+        .addColumn('droplet_guid', guid, (c) => c.notNull())
+        .addColumn('failure_reason', 'text')
+        .addColumn('dea_id', name)
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('tasks_app_sequence', ['app_guid', 'sequence_id'])
+        .execute();
+      await db.schema.createIndex('tasks_state').on('tasks').column('state').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table tasks`.execute(db);
+    },
+  },
+  '0010_deployments': {
+    // Rolling deployments (CC v3): the web process's instances replaced one index at a time.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('deployments')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull())
+        .addColumn('process_guid', guid, (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('status_value', 'varchar(16)', (c) => c.notNull())
+        .addColumn('status_reason', 'varchar(16)', (c) => c.notNull())
+        .addColumn('strategy', 'varchar(16)', (c) => c.notNull())
+        .addColumn('max_in_flight', 'integer', (c) => c.notNull())
+        .addColumn('droplet_guid', guid, (c) => c.notNull())
+        .addColumn('previous_droplet_guid', guid)
+        .addColumn('version', guid, (c) => c.notNull())
+        .addColumn('previous_version', guid, (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('starts', 'text', (c) => c.notNull())
+        .addColumn('cancel_reason', 'text')
+        .addColumn('last_successful_healthcheck', time, (c) => c.notNull())
+        .addColumn('last_status_change', time, (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('deployments_status').on('deployments').columns(['status_value', 'app_guid']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table deployments`.execute(db);
+    },
+  },
 };

@@ -262,6 +262,58 @@ export interface RoleTable extends Timestamps {
   scope_guid: string;
 }
 
+/** A task (CC v3): a one-off command run once with the app's droplet. */
+export interface TaskTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  /** 1, 2, 3... per app: what `cf tasks` shows as the id and `cf terminate-task` takes. */
+  sequence_id: number;
+  name: string;
+  command: string;
+  /** PENDING, RUNNING, CANCELING, SUCCEEDED, FAILED (as v3). */
+  state: string;
+  memory_in_mb: number;
+  disk_in_mb: number;
+  log_rate_limit_in_bytes_per_second: number;
+  /** The droplet it runs (the app's current one when it was created). */
+  droplet_guid: string;
+  failure_reason: string | null;
+  /** The DEA it was placed on, while it runs there. */
+  dea_id: string | null;
+  metadata: string;
+}
+
+/** A deployment (CC v3, strategy rolling): the web process's instances replaced one index at a time. */
+export interface DeploymentTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  /** The web process it deploys (the same process: its new instances are of `version`). */
+  process_guid: string;
+  /** DEPLOYING, DEPLOYED, CANCELING, CANCELED (CC's older field). */
+  state: string;
+  /** ACTIVE or FINALIZED. */
+  status_value: string;
+  /** DEPLOYING, DEPLOYED, CANCELING, CANCELED, SUPERSEDED. */
+  status_reason: string;
+  strategy: string;
+  /** How many new instances may be starting at once. */
+  max_in_flight: number;
+  droplet_guid: string;
+  previous_droplet_guid: string | null;
+  /** The process version its new instances run, and the one before (restored by a cancel). */
+  version: string;
+  previous_version: string;
+  /** New instances that crashed or never became healthy: past a few, the deployment cancels itself. */
+  failures: number;
+  /** JSON {index: ISO time}: the new instances asked for and not yet seen running. */
+  starts: string;
+  /** Why it was canceled, when it cancelled itself. */
+  cancel_reason: string | null;
+  last_successful_healthcheck: string;
+  last_status_change: string;
+  metadata: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   spaces: SpaceTable;
@@ -284,4 +336,6 @@ export interface Database {
   blob_chunks: BlobChunkTable;
   users: UserTable;
   roles: RoleTable;
+  tasks: TaskTable;
+  deployments: DeploymentTable;
 }

@@ -51,5 +51,5 @@ export function vcapApplication(input: { app: AppRow; process: ProcessRow; space
 /** The VCAP_APPLICATION of an app's process as it runs now: its space, organization and routes read from the database. */
 export async function loadVcapApplication(db: Db, app: AppRow, process: ProcessRow, cfApi: string): Promise<VcapApplication> {
   const { space, organization } = await getSpaceWithOrganization(db, app.space_guid);
-  return vcapApplication({ app, process, space, organization, uris: await appUris(db, app.guid), cfApi });
+  return vcapApplication({ app, process, space, organization, uris: await appUris(db, app.guid, process.type), cfApi });
 }

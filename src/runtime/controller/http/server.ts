@@ -20,6 +20,7 @@ import { manifestRoutes } from '../controllers/manifests.js';
 import { organizationRoutes } from '../controllers/organizations.js';
 import { packageRoutes } from '../controllers/packages.js';
 import { processInstanceRoutes, processRoutes } from '../controllers/processes.js';
+import { taskRoutes } from '../controllers/tasks.js';
 import { quotaRoutes } from '../controllers/quotas.js';
 import { roleRoutes } from '../controllers/roles.js';
 import { routeRoutes } from '../controllers/routes.js';
@@ -36,7 +37,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, roleRoutes, quotaRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, taskRoutes, roleRoutes, quotaRoutes, internalRoutes]) register(routes);
   return routes;
 }
 

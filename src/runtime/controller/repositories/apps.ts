@@ -1,4 +1,5 @@
 // Apps and their processes: the only SQL that reads or writes them.
+import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ListMessage } from '../messages/list.js';
 import { filtered, found, page, type Db } from './query.js';
@@ -49,6 +50,10 @@ export const listProcesses = (db: Db, message: ListMessage<(typeof PROCESS_FILTE
 
 export const listAppProcesses = (db: Db, appGuid: string, message: ListMessage) => page(db.selectFrom('processes').selectAll().where('app_guid', '=', appGuid), message);
 
+/** Every process of the app, web first, then by type. */
+export const listProcessesOfApp = (db: Db, appGuid: string) =>
+  db.selectFrom('processes').selectAll().where('app_guid', '=', appGuid).orderBy(sql`case when type = 'web' then 0 else 1 end`).orderBy('type').execute();
+
 export const insertProcess = (db: Db, row: ProcessRow) => db.insertInto('processes').values(row).execute();
 
 export const updateProcess = (db: Db, guid: string, changes: Partial<Omit<ProcessRow, 'guid' | 'app_guid' | 'type' | 'created_at'>>) =>
@@ -74,11 +79,20 @@ export const saveProcessSettings = (db: Db, p: ProcessRow) =>
 export const newProcessVersion = (db: Db, appGuid: string, version: string, at: string) =>
   db.updateTable('processes').set({ version, updated_at: at }).where('app_guid', '=', appGuid).execute();
 
-/** The desired state of every web process, as the health manager reads it. */
-export const desiredWebProcesses = (db: Db) =>
-  db
-    .selectFrom('processes')
-    .innerJoin('apps', 'apps.guid', 'processes.app_guid')
-    .select(['apps.guid as app_guid', 'processes.guid as process_guid', 'processes.version', 'processes.instances', 'apps.state', 'apps.droplet_guid', 'processes.updated_at'])
-    .where('processes.type', '=', 'web')
-    .execute();
+/**
+ * The desired state of every process, as the health manager reads it; `deploying` while a rolling
+ * deployment replaces its instances (the deployment, not the health manager, starts and stops them).
+ */
+export const desiredProcesses = async (db: Db) =>
+  (
+    await db
+      .selectFrom('processes')
+      .innerJoin('apps', 'apps.guid', 'processes.app_guid')
+      .select(['apps.guid as app_guid', 'processes.guid as process_guid', 'processes.type', 'processes.version', 'processes.instances', 'apps.state', 'apps.droplet_guid', 'processes.updated_at'])
+      .select((eb) =>
+        eb
+          .exists(eb.selectFrom('deployments').select('deployments.guid').whereRef('deployments.process_guid', '=', 'processes.guid').where('deployments.status_value', '=', 'ACTIVE'))
+          .as('deploying'),
+      )
+      .execute()
+  ).map((p) => ({ ...p, deploying: Boolean(p.deploying) }));

@@ -17,16 +17,16 @@ export interface RouteWithDestinations {
   destinations: DestinationRow[];
 }
 
-/** `host.domain[/path]` of every route mapped to the app, oldest first. */
-export async function appUris(db: Db, appGuid: string): Promise<string[]> {
-  const rows = await db
+/** `host.domain[/path]` of every route mapped to the app (to one of its process types, when given), oldest first. */
+export async function appUris(db: Db, appGuid: string, processType?: string): Promise<string[]> {
+  let query = db
     .selectFrom('route_destinations')
     .innerJoin('routes', 'routes.guid', 'route_destinations.route_guid')
     .innerJoin('domains', 'domains.guid', 'routes.domain_guid')
     .select(['routes.host', 'routes.path', 'domains.name as domain'])
-    .where('route_destinations.app_guid', '=', appGuid)
-    .orderBy('routes.created_at')
-    .execute();
+    .where('route_destinations.app_guid', '=', appGuid);
+  if (processType) query = query.where('route_destinations.process_type', '=', processType);
+  const rows = await query.orderBy('routes.created_at').execute();
   return [...new Set(rows.map((r) => `${r.host ? `${r.host}.` : ''}${r.domain}${r.path}`))];
 }
 

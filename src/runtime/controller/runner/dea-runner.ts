@@ -5,16 +5,21 @@ import { publish, request, requestMany, subscribe, type NatsConnection } from '.
 import {
   deaAdvertise,
   deaFindDroplet,
+  deaFindTask,
   deaLocate,
   deaShutdown,
   deaStart,
   deaStop,
+  deaTaskCancel,
+  deaTaskStart,
   deaUpdate,
   stagingStart,
   type FindDropletReply,
+  type FindTaskReply,
   type StagingReply,
   type StagingRequest,
   type StartMessage,
+  type TaskStartMessage,
 } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
 import type { ControllerCounters } from '../context.js';
@@ -89,6 +94,29 @@ export class DeaRunner implements Runner {
     } catch (error) {
       // The bus went away mid-gathering: what was heard is the answer.
       this.log.warn('gathering instance stats failed', { app: appGuid, error: (error as Error).message });
+    }
+    return found;
+  }
+
+  startTask(message: TaskStartMessage, memoryMb: number, stack: string): string | undefined {
+    const dea = this.pool.place(message.app_guid ?? message.droplet, memoryMb, stack);
+    if (!dea) return undefined;
+    publish(this.bus, deaTaskStart(dea), message);
+    this.counters.starts_sent++;
+    return dea;
+  }
+
+  cancelTask(taskGuid: string): void {
+    publish(this.bus, deaTaskCancel, { task_guid: taskGuid });
+  }
+
+  async findTasks(taskGuids: string[], waitMs = 500): Promise<FindTaskReply[]> {
+    const found: FindTaskReply[] = [];
+    if (taskGuids.length === 0 || this.pool.size() === 0) return found;
+    try {
+      for await (const reply of requestMany(this.bus, deaFindTask, { task_guids: taskGuids }, { log: this.log, maxWait: waitMs, jitter: 50 })) found.push(reply);
+    } catch (error) {
+      this.log.warn('asking the DEAs for tasks failed', { error: (error as Error).message });
     }
     return found;
   }

@@ -69,7 +69,8 @@ interface Sandbox {
 }
 
 /** The command that runs `argv` in a container (after entering the cgroups whose procs files are `enter`). */
-function containerCommand(sandbox: Sandbox | undefined, spec: ContainerSpec, argv: string[], cwd: string, enter: string[]): { file: string; args: string[] } {
+function containerCommand(sandbox: Sandbox | undefined, spec: ContainerSpec, argv: string[], cwd: string, cgroup: InstanceCgroup | undefined): { file: string; args: string[] } {
+  const enter = cgroup?.procsFiles ?? [];
   const wrapper = (rest: string[]) => ({ file: '/bin/sh', args: ['-c', ENTER, 'devbox-container', String(enter.length), ...enter, ...rest] });
   if (!sandbox) return wrapper(argv);
   const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', spec.handle.slice(0, 63), '--die-with-parent', '--new-session'];
@@ -80,6 +81,11 @@ function containerCommand(sandbox: Sandbox | undefined, spec: ContainerSpec, arg
     else args.push('--ro-bind', entry.source, entry.target);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--bind', spec.tmp, '/tmp', '--bind', spec.tmp, '/dev/shm');
+  // Its own cgroup only, read-only, where its cgroup namespace says it is (its root).
+  if (cgroup && cgroup.views.length > 0) {
+    for (const dir of ['/sys', '/sys/fs', '/sys/fs/cgroup']) args.push('--perms', '0755', '--dir', dir);
+    for (const view of cgroup.views) args.push('--ro-bind', view.source, view.target);
+  }
   // bwrap makes missing mount points with the DEA's umask (0077): make their parents traversable.
   const parents = new Set<string>();
   for (const { target } of [...spec.mounts, ...(spec.readOnly ?? [])]) {
@@ -167,7 +173,7 @@ export class Containers {
   create(spec: ContainerSpec): Container {
     makeDirs(spec, this.uid, this.gid);
     const cgroup = spec.limits ? this.limits.create(spec.handle, spec.limits) : undefined;
-    return new Container(cgroup, (argv, cwd, enter) => containerCommand(this.sandbox, spec, argv, cwd, enter), !!this.sandbox);
+    return new Container(cgroup, (argv, cwd, group) => containerCommand(this.sandbox, spec, argv, cwd, group), !!this.sandbox);
   }
 
   /** Gives a directory tree the container was handed (a package, a droplet) to its uid. */
@@ -194,7 +200,7 @@ function probe(bwrap: string | undefined, rootUid: number | undefined, privateDi
   const spec: ContainerSpec = { handle: 'probe', mounts: [{ source: path.join(probeDir, 'probe-home'), target: CONTAINER_HOME }], tmp: path.join(probeDir, 'probe-tmp') };
   try {
     makeDirs(spec, uid, gid);
-    const { file, args } = containerCommand(sandbox, spec, ['/bin/sh', '-c', 'test "$(id -u)" = "$1" && touch /home/vcap/ok', 'probe', String(uid)], CONTAINER_HOME, []);
+    const { file, args } = containerCommand(sandbox, spec, ['/bin/sh', '-c', 'test "$(id -u)" = "$1" && touch /home/vcap/ok', 'probe', String(uid)], CONTAINER_HOME, undefined);
     const result = spawnSync(file, args, { env: { PATH: sandbox.rootfs.path }, encoding: 'utf8', timeout: 10_000 });
     if (result.status !== 0 || !fs.existsSync(path.join(spec.mounts[0].source, 'ok'))) {
       const said = `${result.stderr ?? ''}${result.error?.message ?? ''}`.trim().split('\n')[0];
@@ -215,14 +221,14 @@ export class Container {
 
   constructor(
     readonly cgroup: InstanceCgroup | undefined,
-    private readonly command: (argv: string[], cwd: string, enter: string[]) => { file: string; args: string[] },
+    private readonly command: (argv: string[], cwd: string, cgroup: InstanceCgroup | undefined) => { file: string; args: string[] },
     /** In namespaces of its own (else a session of the DEA's user). */
     readonly isolated: boolean,
   ) {}
 
   /** Starts `argv` in the container: its own session (and, isolated, its own pid namespace). */
   run(argv: string[], options: RunOptions): ChildProcess {
-    const { file, args } = this.command(argv, options.cwd, this.cgroup?.procsFiles ?? []);
+    const { file, args } = this.command(argv, options.cwd, this.cgroup);
     const child = spawn(file, args, { cwd: this.isolated ? '/' : options.cwd, env: options.env, detached: true, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = false;

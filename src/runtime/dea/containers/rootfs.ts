@@ -62,12 +62,32 @@ export function rootfsFor(hostPath: string, privateDirs: string[]): Rootfs {
     if (underAny(source, bound)) continue;
     // Parents are made traversable inside (bwrap would copy a 0700 /root's mode).
     for (let parent = path.dirname(source); parent !== '/' && !underAny(parent, bound); parent = path.dirname(parent)) made.add(parent);
-    toolchains.push({ kind: 'ro-bind', source: realDir(source) ?? source, target: source });
+    if (source === dir) {
+      toolchains.push({ kind: 'ro-bind', source: resolved, target: source });
+    } else {
+      // A toolchain's prefix (~/.cargo for ~/.cargo/bin): its directories only. Files at its top
+      // are where tools keep their tokens (~/.cargo/credentials.toml).
+      made.add(source);
+      const real = realDir(source) ?? source;
+      for (const child of subdirectories(real)) toolchains.push({ kind: 'ro-bind', source: path.join(real, child), target: path.join(source, child) });
+    }
     bound.push(source);
   }
   // Parents before what is mounted in them.
   const parents: RootEntry[] = [...made].sort((a, b) => a.length - b.length).map((target) => ({ kind: 'dir', target }));
   return { entries: [...system, ...parents, ...toolchains], path: kept.join(':') };
+}
+
+function subdirectories(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && realDir(path.join(dir, e.name)) !== undefined))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 function realDir(dir: string): string | undefined {

@@ -57,7 +57,7 @@ export function vcapApplication(start: StartMessage, placement: InstancePlacemen
   const uris = start.uris ?? [];
   const limits = { mem: start.limits?.mem ?? 256, disk: start.limits?.disk ?? 1024, fds: start.limits?.fds ?? 16384 };
   return {
-    application_id: start.droplet,
+    application_id: start.app_guid ?? start.droplet,
     application_name: start.name,
     application_uris: uris,
     application_version: start.version,

@@ -11,6 +11,11 @@ import { publishAppLog } from '../../common/app-log.js';
 import { publish, type NatsConnection } from '../../common/bus.js';
 import {
   dropletExited,
+  processSourceType,
+  taskExited,
+  type LogSourceType,
+  type TaskExited,
+  type TaskStartMessage,
   routerUnregister,
   type DropletExited,
   type ExitReason,
@@ -80,7 +85,18 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
 
 export class Instance {
   readonly guid = randomUUID();
+  /** What it is an instance of: its process's guid (the start message's `droplet`). */
+  readonly droplet: string;
+  /** The app its logs and routes are for. */
   readonly appGuid: string;
+  /** `web`, `worker`...: the process type, in log source types and crash descriptions. */
+  readonly processType: string;
+  /** Set when this runs a task (CC v3): once, no health check, no routes; it ends SUCCEEDED or FAILED. */
+  readonly task?: { guid: string; name: string };
+  /** How the task ended, once it has. */
+  taskResult?: TaskExited;
+  /** `APP/PROC/WEB` or `APP/TASK/<name>`: the source of its output and of its exit's description. */
+  private readonly sourceType: LogSourceType;
   readonly index: number;
   readonly version: string;
   /** The instance's directory on the host: instance.json (the DEA's) and home/, the container's. */
@@ -113,17 +129,21 @@ export class Instance {
   private resolveDone!: () => void;
 
   constructor(
-    readonly start: StartMessage,
+    readonly start: StartMessage | TaskStartMessage,
     private readonly deps: InstanceDeps,
   ) {
-    this.appGuid = start.droplet;
+    this.droplet = start.droplet;
+    this.appGuid = start.app_guid ?? start.droplet;
+    this.processType = start.process_type || 'web';
+    if ('task_guid' in start) this.task = { guid: start.task_guid, name: start.task_name };
+    this.sourceType = this.task ? `APP/TASK/${this.task.name}` : processSourceType(this.processType);
     this.index = start.index;
     this.version = start.version;
     this.dir = path.join(deps.paths.instances, this.guid);
     this.home = path.join(this.dir, 'home');
     this.uris = start.uris ?? [];
     this.log = deps.log.child({ app_guid: this.appGuid, index: this.index, instance: this.guid });
-    this.logs = new LogForwarder(deps.nc, this.appGuid, this.index, deps.settings.logRateLimit);
+    this.logs = new LogForwarder(deps.nc, { appGuid: this.appGuid, sourceType: this.sourceType, index: this.index }, deps.settings.logRateLimit);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -166,6 +186,8 @@ export class Instance {
         return;
       }
       if (this.finished || !this.child) return;
+      // A task has nothing to check: it runs from the moment its process does.
+      if (this.task) return this.setState('RUNNING');
       await this.waitHealthy();
     } catch (error) {
       this.log.warn('instance failed to start', { error: (error as Error).message });
@@ -365,7 +387,7 @@ export class Instance {
     if (this.stopReason) {
       await this.finish(this.stopReason, status, this.stopReason === 'STOPPED' ? 'stopped' : 'DEA shutdown');
     } else {
-      const description = this.crashDescription ?? `APP/PROC/WEB: Exited with status ${status}`;
+      const description = this.crashDescription ?? `${this.sourceType}: Exited with status ${status}`;
       this.cell(`Exit status ${status}${this.crashDescription ? ` (${this.crashDescription})` : ''}`, this.crashDescription ? 'ERR' : 'OUT');
       await this.finish('CRASHED', status, description);
     }
@@ -380,7 +402,7 @@ export class Instance {
     if (reason !== 'CRASHED') this.cell(`Exit status ${status}`);
     this.cell('Destroying container');
     const exited: DropletExited = {
-      droplet: this.appGuid,
+      droplet: this.droplet,
       version: this.version,
       instance: this.guid,
       index: this.index,
@@ -394,7 +416,11 @@ export class Instance {
       this.state = 'CRASHED';
       this.stateTimestamp = nowSeconds();
     }
-    if (!this.deps.nc.isClosed()) publish(this.deps.nc, dropletExited, exited);
+    if (this.task) this.taskResult = this.taskOutcome(exited);
+    if (!this.deps.nc.isClosed()) {
+      if (this.taskResult) publish(this.deps.nc, taskExited, this.taskResult);
+      else publish(this.deps.nc, dropletExited, exited);
+    }
     this.log.info('instance exited', { reason, exit_status: status, exit_description: description });
     this.deps.onExit(this, exited);
     this.container?.destroy();
@@ -402,6 +428,19 @@ export class Instance {
     if (this.port) this.deps.ports.delete(this.port);
     this.cell('Successfully destroyed container');
     this.resolveDone();
+  }
+
+  /**
+   * How a task ended: SUCCEEDED on exit status 0, else FAILED with Cloud Foundry's reason (its exit
+   * status, `task was cancelled`, out of memory...).
+   */
+  private taskOutcome(exited: DropletExited): TaskExited {
+    const failed = (reason: string): TaskExited => ({ ...base, state: 'FAILED', failure_reason: reason });
+    const base = { task_guid: this.task!.guid, app_guid: this.appGuid, dea: this.deps.deaId, exit_status: exited.exit_status };
+    if (exited.reason === 'STOPPED') return failed('task was cancelled');
+    if (exited.reason === 'DEA_SHUTDOWN' || exited.reason === 'DEA_EVACUATION') return failed('the DEA running the task stopped');
+    if (exited.exit_status === 0 && !this.crashDescription) return { ...base, state: 'SUCCEEDED', failure_reason: null };
+    return failed(exited.exit_description);
   }
 
   /**

@@ -14,6 +14,11 @@ export type MemoryMechanism = 'cgroup-v2' | 'cgroup-v1' | 'pss-sampling';
 export interface InstanceCgroup {
   /** The `cgroup.procs` files a process writes its own pid into to enter (one per hierarchy). */
   procsFiles: string[];
+  /**
+   * Where a container sees its own cgroup, read-only (the host directory and its place under
+   * /sys/fs/cgroup): a runtime reads its memory limit there (Node's heap is sized by it).
+   */
+  views: { source: string; target: string }[];
   /** The memory the kernel charges to the instance, bytes (undefined when unreadable). */
   current(): number | undefined;
   /** True once the kernel's OOM killer acted in this cgroup. */
@@ -196,6 +201,7 @@ export class InstanceLimits {
     const events = (file: string) => read(path.join(dir, file)) ?? '';
     return {
       procsFiles: [path.join(dir, 'cgroup.procs')],
+      views: [{ source: dir, target: '/sys/fs/cgroup' }],
       current: () => numberIn(read(path.join(dir, 'memory.current'))),
       oomKilled: () => /^oom_kill\s+[1-9]/m.test(events('memory.events')),
       pidsExhausted: () => /^max\s+[1-9]/m.test(events('pids.events')),
@@ -220,6 +226,7 @@ export class InstanceLimits {
     }
     return {
       procsFiles: [path.join(memory, 'cgroup.procs'), ...(pids ? [path.join(pids, 'cgroup.procs')] : [])],
+      views: [{ source: memory, target: '/sys/fs/cgroup/memory' }, ...(pids ? [{ source: pids, target: '/sys/fs/cgroup/pids' }] : [])],
       // What the kernel charges, less the page cache it can drop at once (as `docker stats` shows).
       current: () => {
         const usage = numberIn(read(path.join(memory, 'memory.usage_in_bytes')));

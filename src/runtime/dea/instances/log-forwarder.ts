@@ -1,9 +1,10 @@
-// An instance's stdout and stderr → `APP/PROC/WEB` log lines on the bus. The pipes are always read
+// An instance's stdout and stderr → `APP/PROC/<TYPE>` log lines on the bus. The pipes are always read
 // at once (an app never waits on its logging); beyond the per-instance rate limit lines are
 // dropped, with one notice per second saying so, as Cloud Foundry's log rate limit does.
 import type { Readable } from 'node:stream';
 import { publishAppLog } from '../../common/app-log.js';
 import type { NatsConnection } from '../../common/bus.js';
+import type { LogSourceType } from '../../common/bus-messages.js';
 import { LineSplitter } from '../lines.js';
 
 export class LogForwarder {
@@ -15,8 +16,8 @@ export class LogForwarder {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly appGuid: string,
-    private readonly index: number,
+    /** Whose lines they are: the app's, as `APP/PROC/WEB/<index>` (or a task's source). */
+    private readonly source: { appGuid: string; sourceType: LogSourceType; index: number },
     /** Lines per second; 0 = no limit. */
     private readonly limit: number,
   ) {}
@@ -62,6 +63,6 @@ export class LogForwarder {
   }
 
   private publish(message: string, type: 'OUT' | 'ERR'): void {
-    publishAppLog(this.nc, { app_guid: this.appGuid, source_type: 'APP/PROC/WEB', source_instance: String(this.index), message_type: type, message });
+    publishAppLog(this.nc, { app_guid: this.source.appGuid, source_type: this.source.sourceType, source_instance: String(this.source.index), message_type: type, message });
   }
 }

@@ -120,6 +120,7 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
       fs.rmSync(packageFile, { force: true });
     }
     stg(`Downloaded app package (${formatSize(downloaded.size)})`);
+    log.debug('package downloaded', { bytes: downloaded.size });
 
     // The app's caches, all buildpacks' (chosen by detection, inside): a second staging of the app
     // while one runs gets a throw-away one.
@@ -190,7 +191,9 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
       if (fs.existsSync(cache) && !containers.owns(cache)) containers.own(cache);
     }
     await build(chosen, space, runOptions);
+    log.debug('built');
     const released = await release(final, space, runOptions);
+    log.debug('released', { process_types: Object.keys(released) });
     const processTypes = { ...released, ...readProcfile(dirs.build) };
     const userCommand = typeof request.start_command === 'string' ? request.start_command.trim() : '';
     const startCommand = userCommand || processTypes.web || '';
@@ -208,6 +211,7 @@ export async function stage(request: StagingRequest, deps: StagerDeps): Promise<
     await createTarball(root, entries, droplet);
     const size = fs.statSync(droplet).size;
     const sha1 = await sha1File(droplet);
+    log.debug('droplet packed', { bytes: size });
 
     stg('Uploading droplet...');
     try {
