@@ -185,6 +185,11 @@ describe('every process type: web and worker, with devbox and cf', function () {
 
     const viaCf = await underLoad(box.cf.ok(['restart', 'ww', '--strategy', 'rolling']));
     assert.deepEqual(viaCf.failures, [], 'cf restart --strategy rolling: no request fails');
+    // cf push --strategy rolling stages the new files, then deploys the new droplet.
+    const pushed = await underLoad(box.cf.ok(['push', 'ww', '-p', webWorker, '--strategy', 'rolling']));
+    assert.deepEqual(pushed.failures, [], 'cf push --strategy rolling: no request fails');
+    const devboxPush = await underLoad(ok(['push', 'ww', '-p', webWorker, '--strategy', 'rolling']));
+    assert.deepEqual(devboxPush.failures, [], 'devbox push --strategy rolling: no request fails');
     const deployments = JSON.parse(await box.cf.ok(['curl', `/v3/deployments?app_guids=${await appGuid('ww')}&order_by=-created_at`])).resources;
     assert.deepEqual([deployments[0].status.value, deployments[0].status.reason], ['FINALIZED', 'DEPLOYED']);
   });
