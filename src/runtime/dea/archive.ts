@@ -31,7 +31,12 @@ export async function extractTarball(file: string, dir: string, { umask, owner }
   });
 }
 
-/** Writes a gzipped tarball of `entries` (relative to `cwd`) to `file`. */
+/**
+ * Writes a gzipped tarball of `entries` (relative to `cwd`) to `file`: files, directories and links
+ * only. A FIFO, socket or device a staging left is not taken (a droplet has no use for one, and
+ * node-tar, given a FIFO, at times never finishes the archive).
+ */
 export async function createTarball(cwd: string, entries: string[], file: string): Promise<void> {
-  await createTar({ gzip: true, file, cwd, mode: 0o600 }, entries);
+  const takes = (stat: fs.Stats) => stat.isFile() || stat.isDirectory() || stat.isSymbolicLink();
+  await createTar({ gzip: true, file, cwd, mode: 0o600, filter: (_path, stat) => !(stat instanceof fs.Stats) || takes(stat) }, entries);
 }

@@ -87,5 +87,32 @@ for (const database of controllerTestDatabases()) {
         }
       });
     }
+
+    it('four creates of one name at once: one provisions and is created, three are refused before the broker hears of them (nothing leaked)', async () => {
+      const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
+      const puts = () => broker.seen.filter((s) => s.method === 'PUT' && /^\/v2\/service_instances\/[^/]+$/.test(s.path)).length;
+      const before = puts();
+      const body = { type: 'managed', name: 'racing-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } };
+      const answers = await Promise.all([1, 2, 3, 4].map(() => box.call('POST', '/v3/service_instances', body)));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 422, 422, 422], answers.map((r) => r.text).join('\n'));
+      for (const lost of answers.filter((r) => r.status === 422)) assert.equal(lost.json().errors[0].detail, 'The service instance name is taken: racing-db.');
+      assert.equal(puts() - before, 1, "the broker provisioned once: its instance count equals devbox's");
+      const created = await instanceByName('racing-db');
+      assert.equal(created.last_operation.state, 'succeeded');
+    });
+
+    it('withdraws the name when the broker fails to provision: it can be used again', async () => {
+      const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
+      broker.modes.provision = '500';
+      try {
+        const res = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'withdrawn-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
+        assert.equal(res.status, 502, res.text);
+      } finally {
+        broker.modes.provision = 'ok';
+      }
+      assert.equal(await instanceByName('withdrawn-db'), undefined, 'the name is free again');
+      const again = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'withdrawn-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
+      assert.equal(again.status, 201, again.text);
+    });
   });
 }

@@ -199,10 +199,12 @@ describe('dea staging', function () {
     writeExecutable(path.join(bp, 'bin', 'release'), '#!/usr/bin/env bash\nprintf -- "---\\ndefault_process_types:\\n  web: bash start.sh\\n"\n');
     const pkg = await packageOf(path.join(FIXTURES, 'binary-app'));
     for (const environment of [{ MODE: 'link', TARGET: secret }, { MODE: 'fifo' }]) {
-      const { reply } = await stageApp(h, newGuid(), pkg, { buildpacks: [bp], environment });
+      const { reply, dropletGuid } = await stageApp(h, newGuid(), pkg, { buildpacks: [bp], environment });
       assert.equal(reply.error, undefined, JSON.stringify(reply));
       assert.deepEqual(reply.process_types, { web: 'bash start.sh' }, environment.MODE);
       assert.equal(reply.start_command, 'bash start.sh');
+      const files = await untar(h.controller.droplets.get(dropletGuid)!);
+      assert.equal(files.has('app/Procfile'), environment.MODE === 'link', 'a link is kept as a link; a FIFO is left out of the droplet');
     }
   });
 

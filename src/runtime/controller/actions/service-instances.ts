@@ -1,8 +1,8 @@
 // Service instance actions: create (a managed one is provisioned by its broker; a user-provided one
 // holds the credentials given), update (a managed one's plan and parameters by its broker) and
 // delete. v3 makes the broker calls asynchronous; devbox calls the broker before answering, outside
-// any transaction, so every last_operation has succeeded (but an update the broker refused, `update
-// failed`). The instance and its audit event are then written in one transaction.
+// any transaction, so every last_operation ends succeeded (but an update the broker refused, `update
+// failed`); a create shows `create in progress` while its broker works.
 import { newGuid, now, type RequestContext } from '../context.js';
 import { ApiError, notUnique, unprocessable } from '../errors.js';
 import type { ServiceInstanceCreateMessage, ServiceInstanceUpdateMessage } from '../messages/services.js';
@@ -25,6 +25,12 @@ function instanceEvent(db: Db, ctx: RequestContext, action: 'create' | 'update' 
   return recordEvent(db, { type: `audit.${kind}.${action}`, actor: ctx.actor, target: { guid: row.guid, type: kind, name: row.name }, spaceGuid: row.space_guid, data });
 }
 
+/**
+ * Creates an instance. Its name is claimed first (the row, inserted under the unique key of space
+ * and name, `create in progress`): two creates of one name never both reach the broker, so none
+ * provisions something devbox then forgets. A managed one is then provisioned by its broker; when
+ * that fails the claim is withdrawn (the broker client has done the spec's orphan mitigation).
+ */
 export async function createServiceInstance(ctx: RequestContext, message: ServiceInstanceCreateMessage): Promise<InstanceRow> {
   const space = await findSpace(ctx.db, message.spaceGuid);
   if (!space) throw unprocessable('Invalid space. Ensure that the space exists and you have access to it.');
@@ -47,15 +53,24 @@ export async function createServiceInstance(ctx: RequestContext, message: Servic
     created_at: at,
     updated_at: at,
   };
+  // Credentials and parameters may be secrets: the event says only that they were given.
+  const secrets = message.type === 'user-provided' ? { credentials: '[PRIVATE DATA HIDDEN]' } : message.parameters ? { parameters: '[PRIVATE DATA HIDDEN]' } : {};
+  const recordCreate = (db: Db) => instanceEvent(db, ctx, 'create', row, { request: { name: row.name, type: row.type, relationships: { space: space.guid, service_plan: row.plan_guid }, ...secrets } });
   if (message.type === 'user-provided') {
     row.credentials = JSON.stringify(message.credentials);
     row.syslog_drain_url = message.syslogDrainUrl;
     row.route_service_url = message.routeServiceUrl;
-  } else {
-    const { plan, offering, client, ids } = await brokerOfPlan(ctx, message.planGuid);
-    row.plan_guid = plan.guid;
+    await claim(ctx, row, taken, recordCreate);
+    return row;
+  }
+  const { plan, offering, client, ids } = await brokerOfPlan(ctx, message.planGuid);
+  row.plan_guid = plan.guid;
+  row.last_operation = JSON.stringify({ type: 'create', state: 'in progress', description: '', created_at: at, updated_at: at });
+  await claim(ctx, row, taken);
+  let answer: { dashboard_url?: unknown };
+  try {
     const org = await getOrganization(ctx.db, space.organization_guid);
-    const answer = await client.provision(
+    answer = await client.provision(
       row.guid,
       {
         ...ids,
@@ -66,21 +81,33 @@ export async function createServiceInstance(ctx: RequestContext, message: Servic
       },
       ids,
     );
-    row.dashboard_url = typeof answer.dashboard_url === 'string' ? answer.dashboard_url : null;
-    ctx.log.info('provisioned', { instance: row.guid, offering: offering.name, plan: plan.name });
+  } catch (error) {
+    await deleteInstance(ctx.db, row.guid);
+    throw error;
   }
-  // Credentials and parameters may be secrets: the event says only that they were given.
-  const secrets = message.type === 'user-provided' ? { credentials: '[PRIVATE DATA HIDDEN]' } : message.parameters ? { parameters: '[PRIVATE DATA HIDDEN]' } : {};
+  const done = now();
+  row.dashboard_url = typeof answer.dashboard_url === 'string' ? answer.dashboard_url : null;
+  row.last_operation = succeeded('create', done);
+  row.updated_at = done;
+  await ctx.db.transaction().execute(async (trx) => {
+    await updateInstance(trx, row.guid, { dashboard_url: row.dashboard_url, last_operation: row.last_operation, updated_at: done });
+    await recordCreate(trx);
+  });
+  ctx.log.info('provisioned', { instance: row.guid, offering: offering.name, plan: plan.name });
+  return row;
+}
+
+/** Inserts the instance's row (and, given, its audit event) in one transaction: a name another request holds is `taken`. */
+async function claim(ctx: RequestContext, row: InstanceRow, taken: () => ApiError, record?: (db: Db) => Promise<void>): Promise<void> {
   try {
     await ctx.db.transaction().execute(async (trx) => {
       await insertInstance(trx, row);
-      await instanceEvent(trx, ctx, 'create', row, { request: { name: row.name, type: row.type, relationships: { space: space.guid, service_plan: row.plan_guid }, ...secrets } });
+      if (record) await record(trx);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw taken();
     throw error;
   }
-  return row;
 }
 
 /**
