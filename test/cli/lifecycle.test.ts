@@ -2,8 +2,9 @@
 // rules that end the wait for instances (all running, all crashed, every index crashed, timeout).
 import assert from 'node:assert/strict';
 import type { ApiClient } from '../../src/cli/api/client.js';
-import type { App, AuditEvent, Build, Process, ProcessInstanceStats } from '../../src/cli/api/resources.js';
-import { moreInformationTip, StartFailure, stagingFailure, stagingTimeoutMs, startupTimeoutMs, waitForInstances } from '../../src/cli/lifecycle.js';
+import type { App, AuditEvent, Build, Deployment, Process, ProcessInstanceStats } from '../../src/cli/api/resources.js';
+import { deployAndWait, moreInformationTip, StartFailure, stagingFailure, stagingTimeoutMs, startupTimeoutMs, waitForInstances } from '../../src/cli/lifecycle.js';
+import { createSteps } from '../../src/cli/steps.js';
 
 const app = { guid: 'a', name: 'shop' } as App;
 const web = { guid: 'p', instances: 2 } as Process;
@@ -83,6 +84,52 @@ describe('staging and starting', () => {
       assert.ok(error instanceof StartFailure);
       assert.match(error.message, /^Start app timeout\n\nTIP: Application must be listening on the right port\. Instead of hard coding the port, use the \$PORT environment variable\.\nTIP: Use 'devbox logs shop --recent'/);
       return true;
+    });
+  });
+
+  describe('rolling deployments (deployAndWait)', () => {
+    const webOf = { guid: 'p', type: 'web', instances: 2, health_check: { type: 'port', data: { timeout: null } } } as unknown as Process;
+    const deployment = (value: 'ACTIVE' | 'FINALIZED', reason: string, error?: string): Deployment =>
+      ({ guid: 'd', created_at: new Date().toISOString(), updated_at: '', state: '', status: { value, reason, details: { error: error ?? null } }, strategy: 'rolling', droplet: { guid: 'x' }, new_processes: [] }) as Deployment;
+    /** The deployment answers `states` in turn (the last repeats); the web process reports `running` instances. */
+    function deployingClient(states: Deployment[], running = 0) {
+      let n = 0;
+      const calls: string[] = [];
+      const client = {
+        processes: {
+          get: async () => webOf,
+          ofApp: async () => [webOf],
+          instanceStats: async () => [...Array(2).keys()].map((i) => stat(i, i < running ? 'RUNNING' : 'STARTING')),
+        },
+        apps: {
+          deploy: async (_app: string, droplet?: string) => (calls.push(`deploy ${droplet ?? 'current'}`), deployment('ACTIVE', 'DEPLOYING')),
+          deployment: async () => states[Math.min(n++, states.length - 1)],
+          cancelDeployment: async () => void calls.push('cancel'),
+          crashEvents: async () => [],
+        },
+      } as unknown as ApiClient;
+      return { client, calls };
+    }
+    const quiet = { steps: createSteps(() => undefined, () => undefined, false), bin: 'devbox', logs: true };
+
+    it('deploys the droplet given and waits until DEPLOYED', async () => {
+      const { client, calls } = deployingClient([deployment('ACTIVE', 'DEPLOYING'), deployment('FINALIZED', 'DEPLOYED')], 2);
+      await deployAndWait(client, app, 'new-droplet', {}, quiet);
+      assert.deepEqual(calls, ['deploy new-droplet']);
+    });
+
+    it('fails with the reason when the deployment was canceled', async () => {
+      const { client } = deployingClient([deployment('FINALIZED', 'CANCELED', 'new instances failed 3 times')]);
+      await assert.rejects(deployAndWait(client, app, undefined, {}, quiet), (error: Error) => {
+        assert.ok(error instanceof StartFailure);
+        assert.match(error.message, /^Deployment of shop was canceled: new instances failed 3 times/);
+        return true;
+      });
+    });
+
+    it('--no-wait returns once a first new instance runs, without waiting for DEPLOYED', async () => {
+      const { client } = deployingClient([deployment('ACTIVE', 'DEPLOYING')], 1);
+      await deployAndWait(client, app, undefined, { noWait: true }, quiet);
     });
   });
 });
