@@ -59,7 +59,7 @@ export class LocalBox {
 
   async status({ timeoutMs = 1_000 } = {}): Promise<BoxStatus> {
     const { supervisor, ports, config } = this.requireRunning();
-    const [{ connectBus, embeddedBusUrl, requestMany }, { componentDiscover }, { createLogger }] = await Promise.all([
+    const [{ connectBus, embeddedBusUrl, requestMany }, { componentDiscover }, { createLogger, redactUrl }] = await Promise.all([
       import('../runtime/common/bus.js'),
       import('../runtime/common/bus-messages.js'),
       import('../runtime/common/log.js'),
@@ -67,7 +67,7 @@ export class LocalBox {
     const natsUrl = ports.external_bus || !ports.bus_port ? ports.nats_url : embeddedBusUrl(ports.bus_port, config.bus.token);
     const expected = Object.keys(ports.components).length;
     const nc = await connectBus(natsUrl, { name: 'devbox-cli' }).catch((error: Error) => {
-      throw new CliError(`cannot reach the bus at ${ports.nats_url}: ${error.message}`);
+      throw new CliError(`cannot reach the bus at ${redactUrl(ports.nats_url)}: ${error.message}`);
     });
     const found: ComponentAnnouncement[] = [];
     // A malformed announcement is left out (the table then shows that component unhealthy), quietly.

@@ -2,11 +2,10 @@
 //    2026-11-21T10:00:00.00+0000 [APP/PROC/WEB/0] OUT listening on 8081
 // three spaces, the time in UTC to the hundredth of a second (cut, not rounded, as Go's time
 // formatting does), the source and its instance, OUT or ERR, the message. A message of several lines
-// continues under its first line, aligned after the header. Pure: colour is the caller's choice.
+// continues under its first line, aligned after the header. An ERR line is red, header and message,
+// as cf's util/ui/log_message.go colours it. Pure: colour is the caller's choice (logColor).
 import type { LogEnvelope } from '../runtime/common/bus-messages.js';
-
-const RED = '\u001b[31m';
-const RESET = '\u001b[0m';
+import { colorEnabled, paint } from './output.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
@@ -27,24 +26,24 @@ export function formatLogSource(envelope: Pick<LogEnvelope, 'source_type' | 'sou
 }
 
 export interface LogFormatOptions {
-  /** ERR messages in red (only for a terminal). */
+  /** ERR lines in red (only for a terminal). */
   color?: boolean;
 }
 
 /** One envelope as the cf CLI prints it (no trailing newline). */
 export function formatLogLine(envelope: LogEnvelope, { color = false }: LogFormatOptions = {}): string {
-  const header = `   ${formatLogTimestamp(envelope.timestamp)} [${formatLogSource(envelope)}] ${envelope.message_type} `;
+  const header = `${formatLogTimestamp(envelope.timestamp)} [${formatLogSource(envelope)}] ${envelope.message_type} `;
   // cf trims the message's trailing line breaks; further lines are indented under the first.
   const lines = envelope.message.replace(/[\r\n]+$/, '').split(/\r?\n/);
   const indent = ' '.repeat(header.length);
-  const body = lines.map((line, i) => (i === 0 ? line : `${indent}${line}`)).join('\n');
-  const text = color && envelope.message_type === 'ERR' ? `${RED}${body}${RESET}` : body;
-  return `${header}${text}`;
+  const red = color && envelope.message_type === 'ERR';
+  // cf leaves the three leading spaces uncoloured and paints the rest of each line.
+  return lines.map((line, i) => `   ${paint('31', i === 0 ? `${header}${line}` : `${indent}${line}`, red)}`).join('\n');
 }
 
-/** Colour for log lines: on a terminal, unless NO_COLOR is set (as output.ts decides for OK/FAILED). */
+/** Colour for log lines: as output.ts decides for OK/FAILED (a terminal, no NO_COLOR, CF_COLOR not false). */
 export function logColor(stream: { isTTY?: boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
-  return !!stream.isTTY && !env.NO_COLOR;
+  return colorEnabled(stream, env);
 }
 
 /** Envelopes sorted by time, each source's own order kept (Array.prototype.sort is stable). */

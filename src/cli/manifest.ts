@@ -45,10 +45,18 @@ export interface AppManifest {
    * controller's apply_manifest checks them and says what is wrong).
    */
   processes?: ManifestProcess[];
+  /**
+   * cf's `sidecars:` as written (each with a string `name`, the other fields unchecked: the
+   * controller's apply_manifest checks them, as it checks `processes:`).
+   */
+  sidecars?: ManifestSidecar[];
 }
 
 /** One entry of an app's `processes:`: its type and its other fields exactly as the manifest gives them. */
 export type ManifestProcess = { type: string } & Record<string, unknown>;
+
+/** One entry of an app's `sidecars:`: its name and its other fields (command, process_types, memory) exactly as the manifest gives them. */
+export type ManifestSidecar = { name: string } & Record<string, unknown>;
 
 export interface Manifest {
   /** The file read (absolute), when there was one. */
@@ -66,7 +74,6 @@ export class ManifestError extends CliError {
 
 // Fields the cf CLI knows that devbox does not act on: warned about by name, then ignored.
 const UNSUPPORTED: Record<string, string> = {
-  sidecars: 'sidecars are not supported',
   metadata: 'metadata (labels, annotations) is not supported by push',
   'log-rate-limit-per-second': 'log rate limits are not enforced by devbox',
   'readiness-health-check-type': 'readiness health checks are not supported',
@@ -89,7 +96,7 @@ const REMOVED: Record<string, string> = {
 };
 const KNOWN = new Set([
   'name', 'path', 'memory', 'disk_quota', 'disk-quota', 'instances', 'buildpacks', 'buildpack', 'command', 'env', 'routes', 'services',
-  'no-route', 'random-route', 'health-check-type', 'health-check-http-endpoint', 'health-check-invocation-timeout', 'timeout', 'stack', 'processes',
+  'no-route', 'random-route', 'health-check-type', 'health-check-http-endpoint', 'health-check-invocation-timeout', 'timeout', 'stack', 'processes', 'sidecars',
 ]);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -370,6 +377,8 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
 
   const processes = checkProcesses(raw.processes, at, who, problems);
   if (processes !== undefined) app.processes = processes;
+  const sidecars = checkSidecars(raw.sidecars, at, who, problems);
+  if (sidecars !== undefined) app.sidecars = sidecars;
 
   const stack = raw.stack;
   if (stack !== undefined && stack !== null && stack !== 'host') {
@@ -412,6 +421,34 @@ function checkProcesses(value: unknown, at: string, who: string, problems: strin
     processes.push({ ...entry, type });
   });
   return processes;
+}
+
+/**
+ * `sidecars:`: a list of mappings, each with a name given once. As with `processes:`, only the shape
+ * is checked here; the controller checks the fields (command, process_types, memory) and names
+ * what is wrong, in Cloud Controller's words.
+ */
+function checkSidecars(value: unknown, at: string, who: string, problems: string[]): ManifestSidecar[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const like = 'like {name: my-sidecar, process_types: [web], command: ./run}';
+  if (!Array.isArray(value)) {
+    problems.push(`${at}.sidecars must be a list of sidecars, each a mapping with a name, ${like}, got ${show(value)}${who}`);
+    return undefined;
+  }
+  const sidecars: ManifestSidecar[] = [];
+  const seen = new Map<string, number>();
+  value.forEach((entry: unknown, j) => {
+    const where = `${at}.sidecars[${j}]`;
+    if (!isObject(entry)) return void problems.push(`${where} must be a mapping with a name, ${like}, got ${show(entry)}${who}`);
+    const name = entry.name;
+    if (name === undefined || name === null) return void problems.push(`${where} has no name: every sidecar needs one, ${like}${who}`);
+    if (typeof name !== 'string' || name.trim() === '') return void problems.push(`${where}.name must be a sidecar name, got ${show(name)}${who}`);
+    const first = seen.get(name);
+    if (first !== undefined) return void problems.push(`${where}.name "${name}" is also the name of sidecars[${first}]: list each sidecar once${who}`);
+    seen.set(name, j);
+    sidecars.push({ ...entry, name });
+  });
+  return sidecars;
 }
 
 /**

@@ -1,11 +1,26 @@
 // How the CLI prints: cf-like text, aligned tables, and OK/FAILED (green/red only on a terminal).
-const color = (code: string) => (text: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+/**
+ * Colour on stdout: only at a terminal, and not when NO_COLOR is set (no-color.org) or CF_COLOR says
+ * false (cf's switch: 0, f, false). Never in a pipe or a file, whatever CF_COLOR says.
+ */
+export function colorEnabled(stream: { isTTY?: boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!stream.isTTY || env.NO_COLOR) return false;
+  return !/^(0|f|false)$/i.test(env.CF_COLOR?.trim() ?? '');
+}
+
+/** `text` in the SGR colour `code` when `on`. */
+export const paint = (code: string, text: string, on: boolean) => (on && text !== '' ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+const color = (code: string) => (text: string) => paint(code, text, colorEnabled());
 
 export const bold = color('1');
 export const green = color('32');
 export const red = color('31');
 export const okText = () => color('1;32')('OK');
 export const failedText = () => color('1;31')('FAILED');
+/** cf's "flavor" for the names in a progress line (`Retrieving logs for app APP in org ORG...`): bold cyan. */
+export const flavor = color('1;36');
 
 /** Aligns columns like the cf CLI: a bold header row, two spaces between columns. */
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -43,6 +58,23 @@ export function prettyJson(text: string): string {
 
 /** JSON for `--json`: two-space indent, one value. */
 export const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/**
+ * A failure under `--json`, the only thing then printed on stdout (docs/cli.md, "JSON output"):
+ * `{"error": {"message", "exit_code"}}`, plus `http_status`, `title` and `detail` when the API refused.
+ */
+export function errorJson(message: string, exitCode: number, extra: Record<string, unknown> = {}): string {
+  return json({ error: { message, exit_code: exitCode, ...extra } });
+}
+
+/** Whether `--json` is on the command line (before a `--` that ends the flags). */
+export function wantsJson(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--json') return true;
+  }
+  return false;
+}
 
 /**
  * The description column of `events`: the request an audit event records, as `key: value` pairs

@@ -1,7 +1,9 @@
 // Progress of `devbox up` with listr2: one line per component, ticked when it answers /healthz. The
-// events come from the supervisor in this process (foreground) or over IPC from a detached one.
+// events come from the supervisor in this process (foreground) or over IPC from a detached one. At
+// any terminal width: 0 columns is taken as 80, under 20 the lines are plain (steps.ts).
 import { Listr } from 'listr2';
 import type { SupervisorEvent } from '../runtime/supervisor/supervisor.js';
+import { progressColumns, sizeTerminal } from './steps.js';
 
 export type EventSource = (listener: (event: SupervisorEvent) => void) => void;
 
@@ -16,6 +18,7 @@ export async function showStartProgress(components: string[], onEvent: EventSour
     if (event.type === 'healthy') waiting.get(event.component)?.resolve(`${event.component} (pid ${event.pid}, ${event.ms} ms)`);
     if (event.type === 'failed') for (const w of waiting.values()) w.reject(new Error(event.message.split('\n')[0]));
   });
+  sizeTerminal();
   const tasks = new Listr(
     components.map((name) => ({
       title: `starting ${name}`,
@@ -23,7 +26,8 @@ export async function showStartProgress(components: string[], onEvent: EventSour
         task.title = await results.get(name)!;
       },
     })),
-    { concurrent: true, exitOnError: true, rendererOptions: { collapseErrors: true }, fallbackRendererOptions: {} },
+    // Plain lines (listr2's simple renderer) in a pipe (listr2's own choice) and on a terminal under 20 columns.
+    { concurrent: true, exitOnError: true, rendererOptions: { collapseErrors: true }, fallbackRendererOptions: {}, fallbackRendererCondition: () => progressColumns(process.stdout.columns) === undefined },
   );
   await tasks.run();
 }

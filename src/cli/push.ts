@@ -10,7 +10,7 @@ import type { App, Domain, Process, Route } from './api/resources.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
 import { deployAndWait, stagePackage, startAndWait, traceStaging, type Staged, type Strategy, type Ui } from './lifecycle.js';
-import type { AppManifest, Manifest, ManifestProcess } from './manifest.js';
+import type { AppManifest, Manifest, ManifestProcess, ManifestSidecar } from './manifest.js';
 import type { Named } from './session.js';
 import type { Steps } from './steps.js';
 import { BadSize, byteSize, parseMegabytes } from './units.js';
@@ -127,12 +127,25 @@ function planWithWebEntry(app: AppManifest, given: AppManifest, cwd: string): Pu
 }
 
 /**
- * The manifest push applies for an app's `processes:` (YAML 1.1, as the controller reads it): the
- * entries as written. `routes: []` tells apply_manifest to leave the app's routes alone (push has
- * mapped them already; without it, an app with no route would get the default one).
+ * The manifest push applies for an app's `processes:` and `sidecars:` (YAML 1.1, as the controller
+ * reads it): the entries as written. `routes: []` tells apply_manifest to leave the app's routes
+ * alone (push has mapped them already; without it, an app with no route would get the default one).
  */
-export function processesManifest(name: string, processes: ManifestProcess[]): string {
-  return stringify({ applications: [{ name, routes: [], processes }] }, { version: '1.1' });
+export function processesManifest(name: string, processes: ManifestProcess[], sidecars: ManifestSidecar[] = []): string {
+  const app = { name, routes: [], ...(processes.length > 0 ? { processes } : {}), ...(sidecars.length > 0 ? { sidecars } : {}) };
+  return stringify({ applications: [app] }, { version: '1.1' });
+}
+
+/**
+ * What of the manifest push applies through apply_manifest: `what` (`processes`, `sidecars` or
+ * `processes and sidecars`) and `named` (`processes web, worker and sidecars side-kick`).
+ */
+function appliedParts(processes: ManifestProcess[], sidecars: ManifestSidecar[]): { what: string; named: string } {
+  const parts = [
+    processes.length > 0 ? ['processes', `processes ${processes.map((p) => p.type).join(', ')}`] : undefined,
+    sidecars.length > 0 ? ['sidecars', `sidecars ${sidecars.map((s) => s.name).join(', ')}`] : undefined,
+  ].filter((part) => part !== undefined);
+  return { what: parts.map((p) => p[0]).join(' and '), named: parts.map((p) => p[1]).join(' and ') };
 }
 
 /**
@@ -280,14 +293,16 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
 
   let app = await client.apps.find(plan.name);
   const created = !app;
-  // `processes:` are checked by the controller before anything is created or changed.
+  // `processes:` and `sidecars:` are checked by the controller before anything is created or changed.
   const entries = plan.processes ?? [];
+  const sidecars = plan.sidecars ?? [];
   const processes = app && entries.length > 0 ? await client.processes.ofApp(app.guid) : [];
-  const processesYaml = entries.length > 0 ? processesManifest(plan.name, entries) : undefined;
+  const processesYaml = entries.length > 0 || sidecars.length > 0 ? processesManifest(plan.name, entries, sidecars) : undefined;
+  const applied = appliedParts(entries, sidecars);
   if (processesYaml) {
     const problems = endpointProblems(processes, entries);
-    if (problems.length > 0) throw refused(plan.name, problems);
-    await manifestStep(plan.name, () => client.apps.checkManifest(space.guid, processesYaml));
+    if (problems.length > 0) throw refused(plan.name, applied, problems);
+    await manifestStep(plan.name, applied, () => client.apps.checkManifest(space.guid, processesYaml));
   }
   if (!app) {
     app = await client.apps.create(space.guid, plan.name, { buildpacks: plan.buildpacks, env: plan.env });
@@ -319,8 +334,8 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   await applyRoutes(client, app, plan, created, space, steps);
   if (plan.services?.length) await bindServices(client, app, plan.services, steps);
   if (processesYaml) {
-    steps.line(`Applying processes ${entries.map((p) => p.type).join(', ')}...`);
-    await manifestStep(plan.name, () => client.apps.applyManifest(space.guid, processesYaml));
+    steps.line(`Applying ${applied.named}...`);
+    await manifestStep(plan.name, applied, () => client.apps.applyManifest(space.guid, processesYaml));
   }
 
   // Only what the API does not have yet goes up.
@@ -356,17 +371,17 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   return app;
 }
 
-/** The manifest's processes refused: what the controller (or push) said, each problem on its own line. */
-function refused(name: string, problems: string[]): CliError {
-  return new CliError(`The processes of app ${name} in the manifest cannot be applied:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+/** The manifest's processes or sidecars refused: what the controller (or push) said, each problem on its own line. */
+function refused(name: string, applied: { what: string }, problems: string[]): CliError {
+  return new CliError(`The ${applied.what} of app ${name} in the manifest cannot be applied:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 
-/** A call with the manifest's processes; the API's refusal as every problem it names. */
-async function manifestStep(name: string, call: () => Promise<void>): Promise<void> {
+/** A call with the manifest's processes and sidecars; the API's refusal as every problem it names. */
+async function manifestStep(name: string, applied: { what: string }, call: () => Promise<void>): Promise<void> {
   try {
     await call();
   } catch (error) {
-    if (error instanceof ManifestRefused) throw refused(name, error.problems);
+    if (error instanceof ManifestRefused) throw refused(name, applied, error.problems);
     throw error;
   }
 }

@@ -1,7 +1,8 @@
 // The progress of long work (push, restage, start): at a terminal each step is a listr2 task whose
 // title follows the work (bytes uploaded, instances running) and ends ticked with its outcome; in a
-// pipe or CI the same steps are plain lines in cf's words (`Uploading files...`), the outcome
-// indented beneath.
+// pipe, in CI or on a terminal too narrow to draw in (under 20 columns) the same steps are plain lines
+// in cf's words (`Uploading files...`), the outcome indented beneath. A terminal that reports 0
+// columns is drawn at 80.
 
 export interface Steps {
   /** A plain line of progress (stdout). */
@@ -16,9 +17,44 @@ export interface Steps {
   step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T>;
 }
 
-/** A person watches: stdout is a terminal and this is not CI. */
-export function liveProgress(): boolean {
-  return !!process.stdout.isTTY && !process.env.CI;
+/** The width taken for a terminal that reports none: 0 or no columns (a pty nobody sized, `script`, a serial console). */
+export const FALLBACK_COLUMNS = 80;
+/** Narrower than this, a drawn task list is mostly wrapping: the steps are plain lines instead. */
+export const MIN_COLUMNS = 20;
+
+/** The width progress is drawn at: the terminal's, 80 when it reports 0 or nothing, undefined when too narrow to draw. */
+export function progressColumns(columns: number | undefined): number | undefined {
+  if (columns === undefined || !Number.isFinite(columns) || columns <= 0) return FALLBACK_COLUMNS;
+  return columns >= MIN_COLUMNS ? Math.floor(columns) : undefined;
+}
+
+interface Terminal {
+  isTTY?: boolean;
+  columns?: number;
+  on?(event: 'resize', listener: () => void): unknown;
+}
+const sized = new WeakSet<object>();
+
+/**
+ * listr2 wraps its lines at `process.stdout.columns - 2`: a terminal that reports 0 columns made
+ * that -2, one character per line. Such a terminal gets FALLBACK_COLUMNS, again after each resize
+ * that reports 0 (Node sets `columns` on SIGWINCH, then emits 'resize').
+ */
+export function sizeTerminal(stream: Terminal = process.stdout): void {
+  if (!stream.isTTY) return;
+  const fix = () => {
+    if (!(typeof stream.columns === 'number' && stream.columns > 0)) stream.columns = FALLBACK_COLUMNS;
+  };
+  fix();
+  if (!sized.has(stream)) {
+    sized.add(stream);
+    stream.on?.('resize', fix);
+  }
+}
+
+/** A person watches: stdout is a terminal wide enough to draw in (or reporting no width), and this is not CI. */
+export function liveProgress(stream: Terminal = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!stream.isTTY && !env.CI && progressColumns(stream.columns) !== undefined;
 }
 
 type Print = (text: string) => void;
@@ -63,6 +99,7 @@ class ListrSteps implements Steps {
   async step<T>(title: string, run: StepRun<T>, done?: (result: T) => string | undefined): Promise<T> {
     // Loaded here, at a terminal only: every command imports this module (~15 ms at start otherwise).
     const { Listr } = await import('listr2');
+    sizeTerminal();
     let result!: T;
     const tasks = new Listr(
       [

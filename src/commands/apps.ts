@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { table } from '../cli/output.js';
 
 export default class Apps extends ApiCommand {
+  static override aliases = ['a'];
+
   static override description = 'List all apps in the targeted space: requested state, processes (running/desired instances) and routes';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];

@@ -4,6 +4,8 @@ import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class BindService extends ApiCommand {
+  static override aliases = ['bs'];
+
   static override description = `Bind a service instance to an app: its credentials reach the app in VCAP_SERVICES
 The app sees them after a restage (or restart).`;
 

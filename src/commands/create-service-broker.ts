@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class CreateServiceBroker extends ApiCommand {
+  static override aliases = ['csb'];
+
   static override description = "Register an Open Service Broker API broker: its catalog's offerings appear in 'marketplace'";
 
   static override examples = ['<%= config.bin %> <%= command.id %> my-broker user s3cret http://127.0.0.1:9000'];

@@ -4,6 +4,8 @@ import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class CreateServiceKey extends ApiCommand {
+  static override aliases = ['csk'];
+
   static override description = 'Create a service key: credentials for a service instance, for use outside apps';
 
   static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey'];

@@ -5,6 +5,8 @@ import { CliError } from '../cli/base-command.js';
 import { choose, requireArg } from '../cli/prompts.js';
 
 export default class CreateService extends ApiCommand {
+  static override aliases = ['cs'];
+
   static override description = `Create a service instance from an offering's plan (see 'marketplace')
 At a terminal a missing plan is asked for from the offering's plans.`;
 

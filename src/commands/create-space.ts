@@ -4,6 +4,8 @@ import { CliError } from '../cli/base-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class CreateSpace extends ApiCommand {
+  static override aliases = ['csp'];
+
   static override description = 'Create a space in the targeted org (or the one given with -o)';
 
   static override examples = ['<%= config.bin %> <%= command.id %> staging', '<%= config.bin %> <%= command.id %> staging -o devbox'];

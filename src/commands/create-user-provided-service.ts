@@ -4,6 +4,8 @@ import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg, requireFlag } from '../cli/prompts.js';
 
 export default class CreateUserProvidedService extends ApiCommand {
+  static override aliases = ['cups'];
+
   static override description = 'Create a user-provided service instance: credentials of a service devbox does not manage';
 
   static override examples = [`<%= config.bin %> <%= command.id %> my-api -p '{"url":"https://example.com","token":"s3cret"}'`];

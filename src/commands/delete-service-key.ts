@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { confirmOrForce, requireArg } from '../cli/prompts.js';
 
 export default class DeleteServiceKey extends ApiCommand {
+  static override aliases = ['dsk'];
+
   static override description = 'Delete a service key (asks first at a terminal; -f to skip the question, required in scripts)';
 
   static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey -f'];

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { confirmOrForce, requireArg } from '../cli/prompts.js';
 
 export default class DeleteService extends ApiCommand {
+  static override aliases = ['ds'];
+
   static override description = 'Delete a service instance (asks first at a terminal; -f to skip the question, required in scripts)';
 
   static override examples = ['<%= config.bin %> <%= command.id %> mydb', '<%= config.bin %> <%= command.id %> mydb -f'];

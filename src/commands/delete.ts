@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { confirmOrForce, requireArg } from '../cli/prompts.js';
 
 export default class Delete extends ApiCommand {
+  static override aliases = ['d'];
+
   static override description = `Delete an app (asks first at a terminal; -f to skip the question, required in scripts)
 With -r the routes mapped to the app are deleted too; a route that is also mapped to another app stops the delete before anything is removed.`;
 

@@ -7,6 +7,8 @@ const systemLines = (vars: Record<string, unknown>) => Object.keys(vars).sort().
 const plainLines = (vars: Record<string, unknown>) => Object.keys(vars).sort().map((key) => `${key}: ${typeof vars[key] === 'string' ? vars[key] : JSON.stringify(vars[key])}`);
 
 export default class Env extends ApiCommand {
+  static override aliases = ['e'];
+
   static override description = "Show an app's environment: system-provided (VCAP_SERVICES, VCAP_APPLICATION) and user-provided variables";
 
   static override examples = ['<%= config.bin %> <%= command.id %> myapp', '<%= config.bin %> <%= command.id %> myapp --json'];

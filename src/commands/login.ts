@@ -9,6 +9,8 @@ import { AuthRefused } from '../cli/uaa-client.js';
 const ATTEMPTS = 3;
 
 export default class Login extends ApiCommand {
+  static override aliases = ['l'];
+
   static override description = `Log in to the box's uaa and target an org and space.
 Not needed after 'devbox up': the CLI logs in as the box's admin by itself until you 'devbox logout'. At a terminal the user name and password are asked for; in scripts give -u and -p (the admin's are in config.json, uaa.admin).`;
 

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
 import { formatLogLine, logColor } from '../cli/log-format.js';
 import { recentLogs, streamAppLogs } from '../cli/logs-client.js';
+import { flavor } from '../cli/output.js';
 import { requireArg } from '../cli/prompts.js';
 import type { LogEnvelope } from '../runtime/common/bus-messages.js';
 
@@ -28,7 +29,8 @@ export default class Logs extends ApiCommand {
     const name = await requireArg(args.app, 'APP_NAME', 'App name');
     const { client, target } = await this.targeted();
     const app = await client.apps.get(name);
-    if (!flags.json) this.log(`Retrieving logs for app ${name} ${this.where(target)}...\n`);
+    // cf's flavour: the names in bold cyan (at a terminal only, as every colour).
+    if (!flags.json) this.log(`Retrieving logs for app ${flavor(name)} in org ${flavor(target.org.name)} / space ${flavor(target.space.name)} as ${flavor(target.user)}...\n`);
     const color = !flags.json && logColor();
     const print = (e: LogEnvelope) => this.log(flags.json ? JSON.stringify(e) : formatLogLine(e, { color }));
 

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { keyValues, table } from '../cli/output.js';
 
 export default class Marketplace extends ApiCommand {
+  static override aliases = ['m'];
+
   static override description = 'List the service offerings of the registered brokers, or the plans of one (-e)';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> -e p-mysql'];

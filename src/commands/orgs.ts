@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { table } from '../cli/output.js';
 
 export default class Orgs extends ApiCommand {
+  static override aliases = ['o'];
+
   static override description = 'List all orgs';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];

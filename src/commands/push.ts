@@ -10,6 +10,8 @@ import { planPush, pushApp } from '../cli/push.js';
 import { sizeFlag } from '../cli/units.js';
 
 export default class Push extends ApiCommand {
+  static override aliases = ['p'];
+
   static override description = `Push a new app or sync changes to an existing app
 Uploads the app's directory (only files the box does not have yet; .cfignore is honoured), stages it with a buildpack, starts it and waits until its instances run, then shows the app. Settings come from manifest.yml in the current directory (or -f), and flags override them for a single app. See docs/push.md.`;
 

@@ -6,6 +6,8 @@ import { deployAndWait, stagePackage, startAndWait, STRATEGIES } from '../cli/li
 import { requireArg } from '../cli/prompts.js';
 
 export default class Restage extends ApiCommand {
+  static override aliases = ['rg'];
+
   static override description = `Stage an app's newest upload again and restart it on the new droplet
 Buildpacks run again with the app's current env variables and buildpack settings; the app is down from the restart until its new instances run, unless --strategy rolling replaces them one at a time.`;
 

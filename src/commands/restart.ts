@@ -5,6 +5,8 @@ import { deployAndWait, startAndWait, STRATEGIES } from '../cli/lifecycle.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class Restart extends ApiCommand {
+  static override aliases = ['rs'];
+
   static override description = `Restart an app: stop it, start it, and wait until its instances run
 New instances pick up env changes (a new droplet needs 'restage'). Like start, it needs a droplet; without one the app is left stopped and the API's reason is shown.
 With --strategy rolling the web instances are replaced one at a time, each new one healthy before the old one at its index stops, so the app keeps answering (a rolling deployment).`;

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { table } from '../cli/output.js';
 
 export default class Routes extends ApiCommand {
+  static override aliases = ['r'];
+
   static override description = 'List all routes in the targeted space and the apps they are mapped to';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];

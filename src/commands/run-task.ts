@@ -5,6 +5,8 @@ import { submittedTask, taskFailure, taskRequest, templateProcessType } from '..
 import { sizeFlag } from '../cli/units.js';
 
 export default class RunTask extends ApiCommand {
+  static override aliases = ['rt'];
+
   static override description = `Run a one-off task on an app
 The task runs the app's current droplet with the app's environment and bindings, as an instance does. Command, memory and disk default to those of the process named with --process; without --command and --process, to those of the app's 'task' process (as cf). With --wait the CLI waits until the task SUCCEEDED or FAILED (up to DEVBOX_TASK_TIMEOUT minutes, default 60) and exits 1 when it failed.
 TIP: the task's output is in '<%= config.bin %> logs APP_NAME' (and --recent), with the source APP/TASK/<task name>/0.`;

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { table } from '../cli/output.js';
 
 export default class Services extends ApiCommand {
+  static override aliases = ['s'];
+
   static override description = 'List the service instances in the targeted space';
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class SetEnv extends ApiCommand {
+  static override aliases = ['se'];
+
   static override description = `Set an env variable for an app
 It reaches the app's instances when they start next; restage the app so that its buildpack sees it too.`;
 

@@ -5,6 +5,8 @@ import { stagePackage, startAndWait } from '../cli/lifecycle.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class Start extends ApiCommand {
+  static override aliases = ['st'];
+
   static override description = `Start an app and wait until its instances run
 An app pushed with --no-start (files uploaded, never staged) is staged first. An app without any upload cannot start: the API's reason is shown.`;
 

@@ -10,14 +10,15 @@ export default class Status extends DevboxCommand {
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'];
 
   static override flags = {
-    json: Flags.boolean({ description: 'print JSON, including nats_url with its credentials, for scripts' }),
+    json: Flags.boolean({ description: 'print JSON for scripts (nats_url with its credentials redacted, as the text shows it; the bus token is in config.json)' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Status);
     const status = await new LocalBox(this.home).status();
     if (flags.json) {
-      this.log(JSON.stringify(status, null, 2));
+      // No secret in any --json output: the bus URL as the text shows it.
+      this.log(JSON.stringify({ ...status, nats_url: redactUrl(status.nats_url) }, null, 2));
       return;
     }
     this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})`);

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class Stop extends ApiCommand {
+  static override aliases = ['sp'];
+
   static override description = 'Stop an app: set its requested state to stopped';
 
   static override examples = ['<%= config.bin %> <%= command.id %> myapp'];

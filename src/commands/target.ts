@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
 
 export default class Target extends ApiCommand {
+  static override aliases = ['t'];
+
   static override description = 'Show or set the targeted org and space';
 
   static override examples = [

@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class UnbindService extends ApiCommand {
+  static override aliases = ['us'];
+
   static override description = 'Unbind a service instance from an app';
 
   static override examples = ['<%= config.bin %> <%= command.id %> myapp mydb'];

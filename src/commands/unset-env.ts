@@ -3,6 +3,8 @@ import { ApiCommand } from '../cli/api-command.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class UnsetEnv extends ApiCommand {
+  static override aliases = ['ue'];
+
   static override description = 'Remove an env variable from an app';
 
   static override examples = ['<%= config.bin %> <%= command.id %> myapp LOG_LEVEL'];

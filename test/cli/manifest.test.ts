@@ -135,10 +135,9 @@ applications:
     protocol: http2
 flavour: vanilla
 `);
-    assert.deepEqual(apps, [{ name: 'shop', routes: ['shop.localhost'] }]);
+    assert.deepEqual(apps, [{ name: 'shop', routes: ['shop.localhost'], sidecars: [{ name: 'x' }] }]);
     assert.ok(warnings.some((w) => w === 'the manifest has fields devbox does not know, ignored: flavour'), warnings.join('\n'));
     assert.ok(warnings.some((w) => w === "applications[0] has fields devbox does not know, ignored: memroy, colour (app 'shop')"), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /applications\[0\]\.sidecars ignored: sidecars are not supported/.test(w)), warnings.join('\n'));
     assert.ok(warnings.some((w) => /applications\[0\]\.routes\[0\] has fields devbox does not know, ignored: protocol/.test(w)), warnings.join('\n'));
   });
 
@@ -306,10 +305,10 @@ flavour: vanilla
       assert.deepEqual(parse('applications:\n- name: a\n  processes: ~\n').apps[0], { name: 'a' });
     });
 
-    it('still warns about sidecars, and refuses processes at the top of the manifest', () => {
-      const { warnings } = parse('applications:\n- name: a\n  sidecars: [{name: s, command: x, process_types: [web]}]\n  processes: [{type: web}]\n');
-      assert.equal(warnings.length, 1, warnings.join('\n'));
-      assert.match(warnings[0], /applications\[0\]\.sidecars ignored: sidecars are not supported \(app 'a'\)/);
+    it('passes sidecars on as written (the controller checks them), and refuses processes at the top of the manifest', () => {
+      const { apps, warnings } = parse('applications:\n- name: a\n  sidecars: [{name: s, command: x, process_types: [web]}]\n  processes: [{type: web}]\n');
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(apps[0].sidecars, [{ name: 's', command: 'x', process_types: ['web'] }]);
       assert.match(problems('processes: [{type: web}]\napplications:\n- name: a\n')[0], /'processes' at the top of the manifest belongs to an application/);
     });
 

@@ -7,6 +7,7 @@ import { statePaths } from '../../src/runtime/common/config.js';
 import { freePort, waitFor } from '../../src/runtime/common/net.js';
 import { readSupervisor } from '../../src/runtime/supervisor/lock.js';
 import { parseNatsUrl } from '../../src/runtime/common/bus.js';
+import { busUrl, readBox } from '../helpers/box-probe.js';
 import { cleanupBox, DEVBOX_BIN, devbox, isPidAlive, tempHome, waitForExit } from '../helpers/devbox.js';
 import { startNatsServer, type NatsServerProcess } from '../helpers/nats-server.js';
 
@@ -51,16 +52,18 @@ describe('devbox up / status / down', function () {
     assert.equal(bus.healthy, true);
     assert.ok(bus.pid && isPidAlive(bus.pid));
     assert.ok((bus.rss_bytes ?? 0) > 1_000_000, 'reports its RSS');
-    assert.match(status.nats_url, /^nats:\/\/[^@]+@127\.0\.0\.1:\d+$/, 'nats_url carries the token');
+    assert.match(status.nats_url, /^nats:\/\/\[redacted\]@127\.0\.0\.1:\d+$/, 'nats_url without its token (no secret in --json)');
+    const withToken = busUrl(readBox(home));
+    assert.equal(withToken.replace(/\/\/[^@]+@/, '//[redacted]@'), status.nats_url);
 
     // The bus works for a client that has the token, and refuses one that has not.
-    const nc = await natsConnect(status.nats_url);
+    const nc = await natsConnect(withToken);
     const sc = StringCodec();
     const sub = nc.subscribe('hello.*', { max: 1 });
     nc.publish('hello.world', sc.encode('hi'));
     for await (const msg of sub) assert.equal(sc.decode(msg.data), 'hi');
     await nc.close();
-    const noToken = status.nats_url.replace(/\/\/[^@]+@/, '//');
+    const noToken = withToken.replace(/\/\/[^@]+@/, '//');
     await assert.rejects(natsConnect(noToken).then((c) => c.close()), /Authorization|AUTHORIZATION/i);
 
     const text = await devbox(home, ['status']);
@@ -100,7 +103,7 @@ describe('devbox up / status / down', function () {
     assert.equal(up.exitCode, 0, up.stdout + up.stderr);
     const before = await statusJson(home);
     const busPid = before.components.find((c) => c.name === 'bus')!.pid!;
-    const nc = await natsConnect(before.nats_url);
+    const nc = await natsConnect(busUrl(readBox(home)));
     const sc = StringCodec();
     const received: string[] = [];
     nc.subscribe('after.restart', { callback: (_e, msg) => received.push(sc.decode(msg.data)) });
@@ -176,7 +179,7 @@ describe('devbox up / status / down', function () {
       assert.equal(up.exitCode, 0, up.stdout + up.stderr);
       assert.doesNotMatch(up.stdout, /s3cret-token/, 'credentials are not printed');
       const status = await statusJson(home);
-      assert.equal(status.nats_url, url);
+      assert.equal(status.nats_url, `nats://[redacted]@127.0.0.1:${nats.port}`, 'the credentials are not printed');
       assert.equal(status.components.some((c) => c.name === 'bus'), false, 'no embedded bus');
       // The router was found through `vcap.component.discover` on the external server.
       assert.equal(status.components.find((c) => c.name === 'router')?.healthy, true);

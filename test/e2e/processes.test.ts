@@ -190,6 +190,10 @@ describe('every process type: web and worker, with devbox and cf', function () {
     assert.deepEqual(pushed.failures, [], 'cf push --strategy rolling: no request fails');
     const devboxPush = await underLoad(ok(['push', 'ww', '-p', webWorker, '--strategy', 'rolling']));
     assert.deepEqual(devboxPush.failures, [], 'devbox push --strategy rolling: no request fails');
+    const restaged = await underLoad(box.cf.ok(['restage', 'ww', '--strategy', 'rolling']));
+    assert.deepEqual(restaged.failures, [], 'cf restage --strategy rolling: no request fails');
+    const devboxRestage = await underLoad(ok(['restage', 'ww', '--strategy', 'rolling']));
+    assert.deepEqual(devboxRestage.failures, [], 'devbox restage --strategy rolling: no request fails');
     const deployments = JSON.parse(await box.cf.ok(['curl', `/v3/deployments?app_guids=${await appGuid('ww')}&order_by=-created_at`])).resources;
     assert.deepEqual([deployments[0].status.value, deployments[0].status.reason], ['FINALIZED', 'DEPLOYED']);
   });

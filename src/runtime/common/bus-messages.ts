@@ -296,7 +296,26 @@ export interface StartMessage {
   executableUri: string;
   sha1?: string | null;
   droplet_guid?: string;
+  /**
+   * The sidecars of the instance's process type (CC v3), started in the instance's container
+   * beside it and ended with it (a devbox addition to dea_ng's message; docs/dea.md, "Sidecars").
+   * Tasks run none.
+   */
+  sidecars?: SidecarStart[];
 }
+
+/** A sidecar's name is a log source (`APP/PROC/WEB/SIDECAR/<NAME>`) and part of `SIDECAR_<NAME>_PORT`: letters, digits, `._-`. */
+export const SIDECAR_NAME = /^[A-Za-z0-9_.-]{1,48}$/;
+
+/** One sidecar of a start message: what it runs, and the memory it reserves of the instance's (none: it shares the app's). */
+export interface SidecarStart {
+  name: string;
+  command: string;
+  memory_in_mb?: number | null;
+}
+
+/** The variable an instance and its sidecars find a sidecar's port in: `SIDECAR_<NAME>_PORT`, upper-cased, anything but letters and digits as `_`. */
+export const sidecarPortVariable = (name: string): string => `SIDECAR_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PORT`;
 
 const startFields = {
   droplet: nonEmpty,
@@ -318,6 +337,15 @@ const startFields = {
   process_guid: optional(string),
   process_type: optional(string),
   space_guid: optional(string),
+  sidecars: optional(
+    array(
+      object<SidecarStart>({
+        name: where(string, (n) => SIDECAR_NAME.test(n), 'a sidecar name (letters, digits, ._-)'),
+        command: where(string, (c) => c.trim() !== '', 'a command'),
+        memory_in_mb: optional(nullable(where(number, (n) => Number.isInteger(n) && n > 0, 'an integer > 0'))),
+      }),
+    ),
+  ),
 };
 const startMessage = object<StartMessage>(startFields);
 
@@ -677,6 +705,9 @@ export type LogSourceType = `APP/PROC/${string}` | `APP/TASK/${string}` | 'STG' 
 /** `APP/PROC/WEB`, `APP/PROC/WORKER`: the source type of a process's output, its type upper-cased as Cloud Foundry's. */
 export const processSourceType = (processType: string | undefined): LogSourceType => `APP/PROC/${(processType || 'web').toUpperCase()}`;
 
+/** `APP/PROC/WEB/SIDECAR/CONFIG-SERVER`: the source type of a sidecar's output, as Cloud Foundry tags it (type and name upper-cased). */
+export const sidecarSourceType = (processType: string | undefined, name: string): LogSourceType => `APP/PROC/${(processType || 'web').toUpperCase()}/SIDECAR/${name.toUpperCase()}`;
+
 /** One app log line on `logs.<app guid>`. */
 export interface LogEnvelope {
   /** Nanoseconds since the epoch (a JSON number: precise to well under a microsecond). */
@@ -693,7 +724,7 @@ export interface LogEnvelope {
 /** The DEA cuts lines at 64 KiB; a little more is accepted, anything larger is not a log line. */
 export const MAX_LOG_MESSAGE_LENGTH = 128 * 1024;
 /** Longest source type and source instance. */
-const MAX_LOG_SOURCE = 64;
+export const MAX_LOG_SOURCE = 64;
 
 const logEnvelope = object<LogEnvelope>({
   timestamp: where(number, (n) => n >= 0, 'a number ≥ 0'),

@@ -190,11 +190,16 @@ export function tlsFiles(paths: Pick<StatePaths, 'tls'>): { dir: string; caCert:
   };
 }
 
-/** Creates the state directory layout of DESIGN.md §2 (owner-only: it holds secrets and app files). */
+/**
+ * Creates the state directory layout of DESIGN.md §2 (owner-only: it holds secrets and app files).
+ * A home directory made beforehand (`mkdir`, mode 0755 under the usual umask) is made owner-only too:
+ * mkdir leaves an existing directory's mode alone.
+ */
 export function ensureStateDirs(paths: StatePaths): void {
   for (const dir of [paths.home, paths.run, paths.db, paths.blobs, paths.dea, paths.mysql, paths.logs]) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
+  if ((fs.statSync(paths.home).mode & 0o777) !== 0o700) fs.chmodSync(paths.home, 0o700);
 }
 
 /**

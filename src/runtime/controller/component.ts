@@ -8,7 +8,7 @@ import type { NatsConnection } from '../common/bus.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { ADDRESS_HOSTS, uaaBaseUrl, uaaIssuer } from '../common/config.js';
-import { createTokenVerifier } from '../common/tokens.js';
+import { CONTROLLER_AUDIENCE, createTokenVerifier } from '../common/tokens.js';
 import { redactUrl } from '../common/log.js';
 import { publishAppLog } from '../common/app-log.js';
 import { failAbandonedBuilds } from './actions/staging.js';
@@ -59,7 +59,7 @@ const controller: ComponentModule = {
         // uaa's users (the admin), by the ids uaa gives them: the controller seeds them with their roles.
         const users = uaaSettings(ctx.config, { routerPort }).users.map((u) => ({ guid: u.id, username: u.username, origin: u.origin }));
         await seed(database.db, ctx.config.domain, users);
-        const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa) });
+        const verifier = createTokenVerifier({ publicPem: ctx.config.uaa.signing_key.public_pem, kid: ctx.config.uaa.signing_key.kid, issuer: uaaIssuer(urls.uaa), audience: CONTROLLER_AUDIENCE });
         counters = newCounters();
         runner = new DeaRunner(bus, counters, ctx.log);
         runner.listen();

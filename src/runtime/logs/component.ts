@@ -9,7 +9,7 @@ import { allAppLogs, type LogEnvelope } from '../common/bus-messages.js';
 import { resolveAddresses, type ComponentContext, type ComponentModule } from '../common/component.js';
 import { RouteRegistrar } from '../common/route-registrar.js';
 import { ADDRESS_HOSTS, LOG_CACHE_PATH, uaaBaseUrl, uaaIssuer } from '../common/config.js';
-import { createTokenVerifier } from '../common/tokens.js';
+import { createTokenVerifier, LOGS_AUDIENCE } from '../common/tokens.js';
 import { AppAccess } from './access.js';
 import { subjectGuid, toRecord } from './envelope.js';
 import { createLogsServer, type LogsHttpCounters } from './server.js';
@@ -37,6 +37,7 @@ const logs: ComponentModule = {
       publicPem: ctx.config.uaa.signing_key.public_pem,
       kid: ctx.config.uaa.signing_key.kid,
       issuer: uaaIssuer(uaaBaseUrl(ctx.config.domain, routerPort)),
+      audience: LOGS_AUDIENCE,
     });
     const access = new AppAccess({ verifier, apiUrl: settings.apiUrl, cacheMs: settings.authCacheMs });
     const httpCounters: LogsHttpCounters = { requests: 0, recent_requests: 0, stream_requests: 0, read_requests: 0, responses: {} };

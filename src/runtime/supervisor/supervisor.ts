@@ -13,7 +13,7 @@ import { DEFAULT_TLS_PORT, ensureConfig, ensureStateDirs, statePaths, writeSecre
 import { createLogger, redactUrl, type Logger } from '../common/log.js';
 import { freePort, isListening } from '../common/net.js';
 import { backoffDelay, waitFor } from '../common/poll.js';
-import { routerHost } from '../router/settings.js';
+import { ROUTER_SOCKET_MESSAGE, routerHost } from '../router/settings.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { boxPlan, type ComponentSpec } from './plan.js';
 
@@ -78,6 +78,18 @@ export async function chooseTlsPort(chosen: number | undefined, routerPort: numb
 
 export const DEVBOX_BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
+/** A listening socket's handle received from the router over IPC: this process never reads it. */
+interface HeldSocket {
+  fd: number;
+  close(): void;
+}
+
+/**
+ * A router that exits by itself (not killed by a signal) sooner than this after its start gets no
+ * kept sockets next time (it binds its ports afresh), in case what it inherited is why it failed.
+ */
+const ROUTER_SOCKETS_TRUSTED_AFTER_MS = 5_000;
+
 export interface SupervisorOptions {
   home: string;
   /** Use this NATS server instead of starting devbox's own bus. */
@@ -132,6 +144,12 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private readonly backoff: NonNullable<SupervisorOptions['restartBackoff']>;
   /** Why the box serves no HTTPS this time, when the default port could not be had. */
   private tlsNote?: string;
+  /**
+   * The router's listening sockets, kept open here while it restarts (docs/faults.md): the kernel
+   * goes on accepting connections into their backlog, which the next router serves. Handed over by
+   * the router once it has bound them; passed to each new router process as inherited fds.
+   */
+  private readonly routerSockets: { http?: HeldSocket; tls?: HeldSocket } = {};
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -228,15 +246,21 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     const args = [DEVBOX_BIN, 'component', spec.name, '--index', String(spec.index), '--status-port', String(child.statusPort)];
     if (child.servicePort !== undefined) args.push('--port', String(child.servicePort));
     const env: Record<string, string> = { DEVBOX_HOME: this.paths.home };
+    // The router's sockets: inherited at fds 3 (HTTP) and 4 (HTTPS) when kept here; else it binds
+    // them and sends them over.
+    const sockets = spec.name === 'router' ? this.routerSockets : {};
+    const inherited = sockets.http ? [sockets.http.fd, ...(sockets.tls ? [sockets.tls.fd] : [])] : [];
+    if (spec.name === 'router') {
+      env.DEVBOX_ROUTER_HAND_OVER_SOCKETS = '1';
+      if (inherited.length > 0) env.DEVBOX_ROUTER_LISTEN_FDS = inherited.map((_, i) => i + 3).join(',');
+    }
     if (this.options.natsUrl) env.DEVBOX_NATS_URL = this.options.natsUrl;
     // Credentials travel in the environment (readable only by this user), never on command lines.
     if (this.options.controllerDb) env.DEVBOX_CONTROLLER_DB = this.options.controllerDb;
     if (this.options.mysqlUrl) env.DEVBOX_MYSQL_URL = this.options.mysqlUrl;
     const subprocess = execa(process.execPath, args, {
       env,
-      stdin: 'ignore',
-      stdout: out,
-      stderr: out,
+      ...(inherited.length > 0 ? { stdio: ['ignore', out, out, ...(inherited as 3[])] } : { stdin: 'ignore', stdout: out, stderr: out }),
       ipc: true,
       reject: false,
       // Not execa's cleanup: its SIGTERM handler would kill every child at once and end this process
@@ -246,8 +270,30 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     fs.closeSync(out);
     child.process = subprocess;
     child.startedAt = Date.now();
-    this.log.info('component started', { name: child.key, pid: subprocess.pid });
+    if (spec.name === 'router') subprocess.on('message', (message: unknown, handle?: unknown) => this.onRouterSocket(message, handle));
+    this.log.info('component started', { name: child.key, pid: subprocess.pid, inherited_sockets: inherited.length || undefined });
     void subprocess.then((result) => this.onExit(child, subprocess, result.exitCode, result.signal));
+  }
+
+  /** A listening socket the router bound: kept (replacing an older one for the same port). */
+  private onRouterSocket(message: unknown, handle: unknown): void {
+    const m = message as { type?: unknown; which?: unknown } | null;
+    if (m?.type !== ROUTER_SOCKET_MESSAGE || (m.which !== 'http' && m.which !== 'tls')) return;
+    const socket = handle as HeldSocket | undefined;
+    if (!socket || typeof socket.fd !== 'number' || socket.fd < 0 || typeof socket.close !== 'function') return;
+    if (this.stopping) return socket.close();
+    this.routerSockets[m.which]?.close();
+    this.routerSockets[m.which] = socket;
+    this.log.info('keeping the router\'s listening socket across its restarts', { which: m.which });
+  }
+
+  private releaseRouterSockets(reason: string): void {
+    if (!this.routerSockets.http && !this.routerSockets.tls) return;
+    this.routerSockets.http?.close();
+    this.routerSockets.tls?.close();
+    delete this.routerSockets.http;
+    delete this.routerSockets.tls;
+    this.log.info('released the router\'s listening sockets', { reason });
   }
 
   private onExit(child: Child, subprocess: ResultPromise, exitCode?: number, signal?: string): void {
@@ -256,6 +302,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     this.emitEvent({ type: 'exited', component: child.key, exitCode, signal });
     if (this.stopping) return;
     const ranFor = Date.now() - child.startedAt;
+    if (child.spec.name === 'router' && signal === undefined && ranFor < ROUTER_SOCKETS_TRUSTED_AFTER_MS) {
+      this.releaseRouterSockets(`the router exited with code ${exitCode} ${ranFor} ms after its start`);
+    }
     child.consecutiveFailures = ranFor > this.backoff.resetAfterMs ? 1 : child.consecutiveFailures + 1;
     const delayMs = backoffDelay(this.backoff, child.consecutiveFailures - 1);
     child.restarts++;
@@ -339,6 +388,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   /** Stops every component in reverse start order (SIGTERM, SIGKILL after 10 s) and frees the lock. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // New connections are refused from now on, rather than waiting in a backlog nobody will serve.
+      this.releaseRouterSockets('the box stops');
       for (const child of [...this.children].reverse()) {
         if (child.restartTimer) clearTimeout(child.restartTimer);
         const subprocess = child.process;

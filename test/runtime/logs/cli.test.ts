@@ -36,7 +36,7 @@ describe('logs: the cf line format', () => {
   });
 
   it('colours ERR messages red only when asked (a terminal), OUT never', () => {
-    assert.equal(formatLogLine(line({ message_type: 'ERR', message: 'boom' }), { color: true }), '   2026-11-21T10:00:00.00+0000 [APP/PROC/WEB/0] ERR \u001b[31mboom\u001b[0m');
+    assert.equal(formatLogLine(line({ message_type: 'ERR', message: 'boom' }), { color: true }), '   \u001b[31m2026-11-21T10:00:00.00+0000 [APP/PROC/WEB/0] ERR boom\u001b[0m');
     assert.ok(!formatLogLine(line({ message_type: 'ERR' })).includes('\u001b'));
     assert.ok(!formatLogLine(line({}), { color: true }).includes('\u001b'));
     assert.equal(logColor({ isTTY: true }, {}), true);

@@ -8,6 +8,7 @@ import { deleteApp, insertApp, insertProcess, listProcessesOfApp, newProcessVers
 import { isUniqueViolation, jsonColumn } from '../repositories/query.js';
 import { deleteTasksOfApp } from '../repositories/tasks.js';
 import { deleteDeploymentsOfApp } from '../repositories/deployments.js';
+import { deleteSidecarsOfApp } from '../repositories/sidecars.js';
 import { findSpace } from '../repositories/spaces.js';
 import { recordAppEvent } from './audit.js';
 import { startApp, stopApp, stopProcesses } from './instances.js';
@@ -108,6 +109,7 @@ export async function deleteAppAction(ctx: RequestContext, app: AppRow) {
   const job = await ctx.db.transaction().execute(async (trx) => {
     await deleteTasksOfApp(trx, app.guid);
     await deleteDeploymentsOfApp(trx, app.guid);
+    await deleteSidecarsOfApp(trx, app.guid);
     await deleteApp(trx, app.guid);
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.delete-request', { request: { recursive: true } });
     return completedJob(trx, 'app.delete', { guid: app.guid, type: 'app' });

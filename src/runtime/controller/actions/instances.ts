@@ -12,6 +12,7 @@ import { jsonColumn } from '../repositories/query.js';
 import { appUris } from '../repositories/routes.js';
 import type { StopFilter } from '../runner/runner.js';
 import { recordAppEvent } from './audit.js';
+import { startSidecars } from './sidecars.js';
 
 type Context = Pick<ControllerContext, 'db' | 'runner' | 'componentUrls' | 'appLog'>;
 
@@ -39,6 +40,7 @@ export async function startInstances(ctx: Context, processGuid: string, indices:
   }
   const vcap = await loadVcapApplication(ctx.db, app, process, ctx.componentUrls.api);
   const services = await serviceEntries(ctx.db, app.guid);
+  const sidecars = await startSidecars(ctx.db, app.guid, process.type);
   for (const index of wanted) {
     const message = {
       droplet: process.guid,
@@ -61,6 +63,7 @@ export async function startInstances(ctx: Context, processGuid: string, indices:
       executableUri: `${ctx.componentUrls.api}/v3/droplets/${droplet.guid}/download`,
       sha1: droplet.sha1,
       droplet_guid: droplet.guid,
+      sidecars,
     };
     if (!ctx.runner.start(message, process.memory_in_mb, app.stack)) {
       ctx.appLog(app.guid, { source: 'API', message: `Cannot start instance ${index} of process ${process.type}: no DEA has ${process.memory_in_mb}M free (devbox status shows the DEAs)`, type: 'ERR' });

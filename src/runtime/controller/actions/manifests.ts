@@ -18,6 +18,7 @@ import { allDomains, appDestinationsOfRoute, appProcesses, appRouteAddresses, ap
 import { isUniqueViolation, jsonColumn, type Db } from '../repositories/query.js';
 import { DEFAULT_APP_PORT, deleteRouteDestination, insertRoute, insertRouteDestination, isMapped, type RouteRow } from '../repositories/routes.js';
 import type { InstanceRow } from '../repositories/services.js';
+import { sidecarsOfApp } from '../repositories/sidecars.js';
 import type { SpaceRow } from '../repositories/spaces.js';
 import { apiLog, newProcess } from './apps.js';
 import { recordAppEvent, recordEvent } from './audit.js';
@@ -25,6 +26,7 @@ import { applyToInstances, routesChanged } from './instances.js';
 import { assertRouteHostAllowed } from './routes.js';
 import { completedJob } from './jobs.js';
 import { createServiceBinding } from './service-bindings.js';
+import { newSidecar, processMemoryProblem, updatedSidecar, writeNewSidecar, writeSidecarUpdate } from './sidecars.js';
 
 interface RouteAddress {
   host: string;
@@ -216,6 +218,7 @@ async function writeApp(ctx: RequestContext, trx: Db, space: SpaceRow, plan: App
     if (updated) await recordAppEvent(trx, ctx.actor, app, 'audit.app.process.update', event);
     processes.push({ before: row, after: next });
   }
+  await writeSidecars(trx, app, manifest, processes, at);
 
   let changedRoutes = false;
   const mapped: string[] = [];
@@ -242,6 +245,28 @@ async function writeApp(ctx: RequestContext, trx: Db, space: SpaceRow, plan: App
     mapped.push(address.url);
   }
   return { app, created, processes, routesChanged: changedRoutes, mapped };
+}
+
+/**
+ * In Cloud Controller's order: the processes whose memory the manifest changed must still hold
+ * the sidecars they have; then the manifest's sidecars are created or updated (by name), each
+ * checked against the app's processes and other sidecars. A problem is a 422 naming the app, and
+ * the transaction (the whole manifest) is rolled back.
+ */
+async function writeSidecars(trx: Db, app: AppRow, manifest: AppManifestMessage, processes: Written['processes'], at: string): Promise<void> {
+  try {
+    const resized = processes.filter(({ before, after }) => after.memory_in_mb !== before.memory_in_mb).map(({ after }) => after);
+    const problem = resized.length > 0 ? await processMemoryProblem(trx, app.guid, resized) : undefined;
+    if (problem) throw unprocessable(problem);
+    for (const sidecar of manifest.sidecars ?? []) {
+      const current = (await sidecarsOfApp(trx, app.guid)).find((s) => s.name === sidecar.name);
+      if (current) await writeSidecarUpdate(trx, updatedSidecar(current, sidecar, at), sidecar);
+      else await writeNewSidecar(trx, newSidecar(app.guid, sidecar, at));
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw unprocessable(`For application '${app.name}': ${error.detail}`);
+    throw error;
+  }
 }
 
 async function failedJob(db: Db, operation: string, resource: { guid: string; type: string }, errors: ApiError[]): Promise<JobRow> {
@@ -315,7 +340,7 @@ export async function applyManifest(ctx: RequestContext, space: SpaceRow, messag
 /** What an app's manifest is made of, from the database. */
 export async function appManifestParts(db: Db, app: AppRow): Promise<AppManifestParts> {
   const routes = (await appRouteAddresses(db, app.guid)).map((r) => `${r.host ? `${r.host}.` : ''}${r.domain}${r.path}`);
-  return { app, processes: await appProcesses(db, app.guid), routes, services: await appServiceNames(db, app.guid) };
+  return { app, processes: await appProcesses(db, app.guid), routes, services: await appServiceNames(db, app.guid), sidecars: await sidecarsOfApp(db, app.guid) };
 }
 
 export interface DiffOp {
@@ -349,6 +374,20 @@ function normalizeProcesses(value: unknown): unknown {
   });
 }
 
+/** Sidecars as the app's manifest shows them: by name, their process types sorted, memory as `NM`. */
+function normalizeSidecars(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  const out = value.map((s: unknown) => {
+    if (s === null || typeof s !== 'object') return s;
+    const entry: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(s as Record<string, unknown>)) entry[key.replace(/-/g, '_')] = v;
+    const hash: Record<string, unknown> = { name: entry.name, process_types: Array.isArray(entry.process_types) ? [...(entry.process_types as unknown[])].sort() : entry.process_types, command: entry.command };
+    if (entry.memory !== undefined && entry.memory !== null) hash.memory = typeof entry.memory === 'number' ? `${entry.memory}M` : normalizeSize(entry.memory);
+    return hash;
+  });
+  return out.sort((a, b) => String((a as Record<string, unknown> | null)?.name).localeCompare(String((b as Record<string, unknown> | null)?.name)));
+}
+
 /**
  * The diff of the manifest against the space, as Cloud Controller's SpaceDiffManifest: for each
  * app, each recognised key that differs from the app's current manifest (a new app: every key is
@@ -373,6 +412,16 @@ export async function manifestDiff(ctx: RequestContext, space: SpaceRow, message
       const nested = was !== undefined && ['processes', 'routes'].includes(key);
       // As Cloud Controller: memory and disk are compared only inside processes.
       if (!nested && ['memory', 'disk_quota', 'disk-quota'].includes(key)) continue;
+      if (key === 'sidecars') {
+        value = normalizeSidecars(value);
+        // Only the manifest's sidecars are compared (a manifest removes none), and memory only where it gives one.
+        if (Array.isArray(was) && Array.isArray(value)) {
+          const wanted = value as (Record<string, unknown> | null)[];
+          was = (was as Record<string, unknown>[])
+            .filter((s) => wanted.some((w) => w?.name === s.name))
+            .map((s) => (wanted.find((w) => w?.name === s.name)?.memory === undefined ? Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'memory')) : s));
+        }
+      }
       if (key === 'processes') {
         value = normalizeProcesses(value);
         // Only the fields the manifest gives are compared, and only its processes.

@@ -7,6 +7,7 @@ import type { FindDropletReply } from '../runner/runner.js';
 import { apiLog } from './apps.js';
 import { recordAppEvent } from './audit.js';
 import { applyToInstances } from './instances.js';
+import { processMemoryProblem } from './sidecars.js';
 
 export async function scaleProcess(ctx: RequestContext, process: ProcessRow, message: ProcessScaleMessage): Promise<{ process: ProcessRow; app: AppRow }> {
   const updated: ProcessRow = {
@@ -20,6 +21,11 @@ export async function scaleProcess(ctx: RequestContext, process: ProcessRow, mes
     updated_at: now(),
   };
   const app = await getApp(ctx.db, process.app_guid);
+  if (message.memoryInMb !== undefined) {
+    // Its sidecars' memory is carved out of the process's, as in Cloud Controller.
+    const problem = await processMemoryProblem(ctx.db, app.guid, [updated]);
+    if (problem) throw unprocessable(problem);
+  }
   await ctx.db.transaction().execute(async (trx) => {
     await saveProcessSettings(trx, updated);
     await recordAppEvent(trx, ctx.actor, app, 'audit.app.process.scale', { process_guid: process.guid, process_type: process.type, request: message.body });

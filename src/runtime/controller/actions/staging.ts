@@ -89,7 +89,9 @@ async function reuseDroplet(ctx: Context, build: BuildRow, app: AppRow): Promise
   const at = now();
   const guid = newGuid();
   await ctx.db.transaction().execute(async (trx) => {
-    await insertDroplet(trx, { ...earlier, guid, package_guid: build.package_guid, created_at: at, updated_at: at });
+    // The copy keeps the staging time of the bits (an earlier copy's own, by induction the original's):
+    // what the message below and the app's `last uploaded` tell.
+    await insertDroplet(trx, { ...earlier, guid, package_guid: build.package_guid, created_at: earlier.created_at, updated_at: at });
     await markBuildStaged(trx, build.guid, guid, at);
   });
   ctx.counters.stagings_reused++;

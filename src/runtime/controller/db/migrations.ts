@@ -411,4 +411,33 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table deployments`.execute(db);
     },
   },
+  '0011_sidecars': {
+    // Sidecars (CC v3): commands run beside the instances of an app's processes of given types.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('sidecars')
+        .addColumn('guid', guid, (c) => c.primaryKey())
+        .addColumn('app_guid', guid, (c) => c.notNull().references('apps.guid').onDelete('cascade'))
+        .addColumn('name', name, (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('memory_in_mb', 'integer')
+        .addColumn('origin', 'varchar(16)', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addUniqueConstraint('sidecars_app_name', ['app_guid', 'name'])
+        .execute();
+      await db.schema
+        .createTable('sidecar_process_types')
+        .addColumn('sidecar_guid', guid, (c) => c.notNull().references('sidecars.guid').onDelete('cascade'))
+        .addColumn('app_guid', guid, (c) => c.notNull())
+        .addColumn('type', name, (c) => c.notNull())
+        .addPrimaryKeyConstraint('sidecar_process_types_pk', ['sidecar_guid', 'type'])
+        .execute();
+      await db.schema.createIndex('sidecar_process_types_app_type').on('sidecar_process_types').columns(['app_guid', 'type']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table sidecar_process_types`.execute(db);
+      await sql`drop table sidecars`.execute(db);
+    },
+  },
 };

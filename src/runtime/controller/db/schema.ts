@@ -314,6 +314,26 @@ export interface DeploymentTable extends Timestamps {
   metadata: string;
 }
 
+/** A sidecar (CC v3): a command run beside every instance of the app's processes of its types, in the same container. */
+export interface SidecarTable extends Timestamps {
+  guid: string;
+  app_guid: string;
+  /** Unique in its app. */
+  name: string;
+  command: string;
+  /** What it reserves of its process's memory; null: none of its own. */
+  memory_in_mb: number | null;
+  /** `user` (the API, a manifest); Cloud Controller also has `buildpack`, which devbox's buildpacks never declare. */
+  origin: string;
+}
+
+/** The process types a sidecar runs with (CC's sidecar_process_types): one row per sidecar and type. */
+export interface SidecarProcessTypeTable {
+  sidecar_guid: string;
+  app_guid: string;
+  type: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   spaces: SpaceTable;
@@ -338,4 +358,6 @@ export interface Database {
   roles: RoleTable;
   tasks: TaskTable;
   deployments: DeploymentTable;
+  sidecars: SidecarTable;
+  sidecar_process_types: SidecarProcessTypeTable;
 }

@@ -8,6 +8,7 @@ import { PROCESS_HEALTH_CHECK_TYPES } from '../../common/health-checks.js';
 import { ApiError, unprocessable } from '../errors.js';
 import { STACK, parseEnvironment } from './apps.js';
 import { MAX_DISK_MB, MAX_MEMORY_MB } from './processes.js';
+import { logSourceProblem, sidecarProblems, type SidecarCreateMessage } from './sidecars.js';
 
 /** A manifest larger than this is not a manifest. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -51,6 +52,9 @@ export interface ManifestService {
   parameters?: Record<string, unknown>;
 }
 
+/** One entry of `sidecars:`: name, command and process types are required; memory when given. */
+export type ManifestSidecar = SidecarCreateMessage;
+
 /** One application of a manifest. */
 export interface AppManifestMessage {
   name: string;
@@ -65,6 +69,8 @@ export interface AppManifestMessage {
   randomRoute: boolean;
   defaultRoute: boolean;
   services?: ManifestService[];
+  /** Created, or updated when the app has one of the name (as Cloud Controller: none is removed). */
+  sidecars?: ManifestSidecar[];
   /** The app as written (dashed keys), for the audit event (env hidden). */
   raw: Record<string, unknown>;
 }
@@ -79,12 +85,11 @@ export interface ManifestMessage {
 const SUPPORTED = new Set([
   'name', 'path', 'buildpack', 'buildpacks', 'command', 'disk_quota', 'env', 'health_check_http_endpoint', 'health_check_invocation_timeout',
   'health_check_type', 'instances', 'memory', 'metadata', 'no_route', 'random_route', 'default_route', 'routes', 'services', 'stack', 'timeout',
-  'processes', 'lifecycle', 'log_rate_limit_per_second',
+  'processes', 'lifecycle', 'log_rate_limit_per_second', 'sidecars',
 ]);
 // Known to Cloud Controller, not to devbox: refused by name with the reason.
 const UNSUPPORTED: Record<string, string> = {
   docker: 'Docker apps are not supported: devbox runs buildpack apps on the host',
-  sidecars: 'Sidecars are not supported by devbox',
   cnb_credentials: 'Cloud Native Buildpacks are not supported by devbox',
   features: 'App features are not supported by devbox',
   health_check_interval: 'Health check interval is not supported by devbox (the DEA checks at a fixed interval)',
@@ -93,6 +98,7 @@ const UNSUPPORTED: Record<string, string> = {
   readiness_health_check_invocation_timeout: 'Readiness health checks are not supported by devbox',
   readiness_health_check_interval: 'Readiness health checks are not supported by devbox',
 };
+const SIDECAR_KEYS = ['name', 'command', 'process_types', 'memory'];
 const PROCESS_KEYS = new Set(['type', 'command', 'disk_quota', 'health_check_http_endpoint', 'health_check_invocation_timeout', 'health_check_type', 'instances', 'memory', 'timeout', 'log_rate_limit_per_second']);
 
 const underscore = (key: string) => key.replace(/-/g, '_');
@@ -362,5 +368,46 @@ function appManifest(raw: unknown, problems: string[]): AppManifestMessage | und
       manifest.services = services;
     }
   }
+  if (app.sidecars !== undefined && app.sidecars !== null) manifest.sidecars = sidecarsOf(app.sidecars, problems);
   return manifest;
+}
+
+/**
+ * `sidecars:`, each entry checked as Cloud Controller checks a sidecar create (its
+ * SidecarCreateMessage): a problem is `Sidecar "NAME": ...`, or `Sidecar name can't be blank`.
+ * `memory` is a size with a unit (`64M`), or a number of megabytes.
+ */
+function sidecarsOf(value: unknown, problems: string[]): ManifestSidecar[] | undefined {
+  if (!Array.isArray(value) || value.some((entry) => !isObject(entry))) {
+    problems.push('Sidecars must be an array of sidecar configurations');
+    return undefined;
+  }
+  const sidecars: ManifestSidecar[] = [];
+  const seen = new Set<string>();
+  for (const entry of value as Record<string, unknown>[]) {
+    const raw: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(entry)) raw[underscore(key)] = v;
+    const named = typeof raw.name === 'string' && raw.name.trim() !== '' ? raw.name : undefined;
+    const found: string[] = [];
+    const unknownKeys = Object.keys(entry).filter((k) => !SIDECAR_KEYS.includes(underscore(k)));
+    if (unknownKeys.length > 0) found.push(`Unknown field(s): '${unknownKeys.join("', '")}'`);
+    let memory: unknown;
+    if (raw.memory !== undefined && raw.memory !== null) {
+      const mb = typeof raw.memory === 'number' ? raw.memory : megabytes(raw.memory);
+      if (mb === 'unit' || mb === 'number') found.push('Memory must use a supported unit: B, K, KB, M, MB, G, GB, T, or TB');
+      else memory = mb;
+    }
+    const { fields, problems: invalid } = sidecarProblems({ name: raw.name, command: raw.command, process_types: raw.process_types, memory_in_mb: memory }, true);
+    found.push(...invalid);
+    if (fields.name !== undefined && fields.processTypes !== undefined) {
+      const long = logSourceProblem(fields.name, fields.processTypes);
+      if (long) found.push(long);
+    }
+    if (named !== undefined && seen.has(named)) found.push('may only be present once');
+    if (named !== undefined) seen.add(named);
+    // Cloud Controller's words: the sidecar's name first, or the problem lower-cased after "Sidecar".
+    for (const problem of found) problems.push(named !== undefined ? `Sidecar "${named}": ${problem}` : `Sidecar ${problem.charAt(0).toLowerCase()}${problem.slice(1)}`);
+    if (found.length === 0) sidecars.push(fields as ManifestSidecar);
+  }
+  return sidecars;
 }

@@ -4,6 +4,8 @@
 import { stringify } from 'yaml';
 import type { AppRow, ProcessRow } from '../repositories/apps.js';
 import { jsonColumn } from '../repositories/query.js';
+import type { Sidecar } from '../repositories/sidecars.js';
+import { sidecarsManifest } from './sidecars.js';
 
 export interface AppManifestParts {
   app: AppRow;
@@ -11,6 +13,7 @@ export interface AppManifestParts {
   /** `host.domain[/path]` of each mapped route. */
   routes: string[];
   services: string[];
+  sidecars: Sidecar[];
 }
 
 function processHash(p: ProcessRow): Record<string, unknown> {
@@ -38,7 +41,7 @@ function humanBytes(bytes: number): string {
 }
 
 /** The app as one manifest application (keys as CC writes them; empty parts left out). */
-export function appManifestHash({ app, processes, routes, services }: AppManifestParts): Record<string, unknown> {
+export function appManifestHash({ app, processes, routes, services, sidecars }: AppManifestParts): Record<string, unknown> {
   const env = jsonColumn('apps', app, 'environment_variables', {} as Record<string, string>);
   const buildpacks = jsonColumn('apps', app, 'buildpacks', [] as string[]);
   const metadata = jsonColumn('apps', app, 'metadata', { labels: {}, annotations: {} } as { labels: Record<string, string>; annotations: Record<string, string> });
@@ -54,6 +57,8 @@ export function appManifestHash({ app, processes, routes, services }: AppManifes
     hash.metadata = { ...(Object.keys(labels).length > 0 ? { labels } : {}), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) };
   }
   if (processes.length > 0) hash.processes = [...processes].sort((a, b) => a.type.localeCompare(b.type)).map(processHash);
+  const sidecarEntries = sidecarsManifest(sidecars);
+  if (sidecarEntries) hash.sidecars = sidecarEntries;
   return hash;
 }
 

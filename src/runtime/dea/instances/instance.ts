@@ -2,6 +2,7 @@
 // group, health checked, registered with the router once healthy, limits watched, and exactly one
 // `droplet.exited` when it ends, whatever ends it.
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { publish, type NatsConnection } from '../../common/bus.js';
 import {
   dropletExited,
   processSourceType,
+  sidecarSourceType,
   taskExited,
   type LogSourceType,
   type TaskExited,
@@ -23,6 +25,7 @@ import {
   type InstanceState,
   type InstanceStats,
   type RouterRegisterMessage,
+  type SidecarStart,
   type StartMessage,
 } from '../../common/bus-messages.js';
 import type { Logger } from '../../common/log.js';
@@ -40,6 +43,7 @@ import { checkOnce } from './health-check.js';
 import { launcherArgs } from './launcher.js';
 import { diskUsage } from './limits.js';
 import { LogForwarder } from './log-forwarder.js';
+import { sidecarFd, supervisedLaunch, SupervisorReport } from './sidecars.js';
 import { CLOCK_TICKS, pssBytes, readStat, type ProcessScan } from '../../common/procfs.js';
 
 const MB = 1024 * 1024;
@@ -114,6 +118,12 @@ export class Instance {
   /** The routes of the instance: the start message's, then what `dea.update` says. */
   uris: string[];
   readonly logs: LogForwarder;
+  /** The sidecars started beside the app (none for a task): docs/dea.md, "Sidecars". */
+  readonly sidecars: SidecarStart[];
+  /** Their ports, in the order of `sidecars`. */
+  private sidecarPorts: number[] = [];
+  /** What the supervisor of an instance with sidecars reported: which process ended first. */
+  private report?: SupervisorReport;
 
   private readonly log: Logger;
   private child?: ChildProcess;
@@ -144,6 +154,7 @@ export class Instance {
     this.uris = start.uris ?? [];
     this.log = deps.log.child({ app_guid: this.appGuid, index: this.index, instance: this.guid });
     this.logs = new LogForwarder(deps.nc, { appGuid: this.appGuid, sourceType: this.sourceType, index: this.index }, deps.settings.logRateLimit);
+    this.sidecars = this.task ? [] : (start.sidecars ?? []);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -239,7 +250,13 @@ export class Instance {
       path: deps.containers.path,
       user: container.isolated ? 'vcap' : undefined,
     });
-    const child = container.run(['bash', ...launcherArgs(start.limits?.fds || undefined, command)], { cwd: inside('app'), env });
+    // With sidecars, a supervisor starts them and the app, each with a port and pipes of its own.
+    while (this.sidecarPorts.length < this.sidecars.length) this.sidecarPorts.push(await this.pickPort());
+    if (this.finished) return;
+    const supervised = this.sidecars.length > 0 ? supervisedLaunch(start, this.sidecars, this.sidecarPorts, env, start.limits?.fds || undefined, command) : undefined;
+    const child = supervised
+      ? container.run(supervised.argv, { cwd: inside('app'), env: supervised.env, stdio: supervised.stdio })
+      : container.run(['bash', ...launcherArgs(start.limits?.fds || undefined, command)], { cwd: inside('app'), env });
     this.child = child;
     this.pid = child.pid;
     this.startedAt = Date.now();
@@ -250,6 +267,14 @@ export class Instance {
     child.once('exit', (code, signal) => void this.onProcessExit(code, signal));
     void this.logs.attach(child.stdout!, 'OUT');
     void this.logs.attach(child.stderr!, 'ERR');
+    if (supervised) {
+      this.report = new SupervisorReport(child.stdio[3] as Readable);
+      this.sidecars.forEach((sidecar, i) => {
+        const logs = new LogForwarder(deps.nc, { appGuid: this.appGuid, sourceType: sidecarSourceType(this.processType, sidecar.name), index: this.index }, deps.settings.logRateLimit);
+        void logs.attach(child.stdio[sidecarFd(i)] as Readable, 'OUT');
+        void logs.attach(child.stdio[sidecarFd(i) + 1] as Readable, 'ERR');
+      });
+    }
     if (child.pid) this.writeRecord(child.pid);
     this.log.info('instance process started', { pid: child.pid, port: this.port, command });
     this.cell('Starting health monitoring of container');
@@ -380,7 +405,15 @@ export class Instance {
   private async onProcessExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     // Anything the app left behind in its container goes with it.
     this.container?.kill();
-    const status = exitStatus(code, signal);
+    let status = exitStatus(code, signal);
+    // With sidecars: the supervisor says which ended first (a crash) and how the app ended (a stop).
+    if (this.report) {
+      await this.report.settled(2_000);
+      const ended = this.stopReason ? this.report.app : this.report.first;
+      if (ended) status = ended.status;
+      const sidecar = typeof ended?.who === 'number' ? this.sidecars[ended.who] : undefined;
+      if (!this.stopReason && sidecar && ended) this.crashDescription ??= `${sidecarSourceType(this.processType, sidecar.name)}: Exited with status ${ended.status}`;
+    }
     this.log.info('instance process ended', { code, signal });
     if (this.container?.cgroup?.oomKilled()) this.crashDescription = 'out of memory';
     else if (this.container?.cgroup?.pidsExhausted()) this.cell(`Instance reached its limit of ${this.deps.settings.pidsLimit} processes`, 'ERR');
@@ -426,6 +459,7 @@ export class Instance {
     this.container?.destroy();
     await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     if (this.port) this.deps.ports.delete(this.port);
+    for (const port of this.sidecarPorts) this.deps.ports.delete(port);
     this.cell('Successfully destroyed container');
     this.resolveDone();
   }
