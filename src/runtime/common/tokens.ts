@@ -7,6 +7,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 
+/** The resource (`aud`) the controller's tokens must name (Cloud Foundry's cc `resource_id`). */
+export const CONTROLLER_AUDIENCE = 'cloud_controller';
+/**
+ * The logs component (log-cache) takes what the controller takes, or a firehose token (`doppler`):
+ * whether the caller may read an app's logs is the controller's answer anyway (logs/access.ts).
+ */
+export const LOGS_AUDIENCE: readonly string[] = [CONTROLLER_AUDIENCE, 'doppler'];
+
 /** UAA's suffix for the `jti` of refresh tokens. */
 export const REFRESH_TOKEN_SUFFIX = '-r';
 
@@ -59,6 +67,12 @@ export interface TokenVerifierOptions {
   kid?: string;
   /** When given, the `iss` claim must equal it (see uaaIssuer()). */
   issuer?: string;
+  /**
+   * When given, the token's `aud` must name this resource (one of these, for a list), as Cloud
+   * Foundry's resource servers check it: the controller `cloud_controller`. uaa puts in `aud` the
+   * resource of each scope (the part before its last dot) and the client id.
+   */
+  audience?: string | readonly string[];
   /** Leeway for `exp`, in seconds (default 0, as UAA). */
   clockToleranceSeconds?: number;
 }
@@ -120,6 +134,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
   if (key.asymmetricKeyType !== 'rsa') throw new Error(`uaa's public key must be an RSA key, got ${key.asymmetricKeyType}`);
   const tolerance = options.clockToleranceSeconds ?? 0;
+  const audiences = options.audience === undefined ? undefined : typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  if (audiences !== undefined && audiences.length === 0) throw new Error('a token verifier audience must name at least one resource');
 
   return {
     async verify(input) {
@@ -147,7 +163,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (options.issuer !== undefined && payload.iss !== options.issuer) {
         throw new TokenError('invalid', `Invalid issuer (${String(payload.iss)}) for token did not match expected: ${options.issuer}`);
       }
-      return accessClaims(payload);
+      const claims = accessClaims(payload);
+      // As the UAA client library the controller uses (TokenCoder, audience_ids): the token must
+      // carry an `aud` naming the resource.
+      if (audiences !== undefined && !claims.aud.some((a) => audiences.includes(a))) {
+        throw new TokenError('invalid', `Invalid audience: ${claims.aud.join(' ') || '(none)'} (expected ${audiences.join(' or ')})`);
+      }
+      return claims;
     },
   };
 }

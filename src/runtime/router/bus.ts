@@ -8,6 +8,16 @@ import { routerGreet, routerRegister, routerStart, routerUnregister, type Router
 import { isReservedRouteHost } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 
+/**
+ * The warm-up of a router that has just started (docs/router.md, "Restarts"): until `until` (epoch ms)
+ * a request for a host the table does not have yet waits for its registration; until `settled`
+ * (the registrations answering router.start have all come) every request waits.
+ */
+export interface WarmUpState {
+  until: number;
+  settled: boolean;
+}
+
 /** What the bus side drives: the route table (in this process, or relayed to worker processes). */
 export interface RouteSink {
   register(msg: RouterRegisterMessage, at: number): void;
@@ -15,6 +25,7 @@ export interface RouteSink {
   /** The bus went away (no refresh can arrive: pruning pauses) or came back. */
   busDown(at: number): void;
   busUp(at: number): void;
+  warmUp(state: WarmUpState): void;
 }
 
 export interface RouterBusOptions {
@@ -23,6 +34,13 @@ export interface RouterBusOptions {
   log: Logger;
   /** The box's domain: its platform host names are reserved (isReservedRouteHost) for platform components. */
   domain?: string;
+  /**
+   * The warm-up after the first router.start (gorouter's start_response_delay_interval): how long a
+   * request for an unknown host may wait for its registration (`windowMs`, a register interval at
+   * most), and after how long without a registration the answers to router.start count as all in
+   * (`settleMs`). None: no warm-up.
+   */
+  warmUp?: { windowMs: number; settleMs: number };
 }
 
 /**
@@ -49,6 +67,8 @@ export class RouterBus {
   registrations = 0;
   unregistrations = 0;
   rejected = 0;
+  /** The warm-up in progress: when it ends, when the last registration came, its timer. */
+  private warming?: { until: number; lastAt: number; timer: NodeJS.Timeout };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -73,7 +93,9 @@ export class RouterBus {
             if (uris.length === 0) return;
             msg = { ...msg, uris };
           }
-          sink.register(msg, Date.now());
+          const now = Date.now();
+          if (this.warming) this.warming.lastAt = now;
+          sink.register(msg, now);
         },
         { log, rejected },
       ),
@@ -107,8 +129,35 @@ export class RouterBus {
   /** Publishes router.start: registrants answer by registering everything they have. */
   announce(): void {
     if (this.closed || this.nc.isClosed()) return;
+    const first = this.announcements === 0;
     publish(this.nc, routerStart, this.options.start);
     this.announcements++;
+    if (first) this.startWarmUp();
+  }
+
+  /**
+   * After the first router.start the table fills with the registrants' answers: the sink is told when
+   * the warm-up ends and, once no registration has come for settleMs, that the answers are all in.
+   * (After a reconnect the table is still there: no warm-up.)
+   */
+  private startWarmUp(): void {
+    const warmUp = this.options.warmUp;
+    if (!warmUp) return;
+    const now = Date.now();
+    const until = now + warmUp.windowMs;
+    const check = () => {
+      const w = this.warming;
+      if (!w) return;
+      const at = Date.now();
+      if (at >= w.until || at - w.lastAt >= warmUp.settleMs || this.closed) {
+        clearInterval(w.timer);
+        this.warming = undefined;
+        this.options.sink.warmUp({ until: w.until, settled: true });
+      }
+    };
+    this.warming = { until, lastAt: now, timer: setInterval(check, Math.max(5, Math.min(50, Math.floor(warmUp.settleMs / 4)))) };
+    this.options.sink.warmUp({ until, settled: false });
+    check();
   }
 
   private async watch(): Promise<void> {
@@ -127,6 +176,8 @@ export class RouterBus {
 
   stop(): void {
     this.closed = true;
+    if (this.warming) clearInterval(this.warming.timer);
+    this.warming = undefined;
     for (const sub of this.subs) sub.unsubscribe();
   }
 }

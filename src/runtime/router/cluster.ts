@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { RouterRegisterMessage } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay } from '../common/poll.js';
-import type { RouteSink } from './bus.js';
+import type { RouteSink, WarmUpState } from './bus.js';
 import type { PendingLine } from './handlers/access-log.js';
 import { RouteRegistry } from './registry.js';
 import type { RouterReport } from './router.js';
@@ -30,11 +30,14 @@ export interface BusAccess {
 
 /** primary → worker */
 export type ToWorker =
-  | { t: 'table'; entries: { msg: RouterRegisterMessage; at: number }[]; suspended: boolean; at: number }
+  | { t: 'table'; entries: { msg: RouterRegisterMessage; at: number }[]; suspended: boolean; at: number; warm: WarmUpState }
+  | { t: 'warm'; warm: WarmUpState }
   | { t: 'bus-access'; access: BusAccess }
   | { t: 'register'; msg: RouterRegisterMessage; at: number }
   | { t: 'unregister'; msg: RouterRegisterMessage; at: number }
   | { t: 'bus'; up: boolean; at: number }
+  /** Send the listening sockets (their handles) up: the supervisor keeps them open across restarts. */
+  | { t: 'send-sockets' }
   | { t: 'stop' };
 
 /** worker → primary */
@@ -42,7 +45,9 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'listening'; port: number; tlsPort: number }
   | { t: 'report'; report: RouterReport }
-  | { t: 'logs'; lines: PendingLine[] };
+  | { t: 'logs'; lines: PendingLine[] }
+  /** With the socket's handle. */
+  | { t: 'socket'; which: 'http' | 'tls' };
 
 interface WorkerState {
   worker: Worker;
@@ -59,6 +64,8 @@ export interface ClusterOptions {
   sourceInstance?: string;
   /** Access-log lines relayed by workers that have no bus connection of their own. */
   onAccessLog(lines: PendingLine[]): void;
+  /** The listening sockets a worker bound (settings.handOverSockets): this process's copy of each. */
+  onSocket?(which: 'http' | 'tls', handle: object): void;
 }
 
 /** The worker entry module next to this one (worker.js when built, worker.ts under tsx). */
@@ -82,6 +89,10 @@ export class RouterCluster implements RouteSink {
   private readonly failures: number[] = [];
   private listeningWaiters: (() => void)[] = [];
   private busAccess?: BusAccess;
+  /** The warm-up after the start (none by default), as the workers are told. */
+  private warm: WarmUpState = { until: 0, settled: true };
+  /** The sockets were asked of a worker (once: every worker listens on the same ones). */
+  private socketsAsked = false;
 
   constructor(private readonly options: ClusterOptions) {
     this.registry = new RouteRegistry({ pruneThresholdMs: options.settings.pruneThresholdMs });
@@ -92,7 +103,10 @@ export class RouterCluster implements RouteSink {
   async start(timeoutMs = 20_000): Promise<number> {
     const { settings } = this.options;
     cluster.schedulingPolicy = settings.scheduling === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
-    cluster.setupPrimary({ exec: workerModule(), args: [], silent: false });
+    // Listening sockets inherited from the supervisor reach every worker at the same fd numbers.
+    const fds = [settings.listenFds?.http, settings.listenFds?.tls].filter((fd): fd is number => fd !== undefined);
+    const stdio = fds.length === 0 ? undefined : ['inherit', 'inherit', 'inherit', ...Array.from({ length: Math.max(...fds) - 2 }, (_, i) => (fds.includes(i + 3) ? i + 3 : 'ignore')), 'ipc'];
+    cluster.setupPrimary({ exec: workerModule(), args: [], silent: false, ...(stdio ? { stdio } : {}) });
     this.pruneTimer = setInterval(() => this.registry.prune(), settings.pruneIntervalMs);
     this.pruneTimer.unref();
     for (let slot = 0; slot < this.slots.length; slot++) this.fork(slot);
@@ -124,16 +138,16 @@ export class RouterCluster implements RouteSink {
     });
     const state: WorkerState = { worker, slot, ready: false, listening: false };
     this.slots[slot] = state;
-    worker.on('message', (message: FromWorker) => this.onMessage(state, message));
+    worker.on('message', (message: FromWorker, handle?: object) => this.onMessage(state, message, handle));
     worker.on('exit', (code, signal) => this.onExit(state, code, signal));
     worker.on('error', (error) => log.error('router worker error', { slot, error: error.message }));
   }
 
-  private onMessage(state: WorkerState, message: FromWorker): void {
+  private onMessage(state: WorkerState, message: FromWorker, handle?: object): void {
     switch (message.t) {
       case 'ready':
         state.ready = true;
-        this.send(state, { t: 'table', entries: this.registry.snapshot(), suspended: this.registry.pruningSuspended, at: Date.now() });
+        this.send(state, { t: 'table', entries: this.registry.snapshot(), suspended: this.registry.pruningSuspended, at: Date.now(), warm: this.warm });
         if (this.busAccess) this.send(state, { t: 'bus-access', access: this.busAccess });
         break;
       case 'listening':
@@ -142,6 +156,15 @@ export class RouterCluster implements RouteSink {
         this.tlsPort = message.tlsPort;
         this.options.log.info('router worker listening', { slot: state.slot, pid: state.worker.process.pid, port: message.port, tls_port: message.tlsPort || undefined });
         for (const waiter of this.listeningWaiters.splice(0)) waiter();
+        // The sockets the workers share, for the supervisor to keep (not with 'rr': the primary holds
+        // that socket inside node:cluster, and the workers only a stand-in).
+        if (this.options.settings.handOverSockets && this.options.settings.scheduling === 'none' && !this.socketsAsked) {
+          this.socketsAsked = true;
+          this.send(state, { t: 'send-sockets' });
+        }
+        break;
+      case 'socket':
+        if (handle) this.options.onSocket?.(message.which, handle);
         break;
       case 'report':
         state.report = message.report;
@@ -201,6 +224,11 @@ export class RouterCluster implements RouteSink {
   unregister(msg: RouterRegisterMessage, at: number): void {
     this.registry.unregister(msg);
     this.broadcast({ t: 'unregister', msg, at });
+  }
+
+  warmUp(state: WarmUpState): void {
+    this.warm = state;
+    this.broadcast({ t: 'warm', warm: state });
   }
 
   busDown(at: number): void {

@@ -3,6 +3,7 @@
 // then follows router.register / router.unregister. With DEVBOX_ROUTER_WORKERS > 1 the proxying
 // happens in worker processes sharing the port (cluster.ts); this process stays the one the
 // supervisor watches, and the only one on the bus.
+import type net from 'node:net';
 import type { ConnectionOptions } from 'nats';
 import type { NatsConnection } from '../common/bus.js';
 import type { RouterStartMessage } from '../common/bus-messages.js';
@@ -11,8 +12,9 @@ import { tlsFiles } from '../common/config.js';
 import { RouterBus, type RouteSink } from './bus.js';
 import { RouterCluster } from './cluster.js';
 import { AccessLogPublisher, type AccessLogSink, type PendingLine } from './handlers/access-log.js';
+import { WARM_UNTIL_ANNOUNCED } from './proxy.js';
 import { Router } from './router.js';
-import { routerSettings } from './settings.js';
+import { ROUTER_SOCKET_MESSAGE, routerSettings } from './settings.js';
 import { mergeSnapshots, varzFields } from './stats.js';
 import { ensureCertificates } from './tls.js';
 
@@ -49,10 +51,34 @@ const router: ComponentModule = {
     // come here only while their own bus connection is down.
     const publishLines = (lines: PendingLine[]) => publisher?.publish(lines);
     const accessLogSink: AccessLogSink = (req) => publisher?.addRequest(req);
+    /**
+     * Sends the supervisor a listening socket (its handle) that it keeps open while this router
+     * restarts, so that no connection is refused meanwhile (docs/router.md, "Restarts"). `relayed`:
+     * this process's copy came from a worker and is closed once sent.
+     */
+    const handOver = (which: 'http' | 'tls', handle: object, relayed: boolean) => {
+      const close = () => relayed && (handle as { close?: () => void }).close?.();
+      if (!process.send || !process.connected) return close();
+      try {
+        process.send({ type: ROUTER_SOCKET_MESSAGE, which }, handle as net.Server, {}, (error: Error | null) => {
+          if (error) log.warn('could not hand the listening socket to the supervisor', { which, error: error.message });
+          close();
+        });
+      } catch (error) {
+        log.warn('could not hand the listening socket to the supervisor', { which, error: (error as Error).message });
+        close();
+      }
+    };
     const single = settings.workers <= 1 ? new Router({ settings, log, accessLogSink }) : undefined;
-    const workers = single ? undefined : new RouterCluster({ settings, log, sourceInstance: String(ctx.index), onAccessLog: publishLines });
+    const workers = single
+      ? undefined
+      : new RouterCluster({ settings, log, sourceInstance: String(ctx.index), onAccessLog: publishLines, onSocket: (which, handle) => handOver(which, handle, true) });
     const sink: RouteSink = (single ?? workers)!;
     const registry = (single ?? workers)!.registry;
+    // Until the table has its registrations, a request for a host it does not have yet waits rather
+    // than getting a 404 (docs/router.md, "Restarts"): from now until router.start has been answered.
+    const warmUp = settings.startResponseDelayMs > 0 ? { windowMs: Math.min(settings.startResponseDelayMs, settings.registerIntervalSeconds * 1000), settleMs: settings.startSettleMs } : undefined;
+    if (warmUp) sink.warmUp({ until: WARM_UNTIL_ANNOUNCED, settled: false });
     const announcement: RouterStartMessage = {
       id: ctx.uuid,
       // The advertised address (--advertise) when there is one: what other machines reach it at.
@@ -72,12 +98,13 @@ const router: ComponentModule = {
         }
         boundPort = single ? await single.listen() : await workers!.start();
         listening = true;
+        if (single && settings.handOverSockets) for (const { which, handle } of single.ownSockets()) handOver(which, handle, false);
         const tls = tlsPortNow();
         log.info('router listening', { host: settings.host, port: boundPort, tls_port: tls || undefined, ca: tls ? tlsFiles(ctx.paths).caCert : undefined, workers: settings.workers, scheduling: settings.workers > 1 ? settings.scheduling : undefined });
       },
       async start(connection: NatsConnection) {
         publisher = new AccessLogPublisher(connection, String(ctx.index));
-        bus = new RouterBus(connection, { start: announcement, sink, log, domain: ctx.config.domain });
+        bus = new RouterBus(connection, { start: announcement, sink, log, domain: ctx.config.domain, warmUp });
         bus.start();
         // The workers publish their access logs with the same bus settings as this process.
         const options = (connection as NatsConnection & { options?: ConnectionOptions }).options;

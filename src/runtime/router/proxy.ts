@@ -42,6 +42,10 @@ export const BAD_GATEWAY_BODY = '502 Bad Gateway: Registered endpoint failed to 
 export const GATEWAY_TIMEOUT_BODY = '504 Gateway Timeout: Registered endpoint failed to handle the request in time.';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** How often requests waiting for the route table look again (besides every registration). */
+const HOLD_CHECK_MS = 25;
+/** Proxy.warmUp's `until` before the router has announced itself on the bus. */
+export const WARM_UNTIL_ANNOUNCED = Number.MAX_SAFE_INTEGER;
 
 /**
  * Every socket reads into this one buffer (net's `onread`), and what was read is copied out at once
@@ -75,11 +79,18 @@ function readingSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): n
   return new net.Socket(options as net.SocketConstructorOpts);
 }
 
-/** server.listen, resolving with the port it got (`port` 0: any free one). */
-function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+/**
+ * server.listen, resolving with the port it got (`port` 0: any free one). With `fd`, on that
+ * listening socket instead, inherited from the supervisor, which keeps it open while the router
+ * restarts (docs/router.md, "Restarts"). Its handle is taken with a net.Socket that never reads, and
+ * listened on directly: in a cluster worker, listen({ fd }) would ask the primary for a socket of
+ * its own fd number, and node:cluster closes the primary's copy once no worker uses it.
+ */
+function listenOn(server: net.Server, host: string, port: number, fd?: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    const where = fd === undefined ? { host, port } : (new net.Socket({ fd, readable: false, writable: false }) as unknown as { _handle: object })._handle;
+    server.listen(where, () => {
       server.off('error', reject);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
@@ -467,6 +478,12 @@ class Exchange implements RequestInfo {
   private tried: Set<Endpoint> | null = null;
   private replayed = false;
   private backend: BackendConn | null = null;
+  /** When the request began to wait for the route table after a start (0: it did not). */
+  heldSince = 0;
+  /** Request body: time spent waiting for the client's bytes (ms), when that was last added up, the last byte's time. */
+  private bodyWaitMs = 0;
+  private bodyTickAt = 0;
+  private bodyByteAt = 0;
 
   private responseBuf: Buffer | null = null;
   private responseBody = Body.None;
@@ -529,12 +546,32 @@ class Exchange implements RequestInfo {
       return this.respondLocally({ status: 405, body: '405 Method Not Allowed' });
     }
     this.host = normalizeHost(hostHeader);
-
+    if (this.host === '') return this.respondLocally({ status: 400, body: '400 Bad Request: missing Host' });
+    this.hostHeader = hostHeader;
     this.upgrade = head.connectionUpgrade && head.upgrade !== undefined && head.method === 'GET';
-    const pool = this.host === '' ? undefined : proxy.registry.lookup(this.host, target);
-    if (!pool || pool.size === 0) {
+    // Hold the client until the backend connection is there, so a failed connection can be retried
+    // with the body still unread (and while the request waits for the route table after a start).
+    if (!this.requestDone) this.client.socket.pause();
+    this.route();
+  }
+
+  /** The Host header as received (for the 404's text). */
+  private hostHeader = '';
+
+  /**
+   * Looks the route up and starts connecting; 404 when there is none. Right after the router
+   * started, the request may have to wait for the table first (Proxy.mustWait): then it is held and
+   * this runs again when routes come in or the wait is over.
+   */
+  route(): void {
+    const proxy = this.proxy;
+    if (this.phase !== Phase.Connecting || this.backend !== null) return;
+    const pool = proxy.registry.lookup(this.host, this.head.target);
+    const found = pool !== undefined && pool.size > 0;
+    if (proxy.mustWait(this, found)) return;
+    if (!found) {
+      const hostHeader = this.hostHeader;
       const shownHost = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0];
-      if (this.host === '') return this.respondLocally({ status: 400, body: '400 Bad Request: missing Host' });
       return this.respondLocally({ status: 404, body: notFoundBody(shownHost), routerError: NOT_FOUND_ERROR });
     }
     this.pool = pool;
@@ -545,9 +582,6 @@ class Exchange implements RequestInfo {
     }
     endpoint ??= pool.choose(proxy.clock.now, proxy.settings.failedEndpointTtlMs);
     if (!endpoint) return this.badGateway();
-    // Hold the client until the backend connection is there, so a failed connection can be retried
-    // with the body still unread.
-    if (!this.requestDone) this.client.socket.pause();
     this.connect(endpoint, false);
   }
 
@@ -606,9 +640,35 @@ class Exchange implements RequestInfo {
       socket.uncork();
     }
     if (!this.requestDone) {
+      // From here on the body's time counts (requestBodyTimeoutMs), while the router waits for the client.
+      this.bodyTickAt = this.bodyByteAt = this.proxy.clock.now;
       if (socket.writableNeedDrain) this.client.socket.pause();
       else this.client.socket.resume();
     }
+  }
+
+  /**
+   * The sweep's check of a request body still coming (Proxy.sweep): true when it took too long. Time
+   * while the router holds the client back (connecting, backpressure from the backend) does not count.
+   */
+  bodyOverdue(now: number, paused: boolean): boolean {
+    if (this.requestDone || this.bodyTickAt === 0 || (this.phase !== Phase.Waiting && this.phase !== Phase.Response)) return false;
+    if (paused) {
+      this.bodyTickAt = this.bodyByteAt = now;
+      return false;
+    }
+    this.bodyWaitMs += now - this.bodyTickAt;
+    this.bodyTickAt = now;
+    const { requestBodyTimeoutMs: timeout, requestBodyMinRate: rate } = this.proxy.settings;
+    const bytes = this.requestScanner === null ? this.bytesIn : this.requestScanner.dataBytes;
+    return now - this.bodyByteAt >= timeout || (rate > 0 && this.bodyWaitMs >= timeout + (bytes * 1000) / rate);
+  }
+
+  /** The request body did not come in time: 408 while nothing of the response was sent, else cut off. */
+  bodyTimedOut(): void {
+    this.proxy.stats.requestBodyTimeouts++;
+    this.proxy.log.info('request body not received in time', { host: this.host, request_id: this.id, client: this.clientIp, body_bytes: this.bytesIn });
+    this.failRequestBody(new HttpError(408, 'request body not received in time'));
   }
 
   onClientBody(chunk: Buffer): void {
@@ -620,6 +680,7 @@ class Exchange implements RequestInfo {
     }
     if (this.requestDone && this.client.buf !== null) this.client.socket.pause();
     if (body === null) return;
+    this.bodyByteAt = this.proxy.clock.now;
     const backend = this.backend;
     if (this.phase === Phase.Connecting || backend === null) {
       // Cannot happen while the client is paused, but keep the bytes if it does.
@@ -834,6 +895,12 @@ class Exchange implements RequestInfo {
           this.attempts--;
           return this.connect(this.endpoint!, true);
         }
+        // A new connection closed before a byte of the response: the instance is going away (a
+        // stop, a rolling deployment's old instance). As gorouter does for idempotent requests, try
+        // another endpoint rather than answer 502.
+        if (!conn.reused && this.responseBuf === null && REPLAYABLE.has(this.head.method) && this.requestBody === Body.None) {
+          return this.retry(conn);
+        }
         return this.backendBroke(conn.error?.message ?? 'connection closed before the response');
       case Phase.Response:
         if (this.responseBody === Body.UntilClose && !conn.error) return this.complete();
@@ -912,7 +979,7 @@ class Exchange implements RequestInfo {
   /** Writes a response the router makes itself and ends the exchange. */
   private respondLocally(local: LocalResponse): void {
     // A body we have not read (or a client waiting for 100 Continue) leaves the connection unusable.
-    this.keepClient = this.head.minor === 1 && !this.head.connectionClose && this.requestDone && !this.client.ended && !this.proxy.closing;
+    this.keepClient = this.head.minor === 1 && !this.head.connectionClose && this.requestDone && !this.client.ended && !this.client.closing && !this.proxy.closing;
     this.status = local.status;
     this.routerError = local.routerError ?? '';
     this.pending = null;
@@ -958,6 +1025,7 @@ class Exchange implements RequestInfo {
       this.backend?.socket.destroy();
       return this.complete();
     }
+    this.proxy.unhold(this);
     this.proxy.log.debug('request aborted', { reason, request_id: this.id, host: this.host });
     this.proxy.stats.clientAborts++;
     this.dropBackend();
@@ -991,6 +1059,17 @@ export class Proxy {
   readonly clock: CoarseClock = { now: Date.now() };
   private readonly sweepTimer: NodeJS.Timeout;
   closing = false;
+  /**
+   * The warm-up after a start (docs/router.md, "Restarts"): until this time (epoch ms) a request for a
+   * host the table does not have waits for its registration instead of a 404. 0: no warm-up.
+   * WARM_UNTIL_ANNOUNCED: the router has not announced itself on the bus yet.
+   */
+  private warmUntil = 0;
+  /** The registrations answering router.start have all come (no new one for startSettleMs). */
+  private settled = true;
+  /** Requests waiting for the route table. */
+  private readonly held = new Set<Exchange>();
+  private holdTimer?: NodeJS.Timeout;
 
   constructor(options: ProxyOptions) {
     this.settings = options.settings;
@@ -1008,8 +1087,8 @@ export class Proxy {
     this.backends = new BackendPool(this.settings, this.clock);
     // Timeouts are checked by one sweep instead of a timer per socket (socket timers are re-armed
     // on every read and write). Their precision is the sweep interval.
-    const { backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs } = this.settings;
-    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs) / 5)));
+    const { backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs } = this.settings;
+    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(backendTimeoutMs, connectTimeoutMs, clientIdleTimeoutMs, requestHeadTimeoutMs, requestBodyTimeoutMs) / 5)));
     this.sweepTimer = setInterval(() => this.sweep(), every);
     this.sweepTimer.unref();
     // Paused: each connection is moved to a socket reading with `onread` (readingSocket) first.
@@ -1022,9 +1101,12 @@ export class Proxy {
     });
   }
 
-  /** Listens (in a cluster worker, on the primary's shared socket). Resolves with the port. */
-  listen(host: string, port: number): Promise<number> {
-    return listenOn(this.server, host, port);
+  /**
+   * Listens (in a cluster worker, on the primary's shared socket; with `fd`, on that inherited
+   * listening socket). Resolves with the port.
+   */
+  listen(host: string, port: number, fd?: number): Promise<number> {
+    return listenOn(this.server, host, port, fd);
   }
 
   /**
@@ -1033,7 +1115,7 @@ export class Proxy {
    * A plain net.Server with a TLSSocket per connection rather than tls.Server, so that connections
    * still in their handshake are known here: the sweep times them out and close() ends them.
    */
-  listenTls(host: string, port: number, options: TlsListenOptions): Promise<number> {
+  listenTls(host: string, port: number, options: TlsListenOptions, fd?: number): Promise<number> {
     const { secureContext } = options;
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
       if (this.closing) {
@@ -1076,7 +1158,69 @@ export class Proxy {
       });
     });
     this.tlsServer = server;
-    return listenOn(server, host, port);
+    return listenOn(server, host, port, fd);
+  }
+
+  /**
+   * Sets the warm-up (see warmUntil): the router component calls it when it starts (until it has
+   * announced itself), at its first router.start (until a register interval later, at most
+   * startResponseDelayMs) and once the answers to it have settled.
+   */
+  warmUp(until: number, settled: boolean): void {
+    this.warmUntil = until;
+    this.settled = settled;
+    this.recheckHeld();
+  }
+
+  /** Routes were registered: requests waiting for the table may find theirs. */
+  routesChanged(): void {
+    if (this.held.size > 0) this.recheckHeld();
+  }
+
+  /**
+   * Whether a request must wait for the route table, which a router that has just started is still
+   * receiving: until the registrations answering its router.start have settled every request waits
+   * (a host's path route may come after its root route); after that, one whose host is not in the
+   * table waits for it until the warm-up is over. No request waits longer than startResponseDelayMs.
+   * Holds the request (hold) when it must wait.
+   */
+  mustWait(ex: Exchange, found: boolean): boolean {
+    if (this.warmUntil === 0 || this.closing || (found && this.settled)) {
+      if (ex.heldSince !== 0) this.unhold(ex);
+      return false;
+    }
+    const now = Date.now();
+    if (now >= this.warmUntil) {
+      this.warmUntil = 0;
+      this.settled = true;
+      this.unhold(ex);
+      return false;
+    }
+    if (ex.heldSince === 0) {
+      ex.heldSince = now;
+      this.stats.heldAtStart++;
+      this.held.add(ex);
+      this.holdTimer ??= setInterval(() => this.recheckHeld(), HOLD_CHECK_MS);
+      return true;
+    }
+    if (now - ex.heldSince >= this.settings.startResponseDelayMs) {
+      this.unhold(ex);
+      return false;
+    }
+    return true;
+  }
+
+  unhold(ex: Exchange): void {
+    this.held.delete(ex);
+    if (this.held.size === 0 && this.holdTimer) {
+      clearInterval(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  /** Routes every waiting request that need not wait any more. */
+  private recheckHeld(): void {
+    for (const ex of [...this.held]) ex.route();
   }
 
   private sweep(): void {
@@ -1084,7 +1228,12 @@ export class Proxy {
     this.clock.now = now;
     const { clientIdleTimeoutMs: idle, requestHeadTimeoutMs: headTimeout } = this.settings;
     for (const conn of this.connections) {
-      if (conn.exchange !== null || conn.closing) continue;
+      const ex = conn.exchange;
+      if (ex !== null) {
+        if (ex.bodyOverdue(now, conn.socket.isPaused())) ex.bodyTimedOut();
+        continue;
+      }
+      if (conn.closing) continue;
       if (conn.headSince !== 0 && now - conn.headSince >= headTimeout) {
         conn.buf = null;
         conn.headSince = 0;
@@ -1145,6 +1294,7 @@ export class Proxy {
   async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
     clearInterval(this.sweepTimer);
+    this.recheckHeld(); // routed now, or 404
     const servers = [this.server, ...(this.tlsServer?.listening ? [this.tlsServer] : [])];
     const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const socket of this.handshaking.keys()) socket.destroy();

@@ -1,9 +1,10 @@
 // One router process: the route table, the proxy listening on the router port, the prune timer and
 // the counters. The component runs one of these in its own process, or one per worker process
 // (cluster.ts) with the route table fed from the component's bus connection.
+import type net from 'node:net';
 import type { RouterRegisterMessage } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
-import type { RouteSink } from './bus.js';
+import type { RouteSink, WarmUpState } from './bus.js';
 import { defaultHandlers, type AccessLogSink, type Handler } from './handlers/index.js';
 import { Proxy } from './proxy.js';
 import { RouteRegistry } from './registry.js';
@@ -65,12 +66,13 @@ export class Router implements RouteSink {
    */
   async listen(): Promise<number> {
     this.startPruning();
-    this.port = await this.proxy.listen(this.settings.host, this.settings.port);
+    const fds = this.settings.listenFds;
+    this.port = await this.proxy.listen(this.settings.host, this.settings.port, fds?.http);
     const tls = this.settings.tls;
     if (tls) {
       try {
         this.certificates = new HostCertificates(readTlsMaterial({ tls: tls.dir }), { domain: tls.domain, routed: (host) => this.registry.knows(host), log: this.options.log });
-        this.tlsPort = await this.proxy.listenTls(this.settings.host, tls.port, { secureContext: this.certificates.defaultContext, SNICallback: this.certificates.SNICallback });
+        this.tlsPort = await this.proxy.listenTls(this.settings.host, tls.port, { secureContext: this.certificates.defaultContext, SNICallback: this.certificates.SNICallback }, fds?.tls);
       } catch (error) {
         const e = error as NodeJS.ErrnoException;
         const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'this user may not bind it (ports below 1024 need privileges)' : e.message;
@@ -78,6 +80,20 @@ export class Router implements RouteSink {
       }
     }
     return this.port;
+  }
+
+  /**
+   * The listening sockets this process bound itself (not inherited), as handles that can be sent
+   * to another process: what the supervisor keeps open while the router restarts.
+   */
+  ownSockets(): { which: 'http' | 'tls'; handle: object }[] {
+    const out: { which: 'http' | 'tls'; handle: object }[] = [];
+    const handleOf = (server?: net.Server) => (server?.listening ? (server as unknown as { _handle?: object })._handle : undefined);
+    const http = handleOf(this.proxy.server);
+    if (http && this.settings.listenFds?.http === undefined) out.push({ which: 'http', handle: http });
+    const tls = this.tlsPort ? handleOf(this.proxy.tlsServer) : undefined;
+    if (tls && this.settings.listenFds?.tls === undefined) out.push({ which: 'tls', handle: tls });
+    return out;
   }
 
   startPruning(): void {
@@ -97,6 +113,11 @@ export class Router implements RouteSink {
 
   register(msg: RouterRegisterMessage, at: number): void {
     this.registry.register(msg, at);
+    this.proxy.routesChanged();
+  }
+
+  warmUp(state: WarmUpState): void {
+    this.proxy.warmUp(state.until, state.settled);
   }
 
   unregister(msg: RouterRegisterMessage): void {

@@ -31,12 +31,35 @@ export interface RouterSettings {
   clientIdleTimeoutMs: number;
   /** A request head that has begun arriving must be complete within this, else 408 and close. */
   requestHeadTimeoutMs: number;
+  /**
+   * A request body must keep coming: no byte of it for this long, or less than requestBodyMinRate
+   * bytes/s on average after this long, and the router answers 408 (or cuts the client off once the
+   * response has begun). Time the router itself holds the client back does not count.
+   */
+  requestBodyTimeoutMs: number;
+  /** Bytes per second a request body must average once requestBodyTimeoutMs has passed. */
+  requestBodyMinRate: number;
+  /**
+   * After a start (gorouter's start_response_delay_interval): a request for a host the table does not
+   * have yet waits for its registration up to this long (at most until a register interval after
+   * router.start) before it is answered 404. 0: no waiting.
+   */
+  startResponseDelayMs: number;
+  /** After router.start, the table counts as loaded once no registration has come for this long. */
+  startSettleMs: number;
   /** A request head (request line + headers) larger than this gets 431. */
   maxHeaderBytes: number;
   /** Publish one RTR access-log line per request to the app's logs. */
   accessLog: boolean;
   /** HTTPS on a second port (docs/router.md, "TLS"); none: plain HTTP only. */
   tls?: RouterTlsSettings;
+  /**
+   * Listening sockets inherited from the supervisor, which keeps them open across restarts of the
+   * router (DEVBOX_ROUTER_LISTEN_FDS `http[,tls]`): listened on instead of binding the ports.
+   */
+  listenFds?: { http: number; tls?: number };
+  /** Send the sockets it bound itself to the supervisor (DEVBOX_ROUTER_HAND_OVER_SOCKETS, set by it). */
+  handOverSockets: boolean;
 }
 
 /** The TLS listener: its port (0: any free one) and where the certificates are (tls.ts). */
@@ -48,7 +71,7 @@ export interface RouterTlsSettings {
   domain: string;
 }
 
-export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers' | 'tls'> = {
+export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers' | 'tls' | 'listenFds'> = {
   host: '127.0.0.1',
   // Measured (bench/router-workers.ts, docs/router.md): a little ahead of 'rr' in every run.
   scheduling: 'none',
@@ -62,8 +85,13 @@ export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers' | 'tls'> = {
   maxIdlePerBackend: 256,
   clientIdleTimeoutMs: 900_000,
   requestHeadTimeoutMs: 30_000,
+  requestBodyTimeoutMs: 20_000,
+  requestBodyMinRate: 1024,
+  startResponseDelayMs: 5_000,
+  startSettleMs: 250,
   maxHeaderBytes: 64 * 1024,
   accessLog: true,
+  handOverSockets: false,
 };
 
 /** Two router processes when the machine has at least two cores (see docs/router.md for why). */
@@ -82,6 +110,20 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 /** The address the router listens on: DEVBOX_ROUTER_HOST, else DEVBOX_HOST (`devbox component router --host`), else loopback. */
 export function routerHost(env: NodeJS.ProcessEnv = process.env): string {
   return env.DEVBOX_ROUTER_HOST || env.DEVBOX_HOST || DEFAULTS.host;
+}
+
+/**
+ * The IPC message (with the socket's handle) a router sends its supervisor for each listening socket
+ * it bound itself, when DEVBOX_ROUTER_HAND_OVER_SOCKETS asks for them: `{ type, which: 'http' | 'tls' }`.
+ */
+export const ROUTER_SOCKET_MESSAGE = 'devbox:router-socket';
+
+/** DEVBOX_ROUTER_LISTEN_FDS: `3` or `3,4` (the HTTP socket's fd, then the TLS socket's). */
+export function listenFds(raw: string | undefined): RouterSettings['listenFds'] {
+  if (raw === undefined || raw === '') return undefined;
+  const fds = raw.split(',').map((part) => Number(part.trim()));
+  if (fds.length > 2 || fds.some((fd) => !Number.isInteger(fd) || fd < 3)) throw new Error(`DEVBOX_ROUTER_LISTEN_FDS=${raw}: expected the HTTP socket's fd, then optionally the TLS socket's (3 or more)`);
+  return fds.length === 2 ? { http: fds[0], tls: fds[1] } : { http: fds[0] };
 }
 
 /** Reads DEVBOX_ROUTER_* over the defaults. Throws on a malformed value rather than guessing. */
@@ -104,8 +146,14 @@ export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.en
     maxIdlePerBackend: int(env, 'DEVBOX_ROUTER_MAX_IDLE_PER_BACKEND', DEFAULTS.maxIdlePerBackend, 0),
     clientIdleTimeoutMs: int(env, 'DEVBOX_ROUTER_CLIENT_IDLE_TIMEOUT_MS', DEFAULTS.clientIdleTimeoutMs, 1),
     requestHeadTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_HEAD_TIMEOUT_MS', DEFAULTS.requestHeadTimeoutMs, 1),
+    requestBodyTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_TIMEOUT_MS', DEFAULTS.requestBodyTimeoutMs, 1),
+    requestBodyMinRate: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_MIN_RATE', DEFAULTS.requestBodyMinRate, 0),
+    startResponseDelayMs: int(env, 'DEVBOX_ROUTER_START_RESPONSE_DELAY_MS', DEFAULTS.startResponseDelayMs, 0),
+    startSettleMs: int(env, 'DEVBOX_ROUTER_START_SETTLE_MS', DEFAULTS.startSettleMs, 0),
     maxHeaderBytes: int(env, 'DEVBOX_ROUTER_MAX_HEADER_BYTES', DEFAULTS.maxHeaderBytes, 1024),
     accessLog: accessLog === undefined ? DEFAULTS.accessLog : !/^(0|false|no|off)$/i.test(accessLog),
+    listenFds: listenFds(env.DEVBOX_ROUTER_LISTEN_FDS),
+    handOverSockets: env.DEVBOX_ROUTER_HAND_OVER_SOCKETS === '1',
     ...overrides,
   };
 }

@@ -29,6 +29,10 @@ export interface StatsSnapshot {
   tls_connections: number;
   /** TLS handshakes that failed or did not finish in time. */
   tls_handshake_failures: number;
+  /** Requests that waited for the route table after the router started (docs/router.md, "Restarts"). */
+  held_at_start: number;
+  /** Requests whose body did not come in time (408, or cut off once the response had begun). */
+  request_body_timeouts: number;
   /** Sparse latency histogram: bucket index → count. */
   latency_buckets: Record<string, number>;
   latency_sum_us: number;
@@ -53,6 +57,8 @@ export class RouterStats {
   websocketUpgrades = 0;
   tlsConnections = 0;
   tlsHandshakeFailures = 0;
+  heldAtStart = 0;
+  requestBodyTimeouts = 0;
   private readonly buckets = new Float64Array(BUCKETS);
   private latencySumUs = 0;
 
@@ -85,6 +91,8 @@ export class RouterStats {
       websocket_upgrades: this.websocketUpgrades,
       tls_connections: this.tlsConnections,
       tls_handshake_failures: this.tlsHandshakeFailures,
+      held_at_start: this.heldAtStart,
+      request_body_timeouts: this.requestBodyTimeouts,
       latency_buckets: latency,
       latency_sum_us: this.latencySumUs,
     };
@@ -108,6 +116,8 @@ export function mergeSnapshots(snapshots: StatsSnapshot[]): StatsSnapshot {
     websocket_upgrades: 0,
     tls_connections: 0,
     tls_handshake_failures: 0,
+    held_at_start: 0,
+    request_body_timeouts: 0,
     latency_buckets: {},
     latency_sum_us: 0,
   };

@@ -1,6 +1,7 @@
 // A router worker process (see cluster.ts): gets the route table from the primary, listens on the
 // shared router port, proxies, and reports counters and access-log lines back over IPC.
 import cluster from 'node:cluster';
+import type net from 'node:net';
 import { connect, Events, type NatsConnection } from 'nats';
 import { createLogger } from '../common/log.js';
 import { STATS_INTERVAL_MS, WORKER_SETTINGS_ENV, type BusAccess, type FromWorker, type ToWorker } from './cluster.js';
@@ -62,6 +63,7 @@ function main(): void {
       case 'table': {
         for (const { msg, at } of message.entries) router.register(msg, at);
         if (message.suspended) router.busDown(message.at);
+        router.warmUp(message.warm);
         if (!listening) {
           listening = true;
           router
@@ -74,6 +76,9 @@ function main(): void {
         }
         break;
       }
+      case 'warm':
+        router.warmUp(message.warm);
+        break;
       case 'bus-access':
         void connectBus(message.access);
         break;
@@ -86,6 +91,15 @@ function main(): void {
       case 'bus':
         if (message.up) router.busUp(message.at);
         else router.busDown(message.at);
+        break;
+      case 'send-sockets':
+        for (const { which, handle } of router.ownSockets()) {
+          try {
+            process.send!({ t: 'socket', which } satisfies FromWorker, handle as net.Server);
+          } catch (error) {
+            log.warn('could not hand the listening socket over', { which, error: (error as Error).message });
+          }
+        }
         break;
       case 'stop':
         void stop();

@@ -45,6 +45,8 @@ export const badClient = (description = 'Bad client credentials') => new OAuthEr
 export const noClientAuthentication = () =>
   new OAuthError(401, 'unauthorized', 'Full authentication is required to access this resource', {}, BASIC_CHALLENGE);
 export const badCredentials = () => new OAuthError(401, 'unauthorized', 'Bad credentials');
+/** UAA's answer while a user name is locked out after failed logins (lockout.ts). */
+export const lockedOut = (description: string) => new OAuthError(401, 'unauthorized', description);
 export const invalidToken = (description: string) => new OAuthError(401, 'invalid_token', description, {}, BEARER_CHALLENGE);
 export const noBearer = () => new OAuthError(401, 'unauthorized', 'Full authentication is required to access this resource', {}, BEARER_CHALLENGE);
 export const insufficientScope = (scope: string) =>

@@ -4,9 +4,11 @@ import http from 'node:http';
 import { exportJWK } from 'jose';
 import { addressUrls, UAA_PATH_PREFIX } from '../common/config.js';
 import type { Logger } from '../common/log.js';
-import { badClient, badRequest, insufficientScope, noClientAuthentication, OAuthError } from './errors.js';
+import { badClient, badRequest, insufficientScope, lockedOut, noClientAuthentication, OAuthError } from './errors.js';
+import { LOCKED_DESCRIPTION, LoginLockout, type LockoutStats } from './lockout.js';
 import type { GrantType, UaaSettings } from './settings.js';
 import { parseScope, TokenService, type TokenResponse } from './token-service.js';
+import type { UaaUser } from './settings.js';
 
 /** Largest accepted request body (a token request is a few hundred bytes; a refresh token ~1 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -22,6 +24,8 @@ export interface UaaStats {
   token_failures: Record<string, number>;
   userinfo: { ok: number; refused: number };
   token_key_requests: number;
+  /** Password logins refused because the user name was locked out, lockouts begun, names locked now. */
+  lockout: LockoutStats;
 }
 
 export interface UaaServerOptions {
@@ -40,13 +44,14 @@ const JSON_TYPE = 'application/json;charset=UTF-8';
 
 export class UaaServer {
   readonly tokens: TokenService;
+  readonly lockout: LoginLockout;
   private readonly server: http.Server;
   private readonly log: Logger;
   private readonly settings: UaaSettings;
   private jwk?: Promise<Record<string, unknown>>;
   private boundPort = 0;
   private isListening = false;
-  private readonly counters: UaaStats = {
+  private readonly counters: Omit<UaaStats, 'lockout'> = {
     requests: 0,
     tokens_issued: { password: 0, client_credentials: 0, refresh_token: 0 },
     token_failures: {},
@@ -59,6 +64,7 @@ export class UaaServer {
     this.settings = settings;
     this.log = log;
     this.tokens = new TokenService(settings);
+    this.lockout = new LoginLockout(settings.lockout, { users: settings.users.map((u) => u.username) });
     this.routes = {
       '/oauth/token': { methods: ['POST'], handler: (req, url) => this.token(req, url) },
       '/token_keys': { methods: ['GET', 'HEAD'], handler: async () => ({ body: { keys: [await this.publicJwk()] } }) },
@@ -107,7 +113,7 @@ export class UaaServer {
   }
 
   stats(): UaaStats {
-    return structuredClone(this.counters);
+    return { ...structuredClone(this.counters), lockout: this.lockout.stats() };
   }
 
   // --- dispatch ----------------------------------------------------------------------------
@@ -116,6 +122,8 @@ export class UaaServer {
     this.counters.requests++;
     let reply: Reply;
     try {
+      // Two Host headers: refused, as gorouter refuses them (node:http would take the first).
+      if (hostHeaders(req.rawHeaders) > 1) throw badRequest('More than one Host header');
       const url = new URL(req.url ?? '/', 'http://uaa.invalid');
       const path = routePath(url.pathname);
       const route = this.routes[path];
@@ -191,7 +199,7 @@ export class UaaServer {
         const password = params.get('password');
         if (!username) throw badRequest('Missing parameter: username');
         if (password === null) throw badRequest('Missing parameter: password');
-        const user = this.tokens.authenticateUser(username, password);
+        const user = this.login(username, password);
         userName = user.username;
         response = await this.tokens.passwordGrant(client, user, scope);
       } else if (grantType === 'client_credentials') {
@@ -213,13 +221,49 @@ export class UaaServer {
     }
   }
 
+  /**
+   * The user for a password login, unless the user name is locked out after failed logins (then the
+   * password is not looked at, and the answer is the same whether the user exists or not).
+   */
+  private login(username: string, password: string): UaaUser {
+    if (this.lockout.isLocked(username)) throw lockedOut(LOCKED_DESCRIPTION);
+    try {
+      const user = this.tokens.authenticateUser(username, password);
+      this.lockout.succeeded(username);
+      return user;
+    } catch (error) {
+      if (error instanceof OAuthError && this.lockout.failed(username)) this.logLockout(username);
+      throw error;
+    }
+  }
+
+  private lastUnknownLockoutLog = 0;
+
+  /**
+   * Says that a user name was locked out: a user of the box by name, every time; names nobody has
+   * (guessing) at most once a minute, counted, so that a spray of names does not flood the log.
+   */
+  private logLockout(username: string): void {
+    const { lockoutAfterFailures, countFailuresWithinSeconds, lockoutPeriodSeconds } = this.lockout.policy;
+    const policy = { failures: lockoutAfterFailures, within_s: countFailuresWithinSeconds, locked_for_s: lockoutPeriodSeconds };
+    if (this.settings.users.some((u) => u.username === username)) {
+      this.log.warn('user locked out after failed logins', { user_name: username, ...policy });
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastUnknownLockoutLog < 60_000) return;
+    this.lastUnknownLockoutLog = now;
+    this.log.warn('unknown user names locked out after failed logins', { lockouts_so_far: this.lockout.stats().lockouts, ...policy });
+  }
+
   // --- /userinfo, /token_key(s), /info -------------------------------------------------------
 
   private async userinfo(req: http.IncomingMessage): Promise<Reply> {
     try {
       const claims = await this.tokens.verifyAccessToken(req.headers.authorization);
       const user = this.tokens.userById(claims.user_id);
-      if (!user || !claims.scope.includes('openid')) throw insufficientScope('openid');
+      // The resource /userinfo serves is `openid` (UAA's resource id): in the token's scope and its audience.
+      if (!user || !claims.scope.includes('openid') || !claims.aud.includes('openid')) throw insufficientScope('openid');
       this.counters.userinfo.ok++;
       return {
         body: {
@@ -270,6 +314,13 @@ export class UaaServer {
       timestamp: new Date().toISOString(),
     };
   }
+}
+
+/** How many Host fields a request has (node:http keeps only the first in `headers`). */
+function hostHeaders(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') n++;
+  return n;
 }
 
 /**

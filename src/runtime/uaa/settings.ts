@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { devboxVersion } from '../common/version.js';
 import { uaaBaseUrl, uaaIssuer, type DevboxConfig } from '../common/config.js';
+import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from './lockout.js';
 
 export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
 
@@ -44,6 +45,8 @@ export interface UaaSettings {
   users: UaaUser[];
   clients: UaaClient[];
   version: string;
+  /** Failed password logins lock a user name out for a while (lockout.ts). */
+  lockout: LockoutPolicy;
 }
 
 /** The admin user's groups (DESIGN: what `cf` needs as a Cloud Foundry admin). */
@@ -64,6 +67,23 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of seconds (1 or more), got '${raw}'`);
   return n;
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number (0 or more), got '${raw}'`);
+  return n;
+}
+
+/** UAA's lockout policy, from DEVBOX_UAA_LOCKOUT_* (tests shorten it; 0 failures: no lockout). */
+export function lockoutPolicy(env: NodeJS.ProcessEnv = process.env): LockoutPolicy {
+  return {
+    lockoutAfterFailures: count(env, 'DEVBOX_UAA_LOCKOUT_AFTER_FAILURES', DEFAULT_LOCKOUT_POLICY.lockoutAfterFailures),
+    countFailuresWithinSeconds: seconds(env, 'DEVBOX_UAA_LOCKOUT_COUNT_FAILURES_WITHIN', DEFAULT_LOCKOUT_POLICY.countFailuresWithinSeconds),
+    lockoutPeriodSeconds: seconds(env, 'DEVBOX_UAA_LOCKOUT_PERIOD', DEFAULT_LOCKOUT_POLICY.lockoutPeriodSeconds),
+  };
 }
 
 function port(env: NodeJS.ProcessEnv, given?: number): number {
@@ -118,5 +138,6 @@ export function uaaSettings(config: DevboxConfig, { routerPort, port: givenPort,
     users,
     clients,
     version: devboxVersion(),
+    lockout: lockoutPolicy(env),
   };
 }

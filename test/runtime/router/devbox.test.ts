@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { connect, type NatsConnection } from 'nats';
 import { parseNatsUrl } from '../../../src/runtime/common/bus.js';
 import { freePort, waitFor } from '../../../src/runtime/common/net.js';
+import { busUrl, readBox } from '../../helpers/box-probe.js';
 import { cleanupBox, devbox, isPidAlive, tempHome } from '../../helpers/devbox.js';
 import { publishJson, registration, request, startBackend, type Backend } from './helpers.js';
 
@@ -72,7 +73,8 @@ describe('router in a real box (devbox up -d)', function () {
     assert.ok(router, `the router is listed: ${JSON.stringify(status.components)}`);
     assert.equal(router.healthy, true);
 
-    const address = parseNatsUrl(status.nats_url);
+    // status --json redacts the token: the bus URL with it comes from the state directory.
+    const address = parseNatsUrl(busUrl(readBox(home)));
     nc = await connect({ servers: address.servers, token: address.token, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     backend = await startBackend('myapp');
     const msg = registration(backend, ['myapp.localhost']);

@@ -237,8 +237,13 @@ export interface RunningRouter {
   stop(): Promise<void>;
 }
 
-/** The router component as the component runner would run it, with DEVBOX_ROUTER_* from `env`. */
+/**
+ * The router component as the component runner would run it, with DEVBOX_ROUTER_* from `env`. Its
+ * warm-up after the start (requests for unknown hosts wait for their registration) is off unless
+ * `env` sets DEVBOX_ROUTER_START_RESPONSE_DELAY_MS: most tests want a 404 at once.
+ */
 export async function startRouterComponent(bus: TestBus, env: Record<string, string> = {}, { reconnectTimeWait = 200 } = {}): Promise<RunningRouter> {
+  env = { DEVBOX_ROUTER_START_RESPONSE_DELAY_MS: '0', ...env };
   const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   const uuid = randomUUID();

@@ -231,6 +231,129 @@ describe('router proxy', function () {
     }
   });
 
+  it('answers a request with two Host headers 400, as gorouter does, whatever their case or values', async () => {
+    const b = await backend('b');
+    router.register(registration(b, ['a.localhost', 'b.localhost']));
+    for (const hosts of ['Host: a.localhost\r\nHost: b.localhost', 'Host: a.localhost\r\nHost: a.localhost', 'host: a.localhost\r\nHOST: b.localhost', 'Host: a.localhost\r\nX-Other: 1\r\nHost: a.localhost']) {
+      for (const version of ['1.1', '1.0']) {
+        const answer = await rawExchange(router.port, `GET / HTTP/${version}\r\n${hosts}\r\n\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/, `${version}: ${hosts}`);
+      }
+    }
+    // Also behind an absolute-form target, and after a good request on the same connection.
+    assert.match(await rawExchange(router.port, 'GET http://a.localhost/ HTTP/1.1\r\nHost: a.localhost\r\nHost: b.localhost\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    const pipelined = await rawExchange(router.port, 'GET /1 HTTP/1.1\r\nHost: a.localhost\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.localhost\r\nHost: b.localhost\r\n\r\n', { untilMatch: /400 Bad Request[^]*$/ });
+    assert.match(pipelined, /^HTTP\/1\.1 200 [^]*HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(b.requests.map((r) => r.url), ['/1'], 'no request with two Hosts reached the backend');
+  });
+
+  describe('request bodies that do not come (requestBodyTimeoutMs 300 ms, at least 100 bytes/s after that)', () => {
+    let own: TestRouter;
+    let b: Backend;
+    /** What the backend saw of each request: the bytes, and whether it ended or was aborted. */
+    const seen: { bytes: number; outcome: 'end' | 'aborted' }[] = [];
+    beforeEach(async () => {
+      own = await startRouter({ requestBodyTimeoutMs: 300, requestBodyMinRate: 100 });
+      b = await backend('b');
+      b.server.removeAllListeners('request');
+      b.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        const entry = { bytes: 0, outcome: 'aborted' as 'end' | 'aborted' };
+        seen.push(entry);
+        const answer = () => res.end(`got ${entry.bytes}`);
+        req.on('data', (d: Buffer) => (entry.bytes += d.length));
+        req.on('end', () => {
+          entry.outcome = 'end';
+          if (req.url === '/slow-reader') return; // answered below
+          answer();
+        });
+        if (req.url === '/slow-reader') {
+          // Reads nothing for a second (longer than the body timeout), then everything.
+          req.pause();
+          setTimeout(() => req.resume(), 1_000);
+          req.on('end', answer);
+        }
+      });
+      own.register(registration(b, ['app.localhost']));
+    });
+    afterEach(async () => {
+      seen.length = 0;
+      await own.close();
+    });
+
+    /** Sends a head, then `chunks` one every `everyMs`, and collects what comes back until the router closes. */
+    const trickle = (head: string, chunks: string[], everyMs: number) =>
+      new Promise<{ text: string; ms: number; sent: number }>((resolve, reject) => {
+        const started = Date.now();
+        const socket = net.connect(own.port, '127.0.0.1');
+        let text = '';
+        let sent = 0;
+        let timer: NodeJS.Timeout | undefined;
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve({ text, ms: Date.now() - started, sent });
+        });
+        socket.on('error', (error) => (text ? undefined : reject(error)));
+        const next = () => {
+          if (chunks.length === 0 || socket.destroyed) return;
+          sent++;
+          socket.write(chunks.shift()!);
+          timer = setTimeout(next, everyMs);
+        };
+        socket.on('connect', () => {
+          socket.write(head);
+          timer = setTimeout(next, everyMs);
+        });
+        setTimeout(() => socket.destroy(), 8_000).unref();
+      });
+
+    it('answers 408 and closes when the body stops coming, and drops the backend request', async () => {
+      const r = await trickle('POST /x HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 100\r\n\r\n0123456789', [], 50);
+      assert.match(r.text, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Connection: close\r\n/);
+      assert.ok(r.ms >= 280 && r.ms < 2_000, `after the timeout: ${r.ms} ms`);
+      await waitFor('the backend to see the request cut off', () => seen.length === 1 && seen[0].outcome === 'aborted' && seen[0].bytes === 10, { timeoutMs: 2_000 });
+      const stats = own.router.stats.snapshot();
+      assert.equal(stats.request_body_timeouts, 1);
+      assert.match(own.accessLog.at(-1)![1], /"POST \/x HTTP\/1\.1" 408 10 /, 'logged with its status and the bytes that came');
+    });
+
+    it('answers 408 to a body that trickles in more slowly than the minimum rate, chunked or not', async () => {
+      // 1 byte every 40 ms: 25 bytes/s, under the 100 bytes/s the router asks for once 300 ms have passed.
+      const slow = await trickle('POST /x HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 1000\r\n\r\n', Array.from({ length: 200 }, () => 'x'), 40);
+      assert.match(slow.text, /^HTTP\/1\.1 408 /);
+      assert.ok(slow.ms < 2_000 && slow.sent < 50, `cut off after ${slow.ms} ms and ${slow.sent} bytes`);
+      const chunked = await trickle('POST /x HTTP/1.1\r\nHost: app.localhost\r\nTransfer-Encoding: chunked\r\n\r\n', Array.from({ length: 200 }, () => '1\r\nx\r\n'), 40);
+      assert.match(chunked.text, /^HTTP\/1\.1 408 /);
+      assert.ok(chunked.ms < 2_000, `cut off after ${chunked.ms} ms`);
+    });
+
+    it('cuts the client off when the response had begun before the body stalled', async () => {
+      // This backend answers at once and never reads the body.
+      b.server.removeAllListeners('request');
+      b.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('early ');
+      });
+      const r = await trickle('POST /early HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 100\r\n\r\n01234', [], 50);
+      assert.match(r.text, /^HTTP\/1\.1 200 [^]*early \r\n$/, 'the response so far, then the connection closes');
+      assert.ok(r.ms < 2_000, `closed after ${r.ms} ms`);
+      assert.equal(own.router.stats.snapshot().request_body_timeouts, 1);
+    });
+
+    it('lets a slow but steady body through, and does not count the time a slow backend holds it back', async () => {
+      // 30 bytes every 50 ms (600 bytes/s) for 1.5 s: five times the timeout, above the minimum rate.
+      const steady = await trickle('POST /x HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 900\r\nConnection: close\r\n\r\n', Array.from({ length: 30 }, () => 'y'.repeat(30)), 50);
+      assert.match(steady.text, /^HTTP\/1\.1 200 [^]*got 900$/);
+      // A backend that reads nothing for a second: the router stops reading from the client meanwhile
+      // (backpressure), which is not the client's delay.
+      const size = 32 * 1024 * 1024;
+      const res = await request(own.port, { method: 'POST', path: '/slow-reader', body: Buffer.alloc(size, 1), timeoutMs: 10_000 });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, `got ${size}`);
+      assert.equal(own.router.stats.snapshot().request_body_timeouts, 0);
+    });
+  });
+
   it('keeps connections to backends alive and answers pipelined requests in order', async () => {
     const b = await backend('b', (req, res) => res.end(`you asked ${req.url}`));
     let connections = 0;

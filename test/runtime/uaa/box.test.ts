@@ -134,6 +134,25 @@ describe('uaa through devbox up and the router', function () {
     assert.deepEqual(grant.json, { error: 'unsupported_grant_type', error_description: 'Unsupported grant type: implicit' });
   });
 
+  it('gives tokens the audience of their scopes, which the API and the logs component check', async () => {
+    const { username, password } = config.uaa.admin;
+    const api = (token: string) => httpRequest(routerPort, { host: `api.${config.domain}`, path: '/v3/apps', headers: { authorization: `bearer ${token}` } });
+    const logs = (token: string) => httpRequest(routerPort, { host: `logs.${config.domain}`, path: '/apps/00000000-0000-4000-8000-000000000000/recent', headers: { authorization: `bearer ${token}` } });
+    const full = await tokenRequest(routerPort, { grant_type: 'password', username, password }, basic('cf', ''), { host: HOST });
+    assert.equal((await api(full.json.access_token)).status, 200);
+    assert.equal((await logs(full.json.access_token)).status, 404, 'verified, then the controller says no such app');
+    // A token uaa issued for `openid` only: aud [openid, cf], not the controller's resource.
+    const openid = await tokenRequest(routerPort, { grant_type: 'password', username, password, scope: 'openid' }, basic('cf', ''), { host: HOST });
+    assert.equal(openid.status, 200, openid.text);
+    const refused = await api(openid.json.access_token);
+    assert.equal(refused.status, 401, refused.text);
+    assert.equal(refused.json.errors[0].title, 'CF-InvalidAuthToken');
+    const refusedLogs = await logs(openid.json.access_token);
+    assert.equal(refusedLogs.status, 401, refusedLogs.text);
+    // …while /userinfo, whose resource is openid, takes it.
+    assert.equal((await viaRouter({ path: '/userinfo', headers: { authorization: `bearer ${openid.json.access_token}` } })).status, 200);
+  });
+
   it('lets access tokens expire after DEVBOX_UAA_ACCESS_TOKEN_VALIDITY seconds', async function () {
     this.timeout(20_000);
     const { username, password } = config.uaa.admin;

@@ -1,6 +1,7 @@
 // The uaa server in this process, on a port from the OS: every grant, error body and endpoint in
 // detail. (test/runtime/uaa/box.test.ts runs the real component through `devbox up` and the router.)
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createTokenVerifier, TokenError } from '../../../src/runtime/common/tokens.js';
 import { routePath, UaaServer } from '../../../src/runtime/uaa/server.js';
@@ -367,6 +368,112 @@ describe('uaa server (in process)', () => {
       // the admin keeps its id across restarts
       assert.equal(uaaSettings(config, { env: {} }).users[0].id, uaaSettings(testConfig(key, { adminPassword: 'other' }), { env: {} }).users[0].id);
     });
+  });
+});
+
+describe('uaa server: failed logins lock the user name out (UAA\'s lockout policy)', function () {
+  this.timeout(20_000);
+  let key: TestKey;
+  const servers: UaaServer[] = [];
+  /** A server with a short lockout (seconds), so that the end of one can be watched. */
+  const withPolicy = async (env: NodeJS.ProcessEnv) => {
+    const server = await startServer(key, { env });
+    servers.push(server);
+    return server;
+  };
+  const LOCKED = { error: 'unauthorized', error_description: 'Your account has been locked because of too many failed attempts to login.' };
+  const BAD = { error: 'unauthorized', error_description: 'Bad credentials' };
+  const WRONG = { ...PASSWORD, password: 'wrong' };
+
+  before(() => (key = testKey('key-lockout')));
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('has UAA\'s defaults: 5 failures within 1200 s lock the name for 300 s after the last', () => {
+    assert.deepEqual(uaaSettings(testConfig(key), { env: {} }).lockout, { lockoutAfterFailures: 5, countFailuresWithinSeconds: 1200, lockoutPeriodSeconds: 300 });
+  });
+
+  it('after 5 wrong passwords refuses even the right one with UAA\'s message, until the period after the last failure is over', async () => {
+    const server = await withPolicy({ DEVBOX_UAA_LOCKOUT_PERIOD: '1' });
+    for (let i = 0; i < 5; i++) assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, BAD, `attempt ${i + 1}`);
+    const lastFailure = Date.now();
+    const locked = await tokenRequest(server.port, PASSWORD, CF);
+    assert.equal(locked.status, 401);
+    assert.deepEqual(locked.json, LOCKED);
+    // Attempts while locked are not counted: they do not make the lockout longer.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, LOCKED);
+    const back = await waitFor('the lockout to end', async () => ((await tokenRequest(server.port, PASSWORD, CF)).status === 200 ? Date.now() : undefined), { timeoutMs: 5_000, intervalMs: 50 });
+    assert.ok(back - lastFailure >= 950 && back - lastFailure < 2_500, `logged in ${back - lastFailure} ms after the last failure`);
+    const { locked: lockedNow, lockouts, refused } = server.stats().lockout;
+    assert.deepEqual([lockedNow, lockouts], [0, 1]);
+    assert.ok(refused >= 2, `refused ${refused}`);
+  });
+
+  it('answers an unknown user name exactly as a known one, so that a lockout tells nobody who exists', async () => {
+    const server = await withPolicy({});
+    const replies = async (username: string) => {
+      const out = [];
+      for (let i = 0; i < 7; i++) {
+        const r = await tokenRequest(server.port, { ...WRONG, username }, CF);
+        out.push({ status: r.status, body: r.json, challenge: r.headers['www-authenticate'] });
+      }
+      return out;
+    };
+    const known = await replies('admin');
+    const unknown = await replies('nobody-at-all');
+    assert.deepEqual(unknown, known);
+    assert.deepEqual(known.map((r) => r.body.error_description), [...Array(5).fill('Bad credentials'), LOCKED.error_description, LOCKED.error_description]);
+  });
+
+  it('100 wrong passwords in a row: 5 are checked, 95 refused; the admin\'s session goes on (refresh grant)', async () => {
+    const server = await withPolicy({});
+    const session = (await tokenRequest(server.port, PASSWORD, CF)).json;
+    const answers: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const d = (await tokenRequest(server.port, { ...WRONG, password: `guess-${i}` }, CF)).json.error_description as string;
+      answers[d] = (answers[d] ?? 0) + 1;
+    }
+    assert.deepEqual(answers, { 'Bad credentials': 5, [LOCKED.error_description]: 95 });
+    assert.deepEqual(server.stats().lockout, { locked: 1, refused: 95, lockouts: 1 });
+    const refreshed = await tokenRequest(server.port, { grant_type: 'refresh_token', refresh_token: session.refresh_token }, CF);
+    assert.equal(refreshed.status, 200, 'a lockout stops password logins, not the session the admin has');
+    // Other users are not concerned, and the components' client_credentials still work.
+    assert.equal((await tokenRequest(server.port, { grant_type: 'client_credentials' }, COMPONENTS)).status, 200);
+  });
+
+  it('counts failures in a row only: a successful login clears them, and failures older than the window drop out', async () => {
+    const server = await withPolicy({ DEVBOX_UAA_LOCKOUT_COUNT_FAILURES_WITHIN: '1' });
+    for (let i = 0; i < 4; i++) assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, BAD);
+    assert.equal((await tokenRequest(server.port, PASSWORD, CF)).status, 200);
+    for (let i = 0; i < 4; i++) assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, BAD);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The four before are out of the 1 s window: four more still do not lock.
+    for (let i = 0; i < 4; i++) assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, BAD);
+    assert.equal((await tokenRequest(server.port, PASSWORD, CF)).status, 200);
+  });
+
+  it('DEVBOX_UAA_LOCKOUT_AFTER_FAILURES=0 turns it off; invalid values stop the start', async () => {
+    const server = await withPolicy({ DEVBOX_UAA_LOCKOUT_AFTER_FAILURES: '0' });
+    for (let i = 0; i < 10; i++) assert.deepEqual((await tokenRequest(server.port, WRONG, CF)).json, BAD);
+    assert.equal((await tokenRequest(server.port, PASSWORD, CF)).status, 200);
+    const config = testConfig(key);
+    assert.throws(() => uaaSettings(config, { env: { DEVBOX_UAA_LOCKOUT_AFTER_FAILURES: '-1' } }), /DEVBOX_UAA_LOCKOUT_AFTER_FAILURES must be a whole number/);
+    assert.throws(() => uaaSettings(config, { env: { DEVBOX_UAA_LOCKOUT_PERIOD: '0' } }), /DEVBOX_UAA_LOCKOUT_PERIOD must be a whole number of seconds/);
+  });
+
+  it('refuses a request with two Host headers (400), as gorouter does', async () => {
+    const server = await withPolicy({});
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () => socket.end('GET /info HTTP/1.1\r\nHost: uaa.localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n'));
+      let out = '';
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /"error":"invalid_request","error_description":"More than one Host header"/);
   });
 });
 

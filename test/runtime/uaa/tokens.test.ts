@@ -5,8 +5,10 @@ import http from 'node:http';
 import { SignJWT, type JWTPayload } from 'jose';
 import { createPrivateKey } from 'node:crypto';
 import {
+  CONTROLLER_AUDIENCE,
   createTokenVerifier,
   extractBearerToken,
+  LOGS_AUDIENCE,
   fetchTokenKey,
   hasScope,
   TokenError,
@@ -110,6 +112,23 @@ describe('common/tokens: createTokenVerifier', () => {
     await refused(verifier.verify(await sign(other, accessClaims())), 'invalid', /Could not verify token signature/);
     await refused(verifier.verify(await sign(key, accessClaims(), { kid: 'key-2' })), 'invalid', /unknown signing key : \[key-2\]/);
     await refused(verifier.verify(await sign(key, accessClaims({ iss: 'http://evil/oauth/token' }))), 'invalid', /Invalid issuer/);
+  });
+
+  it('checks the audience when one is given: the token must name the resource in `aud`', async () => {
+    const controller = createTokenVerifier({ publicPem: key.public_pem, audience: CONTROLLER_AUDIENCE });
+    assert.deepEqual((await controller.verify(await sign(key, accessClaims()))).aud, ['openid', 'cloud_controller', 'cf']);
+    // A token for other resources (a scope narrowed to openid, say) is not the controller's.
+    const elsewhere = await sign(key, accessClaims({ scope: ['openid'], aud: ['openid', 'cf'] }));
+    await refused(controller.verify(elsewhere), 'invalid', /^Invalid audience: openid cf \(expected cloud_controller\)$/);
+    await refused(controller.verify(await sign(key, accessClaims({ aud: undefined }))), 'invalid', /Invalid audience: \(none\)/);
+    // A single string `aud`, and a list of acceptable resources (the logs component's).
+    const logs = createTokenVerifier({ publicPem: key.public_pem, audience: LOGS_AUDIENCE });
+    assert.deepEqual((await logs.verify(await sign(key, accessClaims({ aud: 'doppler' })))).aud, ['doppler']);
+    await logs.verify(await sign(key, accessClaims()));
+    await refused(logs.verify(elsewhere), 'invalid', /expected cloud_controller or doppler/);
+    // Without an audience, as before: any.
+    await createTokenVerifier({ publicPem: key.public_pem }).verify(elsewhere);
+    assert.throws(() => createTokenVerifier({ publicPem: key.public_pem, audience: [] }), /at least one resource/);
   });
 
   it('refuses a refresh token used as an access token', async () => {
