@@ -103,6 +103,16 @@ const WRITES: Record<string, WriteCase> = {
     ],
   },
   'PATCH /v3/tasks/:guid': { path: () => `/v3/tasks/${UNKNOWN}`, noBody: true },
+  'POST /v3/apps/:guid/sidecars': {
+    path: (t) => `/v3/apps/${t.app}/sidecars`,
+    wrong: () => [
+      { body: { name: 5, command: 'x', process_types: ['web'] }, detail: /^Name must be a string$/ },
+      { body: { name: 's', command: 'x', process_types: 'web' }, detail: /^Process types must be an array$/ },
+      { body: { name: 's', command: 'x', process_types: ['web'], memory_in_mb: '64' }, detail: /^Memory in mb is not a number$/ },
+    ],
+  },
+  'PATCH /v3/sidecars/:guid': { path: () => `/v3/sidecars/${UNKNOWN}`, noBody: true },
+  'DELETE /v3/sidecars/:guid': { path: () => `/v3/sidecars/${UNKNOWN}`, noBody: true },
   'POST /v3/deployments': {
     path: () => '/v3/deployments',
     wrong: (t) => [
