@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { parseNatsUrl, embeddedBusUrl } from '../../../src/runtime/common/bus.js';
 import { ensureConfig, ensureStateDirs, secret, statePaths } from '../../../src/runtime/common/config.js';
 import { createLogger, redactUrl } from '../../../src/runtime/common/log.js';
+import { freePort } from '../../../src/runtime/common/net.js';
 import { startStatusServer } from '../../../src/runtime/common/status.js';
 
 describe('common', () => {
@@ -46,6 +48,19 @@ describe('common', () => {
       const paths = statePaths(home);
       fs.writeFileSync(paths.config, '{not json');
       assert.throws(() => ensureConfig(paths), /config\.json is not valid JSON.*fix or remove it/);
+    });
+  });
+
+  describe('free ports', () => {
+    it('picks a port the OS says is free, below the range it gives outgoing connections, never one excluded', async () => {
+      const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+      const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+      for (const port of ports) assert.ok(port >= 10_000 && port < low, `${port} is below the ephemeral range (${low})`);
+      const listening = net.createServer();
+      await new Promise<void>((resolve) => listening.listen(ports[0], '127.0.0.1', resolve));
+      await new Promise((resolve) => listening.close(resolve));
+      const excluded = new Set(ports);
+      for (let i = 0; i < 20; i++) assert.ok(!excluded.has(await freePort('127.0.0.1', { exclude: excluded })));
     });
   });
 
