@@ -233,6 +233,8 @@ export function gatewaySuite() {
   let busPort = 0;
   let running: RunningGateway[] = [];
   let nodes: FakeNode[] = [];
+  /** The state directories the test's gateways used, removed once they have stopped. */
+  const homes = new Set<string>();
   before(async () => {
     bus = new BusServer({ host: '127.0.0.1', port: 0 });
     busPort = (await bus.listen()).port;
@@ -242,12 +244,15 @@ export function gatewaySuite() {
     for (const n of nodes) await n.stop();
     running = [];
     nodes = [];
+    for (const home of homes) fs.rmSync(home, { recursive: true, force: true });
+    homes.clear();
   });
   after(async () => {
     await bus.close();
   });
   return {
     gateway: async (home = tempHome(), env: Record<string, string> = {}, routerPort?: number) => {
+      homes.add(home);
       const g = await startGateway({ home, busPort, env, routerPort });
       running.push(g);
       return g;
