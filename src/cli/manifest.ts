@@ -44,19 +44,19 @@ export interface AppManifest {
    * cf's `processes:` as written (each with a string `type`, the other fields unchecked: the
    * controller's apply_manifest checks them and says what is wrong).
    */
-  processes?: ManifestProcess[];
+  processes?: ManifestProcessEntry[];
   /**
    * cf's `sidecars:` as written (each with a string `name`, the other fields unchecked: the
    * controller's apply_manifest checks them, as it checks `processes:`).
    */
-  sidecars?: ManifestSidecar[];
+  sidecars?: ManifestSidecarEntry[];
 }
 
 /** One entry of an app's `processes:`: its type and its other fields exactly as the manifest gives them. */
-export type ManifestProcess = { type: string } & Record<string, unknown>;
+export type ManifestProcessEntry = { type: string } & Record<string, unknown>;
 
 /** One entry of an app's `sidecars:`: its name and its other fields (command, process_types, memory) exactly as the manifest gives them. */
-export type ManifestSidecar = { name: string } & Record<string, unknown>;
+export type ManifestSidecarEntry = { name: string } & Record<string, unknown>;
 
 export interface Manifest {
   /** The file read (absolute), when there was one. */
@@ -375,9 +375,9 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
   const timeout = whole('timeout', 1, MAX_TIMEOUT_SECONDS);
   if (timeout !== undefined) app.timeout = timeout;
 
-  const processes = checkProcesses(raw.processes, at, who, problems);
+  const processes = checkKeyedList<ManifestProcessEntry>(raw.processes, PROCESSES, at, who, problems);
   if (processes !== undefined) app.processes = processes;
-  const sidecars = checkSidecars(raw.sidecars, at, who, problems);
+  const sidecars = checkKeyedList<ManifestSidecarEntry>(raw.sidecars, SIDECARS, at, who, problems);
   if (sidecars !== undefined) app.sidecars = sidecars;
 
   const stack = raw.stack;
@@ -396,59 +396,48 @@ function checkApp(raw: unknown, at: string, baseDir: string, problems: string[],
   return app;
 }
 
-/**
- * `processes:`: a list of mappings, each with a type given once. Only the shape is checked here; the
- * fields of each entry go to the controller as written (it knows their rules, as Cloud Controller).
- */
-function checkProcesses(value: unknown, at: string, who: string, problems: string[]): ManifestProcess[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  const like = 'like {type: worker, instances: 1}';
-  if (!Array.isArray(value)) {
-    problems.push(`${at}.processes must be a list of processes, each a mapping with a type, ${like}, got ${show(value)}${who}`);
-    return undefined;
-  }
-  const processes: ManifestProcess[] = [];
-  const seen = new Map<string, number>();
-  value.forEach((entry: unknown, j) => {
-    const where = `${at}.processes[${j}]`;
-    if (!isObject(entry)) return void problems.push(`${where} must be a mapping with a type, ${like}, got ${show(entry)}${who}`);
-    const type = entry.type;
-    if (type === undefined || type === null) return void problems.push(`${where} has no type: every process needs one, ${like}${who}`);
-    if (typeof type !== 'string' || type.trim() === '') return void problems.push(`${where}.type must be a process type such as web or worker, got ${show(type)}${who}`);
-    const first = seen.get(type);
-    if (first !== undefined) return void problems.push(`${where}.type "${type}" is also the type of processes[${first}]: list each process type once${who}`);
-    seen.set(type, j);
-    processes.push({ ...entry, type });
-  });
-  return processes;
+/** How `processes:` and `sidecars:` entries are told apart and named in problems. */
+interface KeyedList {
+  field: 'processes' | 'sidecars';
+  key: 'type' | 'name';
+  /** `process`, `sidecar`: one entry. */
+  noun: string;
+  /** What the key must be: `a process type such as web or worker`. */
+  keyMust: string;
+  /** What each entry is listed once by: `process type`. */
+  once: string;
+  like: string;
 }
 
+const PROCESSES: KeyedList = { field: 'processes', key: 'type', noun: 'process', keyMust: 'a process type such as web or worker', once: 'process type', like: 'like {type: worker, instances: 1}' };
+const SIDECARS: KeyedList = { field: 'sidecars', key: 'name', noun: 'sidecar', keyMust: 'a sidecar name', once: 'sidecar', like: 'like {name: my-sidecar, process_types: [web], command: ./run}' };
+
 /**
- * `sidecars:`: a list of mappings, each with a name given once. As with `processes:`, only the shape
- * is checked here; the controller checks the fields (command, process_types, memory) and names
- * what is wrong, in Cloud Controller's words.
+ * `processes:` or `sidecars:`: a list of mappings, each with its key (a type, a name) given once.
+ * Only the shape is checked here; the fields of each entry go to the controller as written (it
+ * knows their rules, as Cloud Controller, and says what is wrong in its words).
  */
-function checkSidecars(value: unknown, at: string, who: string, problems: string[]): ManifestSidecar[] | undefined {
+function checkKeyedList<T extends Record<string, unknown>>(value: unknown, list: KeyedList, at: string, who: string, problems: string[]): T[] | undefined {
   if (value === undefined || value === null) return undefined;
-  const like = 'like {name: my-sidecar, process_types: [web], command: ./run}';
+  const { field, key, noun, like } = list;
   if (!Array.isArray(value)) {
-    problems.push(`${at}.sidecars must be a list of sidecars, each a mapping with a name, ${like}, got ${show(value)}${who}`);
+    problems.push(`${at}.${field} must be a list of ${field}, each a mapping with a ${key}, ${like}, got ${show(value)}${who}`);
     return undefined;
   }
-  const sidecars: ManifestSidecar[] = [];
+  const entries: T[] = [];
   const seen = new Map<string, number>();
   value.forEach((entry: unknown, j) => {
-    const where = `${at}.sidecars[${j}]`;
-    if (!isObject(entry)) return void problems.push(`${where} must be a mapping with a name, ${like}, got ${show(entry)}${who}`);
-    const name = entry.name;
-    if (name === undefined || name === null) return void problems.push(`${where} has no name: every sidecar needs one, ${like}${who}`);
-    if (typeof name !== 'string' || name.trim() === '') return void problems.push(`${where}.name must be a sidecar name, got ${show(name)}${who}`);
-    const first = seen.get(name);
-    if (first !== undefined) return void problems.push(`${where}.name "${name}" is also the name of sidecars[${first}]: list each sidecar once${who}`);
-    seen.set(name, j);
-    sidecars.push({ ...entry, name });
+    const where = `${at}.${field}[${j}]`;
+    if (!isObject(entry)) return void problems.push(`${where} must be a mapping with a ${key}, ${like}, got ${show(entry)}${who}`);
+    const id = entry[key];
+    if (id === undefined || id === null) return void problems.push(`${where} has no ${key}: every ${noun} needs one, ${like}${who}`);
+    if (typeof id !== 'string' || id.trim() === '') return void problems.push(`${where}.${key} must be ${list.keyMust}, got ${show(id)}${who}`);
+    const first = seen.get(id);
+    if (first !== undefined) return void problems.push(`${where}.${key} "${id}" is also the ${key} of ${field}[${first}]: list each ${list.once} once${who}`);
+    seen.set(id, j);
+    entries.push({ ...entry, [key]: id } as T);
   });
-  return sidecars;
+  return entries;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { App, Domain, Process, Route } from './api/resources.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
 import { deployAndWait, stagePackage, startAndWait, traceStaging, type Staged, type Strategy, type Ui } from './lifecycle.js';
-import type { AppManifest, Manifest, ManifestProcess, ManifestSidecar } from './manifest.js';
+import type { AppManifest, Manifest, ManifestProcessEntry, ManifestSidecarEntry } from './manifest.js';
 import type { Named } from './session.js';
 import type { Steps } from './steps.js';
 import { BadSize, byteSize, parseMegabytes } from './units.js';
@@ -88,7 +88,7 @@ const TYPE_KEYS = ['health-check-type', 'health_check_type'];
 const DISK_KEYS = ['disk_quota', 'disk-quota'];
 
 /** The first of these keys an entry gives (null counts: `command: null` is a value). */
-const entryValue = (entry: ManifestProcess, keys: string[]): unknown => entry[keys.find((k) => entry[k] !== undefined) ?? keys[0]];
+const entryValue = (entry: ManifestProcessEntry, keys: string[]): unknown => entry[keys.find((k) => entry[k] !== undefined) ?? keys[0]];
 
 /**
  * A plan whose manifest has a `processes:` entry for web: the web process is set by that entry
@@ -98,7 +98,7 @@ const entryValue = (entry: ManifestProcess, keys: string[]): unknown => entry[ke
  * that flags win over both.
  */
 function planWithWebEntry(app: AppManifest, given: AppManifest, cwd: string): PushPlan {
-  const web: ManifestProcess = { ...(app.processes?.find((p) => p.type === 'web') as ManifestProcess) };
+  const web: ManifestProcessEntry = { ...(app.processes?.find((p) => p.type === 'web') as ManifestProcessEntry) };
   const has = (keys: string[]) => keys.some((k) => web[k] !== undefined);
   let endpointFromTop = false;
   for (const { field, keys, value } of WEB_FIELDS) {
@@ -131,7 +131,7 @@ function planWithWebEntry(app: AppManifest, given: AppManifest, cwd: string): Pu
  * reads it): the entries as written. `routes: []` tells apply_manifest to leave the app's routes
  * alone (push has mapped them already; without it, an app with no route would get the default one).
  */
-export function processesManifest(name: string, processes: ManifestProcess[], sidecars: ManifestSidecar[] = []): string {
+export function processesManifest(name: string, processes: ManifestProcessEntry[], sidecars: ManifestSidecarEntry[] = []): string {
   const app = { name, routes: [], ...(processes.length > 0 ? { processes } : {}), ...(sidecars.length > 0 ? { sidecars } : {}) };
   return stringify({ applications: [app] }, { version: '1.1' });
 }
@@ -140,7 +140,7 @@ export function processesManifest(name: string, processes: ManifestProcess[], si
  * What of the manifest push applies through apply_manifest: `what` (`processes`, `sidecars` or
  * `processes and sidecars`) and `named` (`processes web, worker and sidecars side-kick`).
  */
-function appliedParts(processes: ManifestProcess[], sidecars: ManifestSidecar[]): { what: string; named: string } {
+function appliedParts(processes: ManifestProcessEntry[], sidecars: ManifestSidecarEntry[]): { what: string; named: string } {
   const parts = [
     processes.length > 0 ? ['processes', `processes ${processes.map((p) => p.type).join(', ')}`] : undefined,
     sidecars.length > 0 ? ['sidecars', `sidecars ${sidecars.map((s) => s.name).join(', ')}`] : undefined,
@@ -154,7 +154,7 @@ function appliedParts(processes: ManifestProcess[], sidecars: ManifestSidecar[])
  * type the app does not have yet counts when it asks for instances. A size push cannot read counts
  * as a change (the controller says what is wrong with it).
  */
-export function processesRestart(current: Process[], entries: ManifestProcess[]): boolean {
+export function processesRestart(current: Process[], entries: ManifestProcessEntry[]): boolean {
   const mb = (value: unknown): number | undefined => {
     try {
       return parseMegabytes(String(value));
@@ -185,7 +185,7 @@ export function processesRestart(current: Process[], entries: ManifestProcess[])
  * no type, and the process has or gets another one): the controller refuses these only when it
  * applies the manifest, after push has created the app, so push says so first.
  */
-export function endpointProblems(current: Process[], entries: ManifestProcess[]): string[] {
+export function endpointProblems(current: Process[], entries: ManifestProcessEntry[]): string[] {
   const problems: string[] = [];
   for (const entry of entries) {
     const endpoint = entryValue(entry, ENDPOINT_KEYS);

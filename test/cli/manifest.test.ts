@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Process } from '../../src/cli/api/resources.js';
 import { CliError } from '../../src/cli/base-command.js';
-import { findManifestIn, ManifestError, MAX_ALIAS_COUNT, normalizeBuildpacks, parseManifest, readManifest, type ManifestProcess } from '../../src/cli/manifest.js';
+import { findManifestIn, ManifestError, MAX_ALIAS_COUNT, normalizeBuildpacks, parseManifest, readManifest, type ManifestProcessEntry } from '../../src/cli/manifest.js';
 import { endpointProblems, planPush, processesManifest, processesRestart } from '../../src/cli/push.js';
 
 const base = '/work/apps';
@@ -386,7 +386,7 @@ flavour: vanilla
     });
 
     it('the manifest push applies: the entries as written, YAML the controller reads back unchanged, routes left alone', () => {
-      const entries: ManifestProcess[] = [
+      const entries: ManifestProcessEntry[] = [
         { type: 'web', instances: 1 },
         { type: 'worker', instances: 1, memory: '64M', command: 'yes', 'health-check-type': 'process', note: 'on', nothing: null },
       ];
@@ -411,7 +411,7 @@ flavour: vanilla
 
     it('knows which entries restart a started app\'s instances (command, health check, memory, disk, a new type with instances)', () => {
       const current = [process('web'), process('worker', { command: 'node worker.js' })];
-      const restarts = (entry: ManifestProcess) => processesRestart(current, [entry]);
+      const restarts = (entry: ManifestProcessEntry) => processesRestart(current, [entry]);
       assert.equal(restarts({ type: 'worker', instances: 3, memory: '256M', 'disk-quota': '1G', command: 'node worker.js', 'health-check-type': 'process' }), false);
       assert.equal(restarts({ type: 'web', instances: 0, timeout: 10 }), false);
       assert.equal(restarts({ type: 'web', command: null, health_check_type: 'none' }), true);

@@ -19,7 +19,7 @@ import { ApiError, unprocessable } from '../errors.js';
 import { newGuid, now, type ControllerContext, type RequestContext } from '../context.js';
 import { removeWhenClosed, safeEntryPath, safeLinkTarget, SizeLimitError, type PackageEntry } from '../blobstore.js';
 import { packageTooLarge, type PackageUpload } from '../messages/package-upload.js';
-import type { PackageCreateMessage, FileResource } from '../messages/packages.js';
+import type { PackageCreateMessage, PackageResource } from '../messages/packages.js';
 import { findApp, getApp } from '../repositories/apps.js';
 import { insertPackage, markPackageReady, type PackageRow } from '../repositories/packages.js';
 import { jsonColumn } from '../repositories/query.js';
@@ -40,7 +40,7 @@ export async function createPackage(ctx: RequestContext, message: PackageCreateM
 }
 
 /** The resources the blobstore already has (by sha1 and size): the CLI uploads only the others. */
-export async function matchResources(ctx: Context, resources: FileResource[]): Promise<FileResource[]> {
+export async function matchResources(ctx: Context, resources: PackageResource[]): Promise<PackageResource[]> {
   const stored = await ctx.blobstore.present(resources.map((r) => ({ sha1: r.checksum.value, size: r.size_in_bytes })));
   return resources.filter((r) => stored.has(r.checksum.value));
 }

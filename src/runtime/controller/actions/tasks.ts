@@ -67,7 +67,7 @@ export async function createTask(ctx: RequestContext, app: AppRow, message: Task
     }
   }
 
-  const placed = ctx.runner.startTask(await taskStartMessage(ctx, app, row), row.memory_in_mb, app.stack);
+  const placed = ctx.runner.startTask(await taskStartMessage(ctx, app, row, droplet.sha1), row.memory_in_mb, app.stack);
   if (!placed) {
     const reason = `insufficient resources: no DEA has ${row.memory_in_mb}M free (devbox status shows the DEAs)`;
     await updateLiveTask(ctx.db, guid, { state: 'FAILED', failure_reason: reason, updated_at: now() });
@@ -81,9 +81,8 @@ export async function createTask(ctx: RequestContext, app: AppRow, message: Task
 }
 
 /** What the DEA runs: the app's environment, bindings and VCAP_APPLICATION (of its web process), the task's command and limits. */
-async function taskStartMessage(ctx: Context, app: AppRow, task: TaskRow): Promise<TaskStartMessage> {
+async function taskStartMessage(ctx: Context, app: AppRow, task: TaskRow, dropletSha1: string | null): Promise<TaskStartMessage> {
   const web = await findAppProcess(ctx.db, app.guid, 'web');
-  const droplet = await findAppDroplet(ctx.db, app.guid, task.droplet_guid);
   const vcap = web ? await loadVcapApplication(ctx.db, app, { ...web, memory_in_mb: task.memory_in_mb, disk_in_mb: task.disk_in_mb }, ctx.componentUrls.api) : undefined;
   const limits = { mem: task.memory_in_mb, disk: task.disk_in_mb, fds: vcap?.limits.fds ?? 16384 };
   return {
@@ -103,7 +102,7 @@ async function taskStartMessage(ctx: Context, app: AppRow, task: TaskRow): Promi
     health_check_type: 'none',
     vcap_application: vcap ? { ...vcap, application_uris: [], uris: [], limits } : null,
     executableUri: `${ctx.componentUrls.api}/v3/droplets/${task.droplet_guid}/download`,
-    sha1: droplet?.sha1 ?? null,
+    sha1: dropletSha1,
     droplet_guid: task.droplet_guid,
   };
 }

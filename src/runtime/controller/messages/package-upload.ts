@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors.js';
 import { readMultipart } from '../http/multipart.js';
-import { resourcesList, type FileResource } from './packages.js';
+import { resourcesList, type PackageResource } from './packages.js';
 
 const MAX_RESOURCES_PART = 16 * 1024 * 1024;
 
@@ -17,7 +17,7 @@ export interface PackageUpload {
    * Reads the upload to its end, calling `onBits` with the `bits` part's stream (and waiting for
    * it) while it arrives. Resolves with the `resources` part and whether there were bits.
    */
-  read(onBits: (bits: Readable) => Promise<void>): Promise<{ resources: FileResource[]; sawBits: boolean }>;
+  read(onBits: (bits: Readable) => Promise<void>): Promise<{ resources: PackageResource[]; sawBits: boolean }>;
 }
 
 export function packageUploadMessage(body: IncomingMessage, maxBytes: number): PackageUpload {
@@ -30,7 +30,7 @@ export function packageUploadMessage(body: IncomingMessage, maxBytes: number): P
         received += chunk.length;
         if (received > maxBytes) body.destroy(packageTooLarge(maxBytes));
       });
-      let resources: FileResource[] = [];
+      let resources: PackageResource[] = [];
       let sawBits = false;
       try {
         await readMultipart(body, async (part) => {
@@ -53,7 +53,7 @@ export function packageUploadMessage(body: IncomingMessage, maxBytes: number): P
   };
 }
 
-async function readResources(stream: Readable): Promise<FileResource[]> {
+async function readResources(stream: Readable): Promise<PackageResource[]> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {

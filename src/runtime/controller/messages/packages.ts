@@ -4,7 +4,7 @@ import { unprocessable } from '../errors.js';
 import { allowOnly, asObject, relationshipGuid } from './validate.js';
 
 /** A file as v3's resource_matches and upload name it. */
-export interface FileResource {
+export interface PackageResource {
   path?: string;
   checksum: { value: string };
   size_in_bytes: number;
@@ -14,7 +14,7 @@ export interface FileResource {
 export const MAX_RESOURCE_MATCHES = 100_000;
 
 /** A resources list; v2's shape (sha1, size, fn) is accepted too, as Cloud Controller does. */
-export function resourcesList(value: unknown): FileResource[] {
+export function resourcesList(value: unknown): PackageResource[] {
   if (!Array.isArray(value)) throw unprocessable('Resources must be an array');
   return value.map((raw) => {
     const r = asObject(raw, 'a resource');
@@ -32,7 +32,7 @@ export function resourcesList(value: unknown): FileResource[] {
 }
 
 /** `{resources}` of POST /v3/resource_matches. */
-export function resourceMatchesMessage(raw: unknown): FileResource[] {
+export function resourceMatchesMessage(raw: unknown): PackageResource[] {
   const body = asObject(raw);
   allowOnly(body, ['resources']);
   const resources = resourcesList(body.resources);

@@ -1,6 +1,6 @@
 // Rendering packages as v3 resources, and the answer to resource matching.
 import type { Urls } from '../context.js';
-import type { FileResource } from '../messages/packages.js';
+import type { PackageResource } from '../messages/packages.js';
 import type { PackageRow } from '../repositories/packages.js';
 
 type Ctx = { urls: Urls };
@@ -26,4 +26,4 @@ export function presentPackage(row: PackageRow, ctx: Ctx) {
 }
 
 /** `POST /v3/resource_matches`: the resources the blobstore has, as they were asked for. */
-export const presentResourceMatches = (known: FileResource[]) => ({ resources: known });
+export const presentResourceMatches = (known: PackageResource[]) => ({ resources: known });

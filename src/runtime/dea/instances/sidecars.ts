@@ -12,7 +12,7 @@
 // i's stdout and stderr. Each command gets its own two only (the others are closed for it).
 import type { Readable } from 'node:stream';
 import { sidecarPortVariable, type SidecarStart, type StartMessage } from '../../common/bus-messages.js';
-import { LineSplitter } from '../lines.js';
+import { forEachLine } from '../lines.js';
 import { LAUNCHER } from './launcher.js';
 
 //   bash -c SUPERVISOR devbox-supervisor <fds limit or ""> <app command> <n> [<command> <MEMORY_LIMIT> <VCAP_APPLICATION>]×n
@@ -127,19 +127,9 @@ export class SupervisorReport {
   private readonly closed: Promise<void>;
 
   constructor(stream: Readable) {
-    const splitter = new LineSplitter((line) => {
+    this.closed = forEachLine(stream, (line) => {
       const m = /^(?:app|sidecar (\d+)) (\d+)$/.exec(line.trim());
       if (m) this.ended.push({ who: m[1] === undefined ? 'app' : Number(m[1]), status: Number(m[2]) });
-    });
-    this.closed = new Promise((resolve) => {
-      const done = () => {
-        splitter.end();
-        resolve();
-      };
-      stream.on('data', (chunk: Buffer) => splitter.push(chunk));
-      stream.once('end', done);
-      stream.once('close', done);
-      stream.once('error', done);
     });
   }
 
