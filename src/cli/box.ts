@@ -20,6 +20,8 @@ export interface ComponentStatus {
   rss_bytes?: number;
   /** A DEA's containers: `namespaces`, or `none` with which protections are missing and why (docs/security.md). */
   isolation?: { containers: string; detail: string };
+  /** The ssh proxy's host key fingerprint (SHA-256, base64): what ssh clients are shown. */
+  host_key_fingerprint?: string;
 }
 
 export interface BoxStatus {
@@ -35,6 +37,8 @@ export interface BoxStatus {
   cf_api_tls: string | null;
   /** The box's CA certificate, which signs the router's certificates (what a client trusts); null without HTTPS. */
   ca_cert: string | null;
+  /** Where ssh reaches instances (`cf ssh`, `devbox ssh`, plain ssh: docs/ssh.md); null without an ssh proxy. */
+  ssh: { endpoint: string; host_key_fingerprint: string | null } | null;
   components: ComponentStatus[];
 }
 
@@ -85,6 +89,7 @@ export class LocalBox {
       Object.entries(ports.components).map(([name, { status_port }]) => componentStatus(name, status_port, byPort.get(status_port), config)),
     );
     const tlsPort = ports.router_tls_port ?? null;
+    const proxy = components.find((c) => c.name === 'ssh-proxy');
     return {
       home: this.home,
       supervisor_pid: supervisor.pid,
@@ -94,6 +99,7 @@ export class LocalBox {
       router_tls_port: tlsPort,
       cf_api_tls: tlsPort ? cfApiTlsUrl(tlsPort) : null,
       ca_cert: tlsPort ? tlsFiles(this.paths).caCert : null,
+      ssh: ports.ssh_port ? { endpoint: `127.0.0.1:${ports.ssh_port}`, host_key_fingerprint: proxy?.host_key_fingerprint ?? null } : null,
       components,
     };
   }
@@ -124,9 +130,10 @@ async function componentStatus(name: string, statusPort: number, announcement: C
       fetch(`http://127.0.0.1:${statusPort}/varz`, { headers: auth, signal: AbortSignal.timeout(1_000) }),
     ]);
     await health.arrayBuffer();
-    const v = (await varz.json()) as { pid?: number; uptime?: string; uptime_seconds?: number; mem_bytes?: number; type?: string; isolation?: { containers: string; detail: string } };
+    const v = (await varz.json()) as { pid?: number; uptime?: string; uptime_seconds?: number; mem_bytes?: number; type?: string; isolation?: { containers: string; detail: string }; host_key_fingerprint?: string };
     const isolation = v.isolation && { containers: v.isolation.containers, detail: v.isolation.detail };
-    return { ...base, type: v.type ?? base.type, pid: v.pid, healthy: health.status === 200 && !!announcement, uptime: v.uptime, uptime_seconds: v.uptime_seconds, rss_bytes: v.mem_bytes, ...(isolation ? { isolation } : {}) };
+    const hostKey = typeof v.host_key_fingerprint === 'string' ? { host_key_fingerprint: v.host_key_fingerprint } : {};
+    return { ...base, type: v.type ?? base.type, pid: v.pid, healthy: health.status === 200 && !!announcement, uptime: v.uptime, uptime_seconds: v.uptime_seconds, rss_bytes: v.mem_bytes, ...(isolation ? { isolation } : {}), ...hostKey };
   } catch {
     return base;
   }

@@ -1,5 +1,5 @@
 // The CLI's side of uaa: OAuth2 password and refresh_token grants through the `cf`-like public
-// client (HTTP basic `cf:`), as the cf CLI logs in.
+// client (HTTP basic `cf:`), as the cf CLI logs in, and one-time codes for ssh (`ssh-code`).
 import { request } from '../runtime/common/http.js';
 
 export interface TokenSet {
@@ -59,4 +59,46 @@ export function passwordGrant(uaaUrl: string, username: string, password: string
 
 export function refreshGrant(uaaUrl: string, refreshToken: string, client = CF_CLIENT): Promise<TokenSet> {
   return tokenRequest(uaaUrl, { grant_type: 'refresh_token', refresh_token: refreshToken }, client);
+}
+
+/** uaa refused a one-time code (a bad or expired token, a client that is not the ssh proxy's). */
+export class SshCodeRefused extends AuthRefused {
+  constructor(error: string, description: string, status: number) {
+    super(error, description, status);
+    this.message = `uaa refused to give an ssh code: ${description || error}`;
+  }
+}
+
+/**
+ * A one-time code for the ssh proxy's client, as `cf ssh-code` gets it: `GET /oauth/authorize?
+ * response_type=code&client_id=CLIENT` with the user's token, which uaa answers with a redirect to
+ * `<uaa>/login?code=CODE`. The redirect is read, never followed (the code is in its URL; node's
+ * http does not follow redirects). SshCodeRefused when uaa refuses: `error` `invalid_token` means
+ * the token expired or was refused, and a refreshed one may be tried.
+ */
+export async function sshCode(uaaUrl: string, accessToken: string, clientId = 'ssh-proxy'): Promise<string> {
+  const url = new URL(`${uaaUrl.replace(/\/+$/, '')}/oauth/authorize`);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', clientId);
+  const res = await request({ url: url.href, headers: { authorization: `bearer ${accessToken}`, accept: 'application/json' }, routeWaitMs: 5_000 });
+  const location = res.headers.location;
+  if (res.status >= 300 && res.status < 400) {
+    let code: string | null = null;
+    try {
+      code = new URL(location ?? '', url).searchParams.get('code');
+    } catch {
+      // not a URL: said below
+    }
+    if (code) return code;
+    throw new Error(`uaa at ${uaaUrl} answered HTTP ${res.status} without a code (Location: ${location ?? 'none'})`);
+  }
+  let body: { error?: string; error_description?: string } = {};
+  try {
+    body = JSON.parse(res.text) as typeof body;
+  } catch {
+    // not JSON: reported below with the status
+  }
+  if (res.status >= 400 && body.error) throw new SshCodeRefused(body.error, body.error_description ?? '', res.status);
+  if (res.headers['x-cf-routererror'] === 'unknown_route') throw new Error(`The router has no route to uaa (${uaaUrl}): uaa is not registered. Check it with 'devbox status'.`);
+  throw new Error(`uaa at ${uaaUrl} answered HTTP ${res.status} instead of a code: ${res.text.slice(0, 200) || '(no body)'}`);
 }

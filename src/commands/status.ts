@@ -24,6 +24,7 @@ export default class Status extends DevboxCommand {
     this.log(`devbox is running in ${status.home} (supervisor pid ${status.supervisor_pid}, bus ${redactUrl(status.nats_url)})`);
     this.log(`cf api ${status.cf_api}`);
     if (status.cf_api_tls) this.log(`cf api ${status.cf_api_tls}   (HTTPS; the box's CA: ${status.ca_cert})`);
+    if (status.ssh) this.log(`ssh    ${status.ssh.endpoint}   (cf ssh APP, devbox ssh APP; host key SHA256:${status.ssh.host_key_fingerprint ?? '?'})`);
     this.log('');
     this.log(
       table(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { execa } from 'execa';
 import { redactUrl } from '../runtime/common/log.js';
-import { cfApiTlsUrl, cfApiUrl, ensureStateDirs, loadConfig, statePaths, tlsFiles } from '../runtime/common/config.js';
+import { cfApiTlsUrl, cfApiUrl, ensureStateDirs, loadConfig, readPorts, statePaths, tlsFiles } from '../runtime/common/config.js';
 import { boxPlan } from '../runtime/supervisor/plan.js';
 import { AlreadyRunningError, runningSupervisor } from '../runtime/supervisor/lock.js';
 import { DETACHED_SUPERVISOR, detachedSupervisorEnv } from '../runtime/supervisor/detached.js';
@@ -39,12 +39,18 @@ export default class Up extends DevboxCommand {
       max: 65535,
       env: 'DEVBOX_TLS_PORT',
     }),
+    'ssh-port': Flags.integer({
+      description: "the ssh proxy's port, for cf ssh and devbox ssh (0: any free port; default: 2222 when it is free, else any free port)",
+      min: 0,
+      max: 65535,
+      env: 'DEVBOX_SSH_PORT',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Up);
     this.mysqlUrl = flags['mysql-url'];
-    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, tlsPort: flags['tls-port'], deas: flags.deas, controllerDb: flags.db, mysqlUrl: flags['mysql-url'] };
+    const options = { home: this.home, natsUrl: flags['nats-url'], routerPort: flags.port, tlsPort: flags['tls-port'], sshPort: flags['ssh-port'], deas: flags.deas, controllerDb: flags.db, mysqlUrl: flags['mysql-url'] };
     const components = boxPlan({ externalBus: !!options.natsUrl, deas: options.deas }).map((s) => componentKey(s.name, s.index));
 
     const running = runningSupervisor(statePaths(this.home).pidFile);
@@ -130,6 +136,8 @@ export default class Up extends DevboxCommand {
       this.log(`             ${ca}   (trust it, or give it to clients: curl --cacert, SSL_CERT_FILE)`);
       this.log(`             cf api ${cfApiTlsUrl(ready.routerTlsPort)} --skip-ssl-validation   # or with SSL_CERT_FILE=${ca}, without the flag`);
     } else if (ready.tlsNote) this.log(`  https:   ${ready.tlsNote}`);
+    const sshPort = readPorts(statePaths(this.home))?.ssh_port;
+    if (sshPort) this.log(`  ssh:     ${this.config.bin} ssh APP, cf ssh APP   (the ssh proxy on 127.0.0.1:${sshPort})`);
     // The rest of devbox runs without MySQL; say once how to get the service.
     if (!this.mysqlUrl && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
     this.log('');

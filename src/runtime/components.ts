@@ -13,6 +13,7 @@ export const componentModules: Record<string, () => Promise<ComponentModule>> = 
   logs: async () => (await import('./logs/component.js')).default,
   'mysql-gateway': async () => (await import('./mysql-gateway/component.js')).default,
   'mysql-node': async () => (await import('./mysql-node/component.js')).default,
+  'ssh-proxy': async () => (await import('./ssh-proxy/component.js')).default,
 };
 
 export const componentNames = () => Object.keys(componentModules);

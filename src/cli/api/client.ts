@@ -8,6 +8,7 @@ import { Orgs } from './orgs.js';
 import { Processes } from './processes.js';
 import { Routes } from './routes.js';
 import { Services } from './services.js';
+import { Ssh } from './ssh.js';
 import { Targeting } from './target.js';
 import { Tasks } from './tasks.js';
 import { ApiTransport } from './transport.js';
@@ -21,6 +22,7 @@ export class ApiClient extends ApiTransport {
   readonly routes = new Routes(this);
   readonly services = new Services(this);
   readonly tasks = new Tasks(this);
+  readonly ssh = new Ssh(this);
 
   /** The client of the session API commands run in (see Session.resume); targets devbox/dev in a new session. */
   static async connect(home: string): Promise<ApiClient> {

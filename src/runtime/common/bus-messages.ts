@@ -771,6 +771,56 @@ export const componentAnnounce = contract('vcap.component.announce', componentAn
 /** anyone (`devbox status`) → every component (request, no body): each answers with its announcement. */
 export const componentDiscover = requestContract('vcap.component.discover', anything, componentAnnouncement);
 
+// ---- ssh (docs/ssh.md) ---------------------------------------------------------------------------
+
+/** Where users reach an ssh proxy, and how they know it is the box's. */
+export interface SshAdvertisement {
+  /** The proxy's component uuid. */
+  id: string;
+  /** The address it listens on, as reachable by users (its advertise address). */
+  host: string;
+  port: number;
+  /** SHA-256 of its host key (the SSH wire encoding), unpadded base64: what `cf ssh` compares. */
+  host_key_fingerprint: string;
+}
+
+const sshAdvertisement = object<SshAdvertisement>({ id: nonEmpty, host: nonEmpty, port: number, host_key_fingerprint: nonEmpty });
+
+/** ssh-proxy → anyone (the controller's `GET /` link), at start and every 10 s. */
+export const sshAdvertise = contract('ssh.advertise', sshAdvertisement);
+/** anyone → every ssh proxy (request, no body): each answers with its advertisement. */
+export const sshDiscover = requestContract('ssh.discover', anything, sshAdvertisement);
+
+/** `dea.ssh.open` (request): a one-time login to the DEA's ssh server, into one running instance. */
+export interface SshOpenRequest {
+  /** The process guid. */
+  droplet: string;
+  /** The process version the controller authorized (a rolling deployment may run two). */
+  version?: string;
+  index: number;
+}
+
+/** Sent only by the DEA that has the instance RUNNING; no reply means there is none. */
+export interface SshOpenReply {
+  dea: string;
+  /** The instance guid (also the user name on the DEA's ssh server). */
+  instance: string;
+  /** The DEA's ssh server, reachable from the proxy. */
+  host: string;
+  port: number;
+  /** Valid once, for a few seconds. */
+  password: string;
+  /** SHA-256 of the DEA's (per DEA process) host key, unpadded base64: the proxy checks it. */
+  host_key_fingerprint: string;
+}
+
+/** ssh-proxy → every DEA (request, first reply taken). */
+export const deaSshOpen = requestContract(
+  'dea.ssh.open',
+  object<SshOpenRequest>({ droplet: nonEmpty, version: optional(string), index }),
+  object<SshOpenReply>({ dea: nonEmpty, instance: nonEmpty, host: nonEmpty, port: number, password: nonEmpty, host_key_fingerprint: nonEmpty }),
+);
+
 // ---- MySQL service (vcap-services-base's MyaaS) ------------------------------------------------
 
 /** `MyaaS.announce`: one per plan the node serves (one shared capacity). */

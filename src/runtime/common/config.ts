@@ -26,6 +26,14 @@ export interface DevboxConfig {
     /** Basic-auth credentials of the built-in service broker (the mysql-gateway). */
     broker: { username: string; password: string };
   };
+  /** The ssh proxy (docs/ssh.md). */
+  ssh: {
+    /**
+     * Its host key (ECDSA P-256, PEM), made once per state directory: `cf ssh` checks it against
+     * the fingerprint in `GET /`, so it must not change while the box lives.
+     */
+    host_key_pem: string;
+  };
 }
 
 export interface UaaConfig {
@@ -35,6 +43,12 @@ export interface UaaConfig {
   cli_client: { id: string; secret: string };
   /** The components' own client (client_credentials), e.g. for the health manager to call the API. */
   components_client: { id: string; secret: string };
+  /**
+   * The ssh proxy's client, as CF's `ssh-proxy`: users get one-time codes for it
+   * (`/oauth/authorize?response_type=code&client_id=ssh-proxy`), and the proxy redeems them
+   * (authorization_code grant) with this secret.
+   */
+  ssh_proxy_client: { id: string; secret: string };
   access_token_validity_seconds: number;
   refresh_token_validity_seconds: number;
   /** RS256 key pair that signs tokens (PEM), generated at the first `up`. */
@@ -175,6 +189,9 @@ export function statePaths(home: string): StatePaths {
 /** The router's HTTPS port when the user chose none: served when free (docs/router.md, "TLS"). */
 export const DEFAULT_TLS_PORT = 8443;
 
+/** The ssh proxy's port when the user chose none (Cloud Foundry's), used when it is free (docs/ssh.md). */
+export const DEFAULT_SSH_PORT = 2222;
+
 /**
  * The certificate files of a state directory (made by the router, src/runtime/router/tls.ts): the
  * box's CA, made once (its certificate is what a user trusts), and the router's server certificate
@@ -224,6 +241,7 @@ function defaults(): DevboxConfig {
       admin: { username: 'admin', password: secret(12) },
       cli_client: { id: 'cf', secret: '' },
       components_client: { id: 'devbox_components', secret: secret() },
+      ssh_proxy_client: { id: 'ssh-proxy', secret: secret() },
       access_token_validity_seconds: 1200,
       refresh_token_validity_seconds: 7 * 24 * 3600,
       // Filled by ensureConfig only when missing: generating a key takes a while.
@@ -233,7 +251,14 @@ function defaults(): DevboxConfig {
       root_password: secret(),
       broker: { username: 'broker', password: secret() },
     },
+    // Filled by ensureConfig only when missing.
+    ssh: { host_key_pem: undefined as unknown as string },
   };
+}
+
+function sshHostKey(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return privateKey.export({ type: 'sec1', format: 'pem' }).toString();
 }
 
 function signingKey(): UaaConfig['signing_key'] {
@@ -271,6 +296,8 @@ export interface PortsFile {
   router_port: number;
   /** The router's HTTPS port; absent when the box serves no HTTPS. */
   router_tls_port?: number;
+  /** The ssh proxy's port (`cf ssh` dials it directly, not through the router). */
+  ssh_port?: number;
   components: Record<string, { status_port: number }>;
 }
 
@@ -287,6 +314,7 @@ export function ensureConfig(paths: StatePaths): DevboxConfig {
   const current = exists ? readJson<Partial<DevboxConfig>>(paths.config) : {};
   const merged = mergeMissing(defaults(), current) as DevboxConfig;
   merged.uaa.signing_key ??= signingKey();
+  merged.ssh.host_key_pem ??= sshHostKey();
   if (!exists || JSON.stringify(merged) !== JSON.stringify(current)) writeSecretJson(paths.config, merged);
   fs.chmodSync(paths.config, 0o600);
   return merged;

@@ -21,6 +21,7 @@ import { openDatabase, type ControllerDatabase } from './db/index.js';
 import { createApiServer, type ApiStats } from './http/server.js';
 import { DeaRunner, STAGING_TIMEOUT_MS } from './runner/dea-runner.js';
 import { seed } from './seed.js';
+import { SshProxies } from './ssh-proxies.js';
 import { uaaSettings } from '../uaa/settings.js';
 
 /** DESIGN.md: devbox's default memory is smaller than Cloud Foundry's 1G; said in docs/controller.md. */
@@ -79,6 +80,7 @@ const controller: ComponentModule = {
           blobstore: new Blobstore(ctx.paths.blobs, shared ? new DatabaseBlobs(database.db) : undefined),
           limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
           defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
+          sshProxies: new SshProxies({ host: `ssh.${ctx.config.domain}`, oauthClient: ctx.config.uaa.ssh_proxy_client.id }),
         };
         subscribeControllerMessages(bus, context);
         // Alone on SQLite, every STAGING build at start was cut off; on a shared MySQL database other

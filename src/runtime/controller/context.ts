@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.js';
 import type { Blobstore } from './blobstore.js';
 import type { Db } from './repositories/query.js';
 import type { Runner } from './runner/runner.js';
+import type { SshProxies } from './ssh-proxies.js';
 
 export interface Urls {
   /** http://api.<domain>:<router port> */
@@ -64,6 +65,8 @@ export interface ControllerContext {
   limits: { maxPackageBytes: number };
   /** The defaults a new process gets (DESIGN.md: devbox's memory default is smaller than CF's 1G). */
   defaults: { memoryInMb: number; diskInMb: number; logRateLimit: number };
+  /** The ssh proxies heard on the bus (`GET /`'s `app_ssh`); absent where there is no bus: no link. */
+  sshProxies?: SshProxies;
 }
 
 export interface RequestContext extends ControllerContext {

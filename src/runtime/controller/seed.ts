@@ -7,7 +7,7 @@ import { newGuid, now } from './context.js';
 import { insertDomain } from './repositories/domains.js';
 import { isUniqueViolation, type Db } from './repositories/query.js';
 import { insertRole } from './repositories/roles.js';
-import { findOrganizationByName, findSpaceByName, insertOrganization, insertSpace } from './repositories/spaces.js';
+import { findOrganizationByName, findSpaceByName, insertOrganization, insertSpace, NEW_SPACE_FEATURES } from './repositories/spaces.js';
 
 export const DEFAULT_ORG = 'devbox';
 export const DEFAULT_SPACE = 'dev';
@@ -36,7 +36,7 @@ export async function seed(db: Db, domain: string, users: KnownUser[] = []): Pro
   const org = await findOrganizationByName(db, DEFAULT_ORG);
   if (!org) throw new Error(`the organization '${DEFAULT_ORG}' is missing right after it was created`);
   if (!(await findSpaceByName(db, org.guid, DEFAULT_SPACE))) {
-    await insertIgnoringDuplicate(() => insertSpace(db, { guid: newGuid(), name: DEFAULT_SPACE, organization_guid: org.guid, metadata, created_at: at, updated_at: at }));
+    await insertIgnoringDuplicate(() => insertSpace(db, { guid: newGuid(), name: DEFAULT_SPACE, organization_guid: org.guid, metadata, ...NEW_SPACE_FEATURES, created_at: at, updated_at: at }));
   }
   await insertIgnoringDuplicate(() => insertDomain(db, { guid: newGuid(), name: domain, internal: 0, organization_guid: null, metadata, created_at: at, updated_at: at }));
   const space = await findSpaceByName(db, org.guid, DEFAULT_SPACE);

@@ -15,7 +15,8 @@ const dea: ComponentModule = {
     // are users' code and data (docs/security.md). Children (buildpacks, instances) inherit it.
     process.umask(0o077);
     const { id, dir } = deaIdentity(ctx.index, ctx.paths.dea);
-    const settings = { ...deaSettings(dir), host: resolveAddresses(ctx).advertise };
+    const addresses = resolveAddresses(ctx);
+    const settings = { ...deaSettings(dir), host: addresses.advertise, listenHost: addresses.host };
     const routerPort = ctx.ports?.router_port ?? ctx.config.router_port;
     const auth = uaaTokenSource({
       uaaUrl: uaaBaseUrl(ctx.config.domain, routerPort),

@@ -10,6 +10,7 @@ import {
   deaHeartbeat,
   deaLocate,
   deaShutdown,
+  deaSshOpen,
   deaStart,
   deaStop,
   deaTaskCancel,
@@ -21,6 +22,7 @@ import {
   type FindDropletRequest,
   type FindTaskRequest,
   type InstanceState,
+  type SshOpenRequest,
   type StagingReply,
   type StagingRequest,
   type StartMessage,
@@ -41,6 +43,7 @@ import { scan } from '../common/procfs.js';
 import { Containers } from './containers/container.js';
 import { BUILTIN_BUILDPACKS_DIR, deaPaths, type DeaPaths } from './paths.js';
 import type { DeaSettings } from './settings.js';
+import { InstanceSshServer } from './ssh/server.js';
 import { stage } from './staging/stager.js';
 import type { TokenSource } from './uaa-client.js';
 
@@ -77,6 +80,8 @@ export class Dea {
   private readonly droplets: DropletCache;
   readonly containers: Containers;
   private readonly limits: InstanceLimits;
+  /** Where ssh sessions into the instances come in (docs/dea.md, "ssh"). */
+  readonly ssh: InstanceSshServer;
   /** Every instance this DEA knows (a running task's too), crashed ones included, by instance guid. */
   private readonly instances = new Map<string, Instance>();
   /** Tasks that ended lately, by task guid: a controller that missed their `task.exited` asks (dea.find.task). */
@@ -106,6 +111,7 @@ export class Dea {
     const owner = `${this.id}-${createHash('sha1').update(options.dir).digest('hex').slice(0, 10)}`;
     this.limits = new InstanceLimits(this.settings.memoryEnforcement, owner, this.log, this.settings.cgroupDir);
     this.containers = new Containers(this.settings, this.limits, this.log, [options.dir, ...(options.privateDirs ?? [])], this.paths.tmp);
+    this.ssh = new InstanceSshServer({ log: this.log, instance: (guid) => this.instances.get(guid) });
   }
 
   async start(): Promise<void> {
@@ -113,6 +119,7 @@ export class Dea {
     this.limits.removeStale();
     fs.rmSync(this.paths.staging, { recursive: true, force: true });
     fs.mkdirSync(this.paths.staging, { recursive: true, mode: 0o700 });
+    await this.ssh.listen(this.settings.listenHost ?? '127.0.0.1');
     const log = this.log;
     const staging = stagingStart(this.id);
     this.subs.push(
@@ -128,6 +135,7 @@ export class Dea {
       subscribe(this.nc, deaStop, (msg) => this.onStop(msg), { log }),
       subscribe(this.nc, deaFindDroplet, (req, msg) => this.onFind(req, msg), { log }),
       subscribe(this.nc, deaUpdate, (msg) => this.onUpdate(msg), { log }),
+      subscribe(this.nc, deaSshOpen, (req, msg) => this.onSshOpen(req, msg), { log }),
       // Cloud Foundry's controller asks DEAs to advertise at once when it (re)starts.
       subscribe(this.nc, deaLocate, () => this.advertise(), { log }),
     );
@@ -148,6 +156,7 @@ export class Dea {
       isolation: this.containers.isolation,
       isolation_detail: this.containers.detail,
       orphans_killed: reaped,
+      ssh_port: this.ssh.port,
     });
   }
 
@@ -169,6 +178,7 @@ export class Dea {
     const grace = Math.min(this.settings.stopTimeoutMs, SHUTDOWN_GRACE_MS);
     await Promise.all([...this.instances.values()].map((i) => i.stop('DEA_SHUTDOWN', grace)));
     clearTimeout(this.sampleTimer);
+    await this.ssh.close();
     await this.registrar.stop();
     if (!this.nc.isClosed()) {
       this.publishHeartbeat();
@@ -313,6 +323,25 @@ export class Dea {
     }
   }
 
+  /**
+   * `dea.ssh.open`: the DEA that has the instance RUNNING answers with a one-time login to its ssh
+   * server; the others stay silent.
+   */
+  private onSshOpen(req: SshOpenRequest, msg: Msg): void {
+    if (!msg.reply || this.stopping) return;
+    const instance = this.list().find((i) => matchesFind(i, { droplet: req.droplet, version: req.version, indices: [req.index], states: ['RUNNING'] }) && i.sessionTarget());
+    if (!instance) return;
+    respond(this.nc, msg, deaSshOpen, {
+      dea: this.id,
+      instance: instance.guid,
+      // Where the proxy reaches this DEA: its advertised address, the instances' CF_INSTANCE_IP.
+      host: this.settings.host ?? '127.0.0.1',
+      port: this.ssh.port,
+      password: this.ssh.oneTimePassword(instance.guid),
+      host_key_fingerprint: this.ssh.fingerprint,
+    });
+  }
+
   /** Samples memory and CPU of every instance from one /proc scan, while there are instances. */
   private scheduleSampling(): void {
     if (this.sampleTimer || this.stopping) return;
@@ -384,6 +413,7 @@ export class Dea {
         log_rate_limit: this.settings.logRateLimit,
       },
       isolation: { containers: this.containers.isolation, detail: this.containers.detail, uid: this.containers.uid },
+      ssh: { port: this.ssh.port, host_key_fingerprint: this.ssh.fingerprint, ...this.ssh.stats },
       droplet_cache: this.droplets.stats(),
     };
   }

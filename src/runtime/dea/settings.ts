@@ -47,6 +47,8 @@ export interface DeaSettings {
   dropletCacheSize: number;
   /** The DEA's advertised address (`--advertise`): instances are registered with the routers there. */
   host?: string;
+  /** The address the DEA's own servers listen on (`--host`; default 127.0.0.1): its ssh server. */
+  listenHost?: string;
 }
 
 /** The DEA's id (`--dea-id`, DEVBOX_DEA_ID; default dea-<index>) and directory (`--dir`, DEVBOX_DEA_DIR; default $DEVBOX_HOME/dea/<id>). */

@@ -24,5 +24,6 @@ export function boxPlan({ externalBus, deas = 1 }: PlanOptions): ComponentSpec[]
   plan.push({ name: 'health', index: 0 });
   plan.push({ name: 'mysql-gateway', index: 0 });
   plan.push({ name: 'mysql-node', index: 0 });
+  plan.push({ name: 'ssh-proxy', index: 0 });
   return plan;
 }

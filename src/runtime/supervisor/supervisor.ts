@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { componentKey } from '../common/component.js';
-import { DEFAULT_TLS_PORT, ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type PortsFile, type StatePaths } from '../common/config.js';
+import { DEFAULT_SSH_PORT, DEFAULT_TLS_PORT, ensureConfig, ensureStateDirs, statePaths, writeSecretJson, type DevboxConfig, type PortsFile, type StatePaths } from '../common/config.js';
 import { createLogger, redactUrl, type Logger } from '../common/log.js';
 import { freePort, isListening } from '../common/net.js';
 import { backoffDelay, waitFor } from '../common/poll.js';
@@ -76,6 +76,21 @@ export async function chooseTlsPort(chosen: number | undefined, routerPort: numb
   return { note: `off: port ${port} ${problem} (choose an HTTPS port with --tls-port)` };
 }
 
+/**
+ * The ssh proxy's port for this `up`: the user's choice (`--ssh-port`) must be free; without one,
+ * DEFAULT_SSH_PORT when it is free (Cloud Foundry's), else `fallback()` (any free port): ssh is
+ * reached through the port `GET /` names, so any port serves.
+ */
+export async function chooseSshPort(chosen: number | undefined, taken: Set<number>, problemOf: (port: number) => Promise<string | undefined>, fallback: () => Promise<number>): Promise<number> {
+  if (chosen !== undefined && chosen !== 0) {
+    const problem = taken.has(chosen) ? 'is taken by another of the box\'s ports' : await problemOf(chosen);
+    if (problem !== undefined) throw new Error(`port ${chosen} (ssh, for ssh-proxy) ${problem}; free it or choose another with --ssh-port (0: any free port)`);
+    return chosen;
+  }
+  if (chosen === undefined && !taken.has(DEFAULT_SSH_PORT) && (await problemOf(DEFAULT_SSH_PORT)) === undefined) return DEFAULT_SSH_PORT;
+  return fallback();
+}
+
 export const DEVBOX_BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
 /** A listening socket's handle received from the router over IPC: this process never reads it. */
@@ -101,6 +116,8 @@ export interface SupervisorOptions {
    * a port chosen either way must be free. Without either, DEFAULT_TLS_PORT when it is free.
    */
   tlsPort?: number;
+  /** The ssh proxy's port (`up --ssh-port`; 0: any free port); default: chooseSshPort's. */
+  sshPort?: number;
   /** How many DEAs to run (default 1). */
   deas?: number;
   /** The controller's database URL (mysql://…); default SQLite in the state directory. */
@@ -200,6 +217,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private servicePort(spec: ComponentSpec): number | undefined {
     if (spec.name === 'bus') return this.ports.bus_port;
     if (spec.name === 'router') return this.ports.router_port;
+    if (spec.name === 'ssh-proxy') return this.ports.ssh_port;
     return undefined;
   }
 
@@ -217,12 +235,15 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     };
     for (const spec of plan) components[componentKey(spec.name, spec.index)] = { status_port: await pick() };
     const busPort = this.options.natsUrl ? undefined : await pick();
+    const sshPort = await chooseSshPort(this.options.sshPort, taken, (p) => bindProblem('127.0.0.1', p), pick);
+    taken.add(sshPort);
     this.ports = {
       nats_url: this.options.natsUrl ?? `nats://127.0.0.1:${busPort}`,
       external_bus: !!this.options.natsUrl,
       bus_port: busPort,
       router_port: routerPort,
       ...(tlsPort ? { router_tls_port: tlsPort } : {}),
+      ssh_port: sshPort,
       components,
     };
     // 0600: with --nats-url the URL may carry credentials.
@@ -320,7 +341,8 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
     const begun = Date.now();
     this.emitEvent({ type: 'starting', component: child.key });
     if (child.servicePort !== undefined && (await isListening(child.servicePort))) {
-      throw new Error(`port ${child.servicePort} (for ${child.key}) is already in use; free it or choose another with --port`);
+      const flag = child.spec.name === 'ssh-proxy' ? '--ssh-port' : '--port';
+      throw new Error(`port ${child.servicePort} (for ${child.key}) is already in use; free it or choose another with ${flag}`);
     }
     this.spawn(child);
     const subprocess = child.process!;

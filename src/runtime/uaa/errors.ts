@@ -9,6 +9,7 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   | 'unauthorized'
   | 'unsupported_grant_type'
+  | 'unsupported_response_type'
   | 'method_not_allowed'
   | 'not_found';
 
@@ -49,5 +50,11 @@ export const badCredentials = () => new OAuthError(401, 'unauthorized', 'Bad cre
 export const lockedOut = (description: string) => new OAuthError(401, 'unauthorized', description);
 export const invalidToken = (description: string) => new OAuthError(401, 'invalid_token', description, {}, BEARER_CHALLENGE);
 export const noBearer = () => new OAuthError(401, 'unauthorized', 'Full authentication is required to access this resource', {}, BEARER_CHALLENGE);
+/** A user token is needed (the endpoint acts for a user: /oauth/authorize). */
+export const userTokenRequired = () => new OAuthError(401, 'unauthorized', 'A user token is required to get an authorization code', {}, BEARER_CHALLENGE);
+/** A one-time code that is wrong, expired, used already or another client's: UAA's words. */
+export const invalidCode = (code: string) =>
+  // A code is a couple dozen characters; whatever is much longer is not echoed whole.
+  new OAuthError(400, 'invalid_grant', `Invalid authorization code: ${code.length > 100 ? `${code.slice(0, 100)}...` : code}`);
 export const insufficientScope = (scope: string) =>
   new OAuthError(403, 'insufficient_scope', 'Insufficient scope for this resource', { scope }, BEARER_CHALLENGE);

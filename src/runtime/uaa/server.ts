@@ -1,10 +1,12 @@
-// uaa's HTTP server: the OAuth2 token endpoint and the endpoints resource servers and the CLI use,
-// with Cloud Foundry UAA's paths, fields and error bodies (docs/uaa.md).
+// uaa's HTTP server: the OAuth2 token endpoint, the one-time codes of `cf ssh` (/oauth/authorize),
+// and the endpoints resource servers and the CLI use, with Cloud Foundry UAA's paths, fields and
+// error bodies (docs/uaa.md).
 import http from 'node:http';
 import { exportJWK } from 'jose';
 import { addressUrls, UAA_PATH_PREFIX } from '../common/config.js';
 import type { Logger } from '../common/log.js';
-import { badClient, badRequest, insufficientScope, lockedOut, noClientAuthentication, OAuthError } from './errors.js';
+import { AuthorizationCodes, type AuthorizationCodeStats } from './authorization-codes.js';
+import { badClient, badRequest, insufficientScope, invalidCode, lockedOut, noClientAuthentication, OAuthError, userTokenRequired } from './errors.js';
 import { LOCKED_DESCRIPTION, LoginLockout, type LockoutStats } from './lockout.js';
 import type { GrantType, UaaSettings } from './settings.js';
 import { parseScope, TokenService, type TokenResponse } from './token-service.js';
@@ -13,9 +15,9 @@ import type { UaaUser } from './settings.js';
 /** Largest accepted request body (a token request is a few hundred bytes; a refresh token ~1 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const GRANTS: GrantType[] = ['password', 'client_credentials', 'refresh_token'];
+const GRANTS: GrantType[] = ['password', 'client_credentials', 'refresh_token', 'authorization_code'];
 /** Parameters that must never travel in a URL (they would end up in access logs). */
-const BODY_ONLY = ['username', 'password', 'client_secret', 'refresh_token'];
+const BODY_ONLY = ['username', 'password', 'client_secret', 'refresh_token', 'code'];
 
 export interface UaaStats {
   requests: number;
@@ -26,11 +28,15 @@ export interface UaaStats {
   token_key_requests: number;
   /** Password logins refused because the user name was locked out, lockouts begun, names locked now. */
   lockout: LockoutStats;
+  /** One-time codes (/oauth/authorize): issued, redeemed, refused, evicted, live. */
+  authorization_codes: AuthorizationCodeStats;
 }
 
 export interface UaaServerOptions {
   settings: UaaSettings;
   log: Logger;
+  /** The clock of what uaa keeps in memory (lockouts, one-time codes); tests move it. */
+  now?: () => number;
 }
 
 type EndpointHandler = (req: http.IncomingMessage, url: URL) => Promise<Reply>;
@@ -45,28 +51,31 @@ const JSON_TYPE = 'application/json;charset=UTF-8';
 export class UaaServer {
   readonly tokens: TokenService;
   readonly lockout: LoginLockout;
+  readonly codes: AuthorizationCodes;
   private readonly server: http.Server;
   private readonly log: Logger;
   private readonly settings: UaaSettings;
   private jwk?: Promise<Record<string, unknown>>;
   private boundPort = 0;
   private isListening = false;
-  private readonly counters: Omit<UaaStats, 'lockout'> = {
+  private readonly counters: Omit<UaaStats, 'lockout' | 'authorization_codes'> = {
     requests: 0,
-    tokens_issued: { password: 0, client_credentials: 0, refresh_token: 0 },
+    tokens_issued: { password: 0, client_credentials: 0, refresh_token: 0, authorization_code: 0 },
     token_failures: {},
     userinfo: { ok: 0, refused: 0 },
     token_key_requests: 0,
   };
   private readonly routes: Record<string, { methods: string[]; handler: EndpointHandler }>;
 
-  constructor({ settings, log }: UaaServerOptions) {
+  constructor({ settings, log, now }: UaaServerOptions) {
     this.settings = settings;
     this.log = log;
     this.tokens = new TokenService(settings);
-    this.lockout = new LoginLockout(settings.lockout, { users: settings.users.map((u) => u.username) });
+    this.lockout = new LoginLockout(settings.lockout, { users: settings.users.map((u) => u.username), now });
+    this.codes = new AuthorizationCodes(settings.authorizationCodes, now);
     this.routes = {
       '/oauth/token': { methods: ['POST'], handler: (req, url) => this.token(req, url) },
+      '/oauth/authorize': { methods: ['GET'], handler: (req, url) => this.authorize(req, url) },
       '/token_keys': { methods: ['GET', 'HEAD'], handler: async () => ({ body: { keys: [await this.publicJwk()] } }) },
       '/token_key': { methods: ['GET', 'HEAD'], handler: async () => ({ body: await this.publicJwk() }) },
       '/userinfo': { methods: ['GET', 'POST'], handler: (req) => this.userinfo(req) },
@@ -113,7 +122,7 @@ export class UaaServer {
   }
 
   stats(): UaaStats {
-    return { ...structuredClone(this.counters), lockout: this.lockout.stats() };
+    return { ...structuredClone(this.counters), lockout: this.lockout.stats(), authorization_codes: this.codes.stats() };
   }
 
   // --- dispatch ----------------------------------------------------------------------------
@@ -204,6 +213,15 @@ export class UaaServer {
         response = await this.tokens.passwordGrant(client, user, scope);
       } else if (grantType === 'client_credentials') {
         response = await this.tokens.clientCredentialsGrant(client, scope);
+      } else if (grantType === 'authorization_code') {
+        const code = params.get('code');
+        if (!code) throw badRequest('Missing parameter: code');
+        const granted = this.codes.redeem(code, client.id);
+        // The code's user must still be a user of the box (config.json may have changed since).
+        const user = granted && this.tokens.userById(granted.userId);
+        if (!granted || !user) throw invalidCode(code);
+        userName = user.username;
+        response = await this.tokens.authorizationCodeGrant(client, user, granted.scopes, granted.authTime, scope);
       } else {
         const refreshToken = params.get('refresh_token');
         if (!refreshToken) throw badRequest('Missing parameter: refresh_token');
@@ -215,10 +233,67 @@ export class UaaServer {
     } catch (error) {
       if (error instanceof OAuthError) {
         this.counters.token_failures[error.error] = (this.counters.token_failures[error.error] ?? 0) + 1;
-        this.log.info('token request refused', { grant_type: grant, client_id: clientId, status: error.status, error: error.error, description: error.description });
+        // A refused code is not logged: the log is no place for codes, even spent ones.
+        const description = grant === 'authorization_code' && error.error === 'invalid_grant' ? 'Invalid authorization code' : error.description;
+        this.log.info('token request refused', { grant_type: grant, client_id: clientId, status: error.status, error: error.error, description });
       }
       throw error;
     }
+  }
+
+  // --- /oauth/authorize: one-time codes ----------------------------------------------------------
+
+  /**
+   * A one-time code for the user of the bearer token, for a client that may redeem codes (the ssh
+   * proxy), as UAA answers `cf ssh-code`: 302 to `<uaa>/login?code=CODE`, which cf does not follow
+   * but reads the code from. The code gives the scopes the password grant would have given through
+   * that client, never more than the bearer token has.
+   */
+  private async authorize(req: http.IncomingMessage, url: URL): Promise<Reply> {
+    const params = url.searchParams;
+    let clientId: string | undefined;
+    try {
+      // Who asks comes first: without a valid token nothing about clients is said.
+      const claims = await this.tokens.verifyAccessToken(req.headers.authorization);
+      const user = this.tokens.userById(claims.user_id);
+      if (!user) throw userTokenRequired();
+      for (const name of new Set(params.keys())) {
+        if (params.getAll(name).length > 1) throw badRequest(`Duplicate parameter: ${name}`);
+      }
+      const responseType = params.get('response_type') ?? '';
+      if (responseType !== 'code') {
+        const types = responseType.split(/\s+/).filter(Boolean);
+        throw new OAuthError(400, 'unsupported_response_type', `Unsupported response types: [${types.join(', ')}]`);
+      }
+      clientId = params.get('client_id') ?? undefined;
+      if (!clientId) throw new OAuthError(400, 'invalid_client', 'A client id must be provided in the authorization request.');
+      const client = this.settings.clients.find((c) => c.id === clientId);
+      if (!client) throw new OAuthError(400, 'invalid_client', `No client with requested id: ${clientId}`);
+      if (!client.grantTypes.includes('authorization_code')) throw new OAuthError(400, 'invalid_client', 'Unauthorized grant type: authorization_code');
+
+      const scopes = user.groups.filter((g) => client.scopes.includes(g) && claims.scope.includes(g));
+      const code = this.codes.issue({ userId: user.id, clientId: client.id, scopes, authTime: claims.auth_time });
+      this.log.info('authorization code issued', { client_id: client.id, user_name: user.username });
+      const location = new URL(`${this.publicUrl(req, url)}/login`);
+      location.searchParams.set('code', code);
+      // RFC 6749 §4.1.2: a `state` given comes back (cf sends none). There is no other redirect_uri:
+      // the code goes to uaa's own /login whatever one was asked for, as the ssh proxy's client has.
+      const state = params.get('state');
+      if (state !== null) location.searchParams.set('state', state);
+      return { status: 302, body: '', headers: { location: location.href, 'content-type': 'text/plain;charset=UTF-8' } };
+    } catch (error) {
+      if (error instanceof OAuthError) this.log.info('authorization code refused', { client_id: clientId, status: error.status, error: error.error, description: error.description });
+      throw error;
+    }
+  }
+
+  /**
+   * uaa's public URL as the request sees it: on the cf address (under the /uaa prefix), that
+   * address; otherwise the name-based URL (which is also the issuer's).
+   */
+  private publicUrl(req: http.IncomingMessage, url: URL): string {
+    const onAddress = url.pathname.startsWith(`${UAA_PATH_PREFIX}/`) ? addressUrls(req.headers.host, req.headers['x-forwarded-proto']) : undefined;
+    return onAddress?.uaa ?? this.settings.baseUrl;
   }
 
   /**
@@ -301,8 +376,7 @@ export class UaaServer {
 
   private info(req: http.IncomingMessage, url: URL) {
     // On the cf address (under the /uaa prefix) the links point there; the issuer stays the same.
-    const onAddress = url.pathname.startsWith(`${UAA_PATH_PREFIX}/`) ? addressUrls(req.headers.host, req.headers['x-forwarded-proto']) : undefined;
-    const base = onAddress?.uaa ?? this.settings.baseUrl;
+    const base = this.publicUrl(req, url);
     return {
       app: { version: this.settings.version },
       links: { uaa: base, login: base },

@@ -2,10 +2,11 @@
 // the environment for tests), its public URL (the token issuer) and its port.
 import { createHash } from 'node:crypto';
 import { devboxVersion } from '../common/version.js';
-import { uaaBaseUrl, uaaIssuer, type DevboxConfig } from '../common/config.js';
+import { uaaBaseUrl, uaaIssuer, type DevboxConfig, type UaaConfig } from '../common/config.js';
+import { DEFAULT_AUTHORIZATION_CODE_POLICY, type AuthorizationCodePolicy } from './authorization-codes.js';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from './lockout.js';
 
-export type GrantType = 'password' | 'client_credentials' | 'refresh_token';
+export type GrantType = 'password' | 'client_credentials' | 'refresh_token' | 'authorization_code';
 
 export interface UaaUser {
   /** Stable across restarts: derived from the user name and the box's signing key id. */
@@ -47,6 +48,8 @@ export interface UaaSettings {
   version: string;
   /** Failed password logins lock a user name out for a while (lockout.ts). */
   lockout: LockoutPolicy;
+  /** One-time codes for the ssh proxy (authorization-codes.ts): their lifetime and how many are kept. */
+  authorizationCodes: AuthorizationCodePolicy;
 }
 
 /** The admin user's groups (DESIGN: what `cf` needs as a Cloud Foundry admin). */
@@ -127,6 +130,11 @@ export function uaaSettings(config: DevboxConfig, { routerPort, port: givenPort,
     { id: uaa.cli_client.id, secret: uaa.cli_client.secret ?? '', grantTypes: ['password', 'refresh_token'], scopes: ADMIN_SCOPES, authorities: ['uaa.none'] },
     { id: uaa.components_client.id, secret: uaa.components_client.secret, grantTypes: ['client_credentials'], scopes: ['uaa.none'], authorities: COMPONENTS_AUTHORITIES },
   ];
+  // The ssh proxy's client (CF's `ssh-proxy`): redeems users' one-time codes and nothing else. Its
+  // scopes are the CLI's, so that a code gives the token the password grant would have given.
+  // (A config.json written before the ssh proxy existed has none until `devbox up` fills it in.)
+  const sshProxy = (uaa as Partial<UaaConfig>).ssh_proxy_client;
+  if (sshProxy) clients.push({ id: sshProxy.id, secret: sshProxy.secret, grantTypes: ['authorization_code'], scopes: ADMIN_SCOPES, authorities: ['uaa.none'] });
   return {
     domain: config.domain,
     baseUrl,
@@ -139,5 +147,6 @@ export function uaaSettings(config: DevboxConfig, { routerPort, port: givenPort,
     clients,
     version: devboxVersion(),
     lockout: lockoutPolicy(env),
+    authorizationCodes: { ...DEFAULT_AUTHORIZATION_CODE_POLICY },
   };
 }

@@ -107,6 +107,16 @@ export class TokenService {
     return this.accessToken({ client, scopes, grantType: 'client_credentials' });
   }
 
+  /**
+   * The user's access token for a redeemed one-time code: the token the password grant gives, with
+   * the code's scopes (narrowed by `requested`), its client and `grant_type: authorization_code`.
+   * No refresh token: a code is for one session (`cf ssh`), not for staying logged in.
+   */
+  async authorizationCodeGrant(client: UaaClient, user: UaaUser, granted: string[], authTime: number | undefined, requested?: string[]): Promise<TokenResponse> {
+    const scopes = this.chooseScopes(requested, granted);
+    return this.accessToken({ client, user, scopes, grantType: 'authorization_code', authTime });
+  }
+
   /** A new access token for a refresh token (which stays valid: UAA does not rotate by default). */
   async refreshGrant(client: UaaClient, refreshToken: string, requested?: string[]): Promise<TokenResponse> {
     const claims = await this.verifyRefreshToken(refreshToken, client);

@@ -52,6 +52,8 @@ const WRITES: Record<string, WriteCase> = {
   },
   'PATCH /v3/apps/:guid': { path: (t) => `/v3/apps/${t.app}`, wrong: () => [{ body: { name: false }, detail: /^Name must be a string$/ }, { body: { metadata: [] }, detail: /^Metadata must be an object$/ }] },
   'DELETE /v3/apps/:guid': { path: () => `/v3/apps/${UNKNOWN}`, noBody: true },
+  'PATCH /v3/apps/:guid/features/:name': { path: (t) => `/v3/apps/${t.app}/features/ssh`, wrong: () => [{ body: { enabled: 'true' }, detail: /^Enabled must be a boolean$/ }, { body: { enabled: false, name: 'ssh' }, detail: /^Unknown field\(s\): 'name'$/ }] },
+  'PATCH /v3/spaces/:guid/features/:name': { path: (t) => `/v3/spaces/${t.space}/features/ssh`, wrong: () => [{ body: { enabled: 1 }, detail: /^Enabled must be a boolean$/ }] },
   'POST /v3/apps/:guid/actions/start': { path: () => `/v3/apps/${UNKNOWN}/actions/start`, noBody: true },
   'POST /v3/apps/:guid/actions/stop': { path: () => `/v3/apps/${UNKNOWN}/actions/stop`, noBody: true },
   'POST /v3/apps/:guid/actions/restart': { path: () => `/v3/apps/${UNKNOWN}/actions/restart`, noBody: true },

@@ -83,6 +83,23 @@ describe('dea containers', function () {
     container.destroy();
   });
 
+  it("gives the app's loader variables (LD_PRELOAD from set-env) to its command only, never to the host programs that make the container", async () => {
+    const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
+    assert.equal(containers.isolation, 'namespaces', `containers need bubblewrap (apt-get install bubblewrap): ${containers.detail}`);
+    const container = containers.create(spec('preload'));
+    // A preload that is no library, on the host only: the loader of a host program given it says
+    // "file too short"; in the container the file is not there at all.
+    const notALibrary = path.join(tmp, 'not-a-library.so');
+    fs.writeFileSync(notALibrary, 'not an ELF file\n');
+    const env = { PATH: containers.path, LD_PRELOAD: notALibrary, GLIBC_TUNABLES: 'glibc.malloc.check=3', TMPDIR: '/home/vcap/tmp x' };
+    const script = 'printf "%s|%s|%s|%s\\n" "$LD_PRELOAD" "$GLIBC_TUNABLES" "$TMPDIR" "${CONTAINER_LOADER_ENV-unset}"';
+    const result = await finished(container.run(['/bin/sh', '-c', script], { cwd: CONTAINER_HOME, env }));
+    assert.equal(result.code, 0, result.err);
+    assert.equal(result.out.split('\n').filter((l) => l.includes('|')).pop(), `${notALibrary}|glibc.malloc.check=3|/home/vcap/tmp x|unset`);
+    assert.doesNotMatch(result.err, /too short|ELF/, 'no host program (sh, bwrap, setpriv) loaded it');
+    container.destroy();
+  });
+
   it('shows a container its own cgroup, so that Node sizes its heap by the memory limit', async () => {
     const cgroups = new InstanceLimits('auto', `dea-test-view-${process.pid}`, quietLog);
     assert.notEqual(cgroups.mechanism, 'pss-sampling', `this test needs cgroups (root on a machine with cgroup v1 or v2): ${cgroups.detail}`);

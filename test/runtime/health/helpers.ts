@@ -27,12 +27,15 @@ export function testConfig(routerPort: number): DevboxConfig {
       admin: { username: 'admin', password: 'admin-pw' },
       cli_client: { id: 'cf', secret: '' },
       components_client: { ...COMPONENTS_CLIENT },
+      ssh_proxy_client: { id: 'ssh-proxy', secret: 'unused' },
       access_token_validity_seconds: 1200,
       refresh_token_validity_seconds: 604800,
       signing_key: { kid: 'unused', private_pem: '', public_pem: '' },
     },
 
     mysql: { root_password: 'unused', broker: { username: 'broker', password: 'unused' } },
+
+    ssh: { host_key_pem: '' },
   };
 }
 

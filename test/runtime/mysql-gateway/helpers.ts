@@ -33,11 +33,13 @@ export function testConfig(routerPort: number): DevboxConfig {
       admin: { username: 'admin', password: 'admin-pw' },
       cli_client: { id: 'cf', secret: '' },
       components_client: { id: 'devbox_components', secret: 'components-secret' },
+      ssh_proxy_client: { id: 'ssh-proxy', secret: 'unused' },
       access_token_validity_seconds: 1200,
       refresh_token_validity_seconds: 604800,
       signing_key: { kid: 'unused', private_pem: '', public_pem: '' },
     },
     mysql: { root_password: 'unused', broker: { ...BROKER } },
+    ssh: { host_key_pem: '' },
   };
 }
 

@@ -47,11 +47,13 @@ function config(): DevboxConfig {
       admin: { username: 'admin', password: 'unused' },
       cli_client: { id: 'cf', secret: '' },
       components_client: { id: 'c', secret: 's' },
+      ssh_proxy_client: { id: 'ssh-proxy', secret: 'unused' },
       access_token_validity_seconds: 1200,
       refresh_token_validity_seconds: 604800,
       signing_key: { kid: 'unused', private_pem: '', public_pem: '' },
     },
     mysql: { root_password: ROOT_PASSWORD, broker: { username: 'broker', password: 'unused' } },
+    ssh: { host_key_pem: '' },
   };
 }
 

@@ -30,12 +30,14 @@ export function testConfig(key: TestKey, overrides: { adminPassword?: string; ro
       admin: { username: 'admin', password: overrides.adminPassword ?? 'admin-secret-pw' },
       cli_client: { id: 'cf', secret: '' },
       components_client: { id: 'devbox_components', secret: 'components-secret' },
+      ssh_proxy_client: { id: 'ssh-proxy', secret: 'ssh-proxy-secret' },
       access_token_validity_seconds: 1200,
       refresh_token_validity_seconds: 604800,
       signing_key: key,
     },
 
     mysql: { root_password: 'unused', broker: { username: 'broker', password: 'unused' } },
+    ssh: { host_key_pem: 'unused' },
   };
 }
 

@@ -260,9 +260,11 @@ describe('uaa server (in process)', () => {
 
   describe('request errors', () => {
     it('answers 400 unsupported_grant_type and invalid_request as UAA', async () => {
-      const unsupported = await tokenRequest(port, { grant_type: 'authorization_code', code: 'x' }, CF);
+      const unsupported = await tokenRequest(port, { grant_type: 'implicit' }, CF);
       assert.equal(unsupported.status, 400);
-      assert.deepEqual(unsupported.json, { error: 'unsupported_grant_type', error_description: 'Unsupported grant type: authorization_code' });
+      assert.deepEqual(unsupported.json, { error: 'unsupported_grant_type', error_description: 'Unsupported grant type: implicit' });
+      // authorization_code is the ssh proxy's grant only (authorization-codes.test.ts)
+      assertOAuthError(await tokenRequest(port, { grant_type: 'authorization_code', code: 'x' }, CF), 401, 'invalid_client', 'Unauthorized grant type: authorization_code');
       const missing = await tokenRequest(port, { username: 'admin' }, CF);
       assert.equal(missing.status, 400);
       assert.deepEqual(missing.json, { error: 'invalid_request', error_description: 'Missing grant type' });

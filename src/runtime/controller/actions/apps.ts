@@ -4,7 +4,7 @@ import { notUnique, unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
 import type { AppCreateMessage, AppUpdateMessage, EnvironmentUpdateMessage } from '../messages/apps.js';
 import { metadataUpdate } from '../messages/validate.js';
-import { deleteApp, insertApp, insertProcess, listProcessesOfApp, newProcessVersion, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
+import { deleteApp, insertApp, insertProcess, listProcessesOfApp, newProcessVersion, NEW_APP_FEATURES, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import { isUniqueViolation, jsonColumn } from '../repositories/query.js';
 import { deleteTasksOfApp } from '../repositories/tasks.js';
 import { deleteDeploymentsOfApp } from '../repositories/deployments.js';
@@ -60,6 +60,7 @@ export async function createApp(ctx: RequestContext, message: AppCreateMessage):
     environment_variables: JSON.stringify(message.environment),
     droplet_guid: null,
     metadata: JSON.stringify(message.metadata),
+    ...NEW_APP_FEATURES,
     created_at: at,
     updated_at: at,
   };

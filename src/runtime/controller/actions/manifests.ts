@@ -11,7 +11,7 @@ import { ApiError, unprocessable } from '../errors.js';
 import { CompoundError, megabytes, type AppManifestMessage, type ManifestMessage, type ManifestProcess } from '../messages/manifests.js';
 import { metadataUpdate } from '../messages/validate.js';
 import { appManifestHash, type AppManifestParts } from '../presenters/manifests.js';
-import { insertApp, insertProcess, saveProcessSettings, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
+import { insertApp, insertProcess, NEW_APP_FEATURES, saveProcessSettings, updateApp, type AppRow, type ProcessRow } from '../repositories/apps.js';
 import type { DomainRow } from '../repositories/domains.js';
 import { insertJob, type JobRow } from '../repositories/jobs.js';
 import { allDomains, appDestinationsOfRoute, appProcesses, appRouteAddresses, appServiceNames, findAppByName, findInstanceInSpace, findRouteByAddress } from '../repositories/manifests.js';
@@ -172,6 +172,7 @@ async function writeApp(ctx: RequestContext, trx: Db, space: SpaceRow, plan: App
       environment_variables: JSON.stringify(manifest.env ?? {}),
       droplet_guid: null,
       metadata: JSON.stringify(metadataUpdate({ metadata: manifest.metadata }, { labels: {}, annotations: {} })),
+      ...NEW_APP_FEATURES,
       created_at: at,
       updated_at: at,
     };

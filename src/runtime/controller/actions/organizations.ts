@@ -3,7 +3,7 @@ import { notUnique, unprocessable } from '../errors.js';
 import { newGuid, now, type RequestContext } from '../context.js';
 import type { OrganizationCreateMessage, SpaceCreateMessage } from '../messages/organizations.js';
 import { isUniqueViolation } from '../repositories/query.js';
-import { findOrganization, insertOrganization, insertSpace, type OrganizationRow, type SpaceRow } from '../repositories/spaces.js';
+import { findOrganization, insertOrganization, insertSpace, NEW_SPACE_FEATURES, type OrganizationRow, type SpaceRow } from '../repositories/spaces.js';
 import type { JobRow } from '../repositories/jobs.js';
 import { deleteSpaceRow, spaceApps, spaceBindings, spaceInstances, spaceRoutes } from '../repositories/manifests.js';
 import { deleteAppAction } from './apps.js';
@@ -32,7 +32,7 @@ export async function createSpace(ctx: RequestContext, message: SpaceCreateMessa
   const org = await findOrganization(ctx.db, message.organizationGuid);
   if (!org) throw unprocessable('Invalid organization. Ensure the organization exists and you have access to it.');
   const at = now();
-  const row: SpaceRow = { guid: newGuid(), name: message.name, organization_guid: org.guid, metadata: JSON.stringify(message.metadata), created_at: at, updated_at: at };
+  const row: SpaceRow = { guid: newGuid(), name: message.name, organization_guid: org.guid, metadata: JSON.stringify(message.metadata), ...NEW_SPACE_FEATURES, created_at: at, updated_at: at };
   try {
     await ctx.db.transaction().execute(async (trx) => {
       await insertSpace(trx, row);

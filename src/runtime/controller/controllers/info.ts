@@ -45,7 +45,7 @@ export const V3_RESOURCES = [
 ] as const;
 
 export function infoRoutes(routes: Routes<RequestContext>): void {
-  routes.get('/', (_req, ctx) => ({
+  routes.get('/', (req, ctx) => ({
     body: {
       links: {
         self: { href: ctx.urls.api },
@@ -61,7 +61,8 @@ export function infoRoutes(routes: Routes<RequestContext>): void {
         logging: { href: ctx.urls.logs.replace(/^http/, 'ws') },
         log_cache: { href: ctx.urls.logs },
         log_stream: { href: ctx.urls.logs },
-        app_ssh: null,
+        // Where `cf ssh` dials the ssh proxy (docs/ssh.md), from its latest advertisement.
+        app_ssh: ctx.sshProxies?.link(req.headers.host) ?? null,
       },
     },
   }));

@@ -440,4 +440,18 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table sidecars`.execute(db);
     },
   },
+  '0012_ssh': {
+    // ssh into instances (docs/ssh.md): the app features `ssh` and `revisions` and the space's `ssh`,
+    // as Cloud Controller's columns; existing apps and spaces get the defaults a new one gets.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('apps').addColumn('enable_ssh', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable('apps').addColumn('revisions_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('spaces').addColumn('allow_ssh', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('spaces').dropColumn('allow_ssh').execute();
+      await db.schema.alterTable('apps').dropColumn('revisions_enabled').execute();
+      await db.schema.alterTable('apps').dropColumn('enable_ssh').execute();
+    },
+  },
 };

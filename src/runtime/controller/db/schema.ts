@@ -19,6 +19,8 @@ export interface SpaceTable extends Timestamps {
   name: string;
   organization_guid: string;
   metadata: string;
+  /** 1: users may ssh into the space's apps (the space feature `ssh`, CC's allow_ssh). */
+  allow_ssh: number;
 }
 
 export interface DomainTable extends Timestamps {
@@ -44,6 +46,10 @@ export interface AppTable extends Timestamps {
   environment_variables: string;
   droplet_guid: string | null;
   metadata: string;
+  /** 1: users may ssh into its instances (the app feature `ssh`). */
+  enable_ssh: number;
+  /** The app feature `revisions`: recorded and shown; devbox keeps no revisions. */
+  revisions_enabled: number;
 }
 
 export interface ProcessTable extends Timestamps {

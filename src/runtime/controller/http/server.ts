@@ -13,6 +13,7 @@ import { buildAndDropletRoutes } from '../controllers/builds.js';
 import { deploymentRoutes } from '../controllers/deployments.js';
 import { domainRoutes } from '../controllers/domains.js';
 import { featureFlagRoutes } from '../controllers/feature-flags.js';
+import { featureRoutes } from '../controllers/features.js';
 import { infoRoutes, PUBLIC_PATHS } from '../controllers/info.js';
 import { internalRoutes } from '../controllers/internal.js';
 import { jobRoutes } from '../controllers/jobs.js';
@@ -37,7 +38,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, taskRoutes, roleRoutes, quotaRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, taskRoutes, roleRoutes, quotaRoutes, featureRoutes, internalRoutes]) register(routes);
   return routes;
 }
 

@@ -26,6 +26,16 @@ export const listApps = (db: Db, message: ListMessage<(typeof APP_FILTERS)[numbe
 
 export const insertApp = (db: Db, row: AppRow) => db.insertInto('apps').values(row).execute();
 
+/** The app features devbox has (Cloud Controller's AppFeatures) and the column each is kept in (1 on, 0 off). */
+export const APP_FEATURE_COLUMNS = { ssh: 'enable_ssh', revisions: 'revisions_enabled' } as const satisfies Record<string, keyof AppRow>;
+
+export type AppFeatureName = keyof typeof APP_FEATURE_COLUMNS;
+
+export const isAppFeature = (name: string): name is AppFeatureName => Object.hasOwn(APP_FEATURE_COLUMNS, name);
+
+/** The features of a new app, as Cloud Controller's defaults (ssh on, revisions off). */
+export const NEW_APP_FEATURES = { enable_ssh: 1, revisions_enabled: 0 } as const satisfies Partial<AppRow>;
+
 export const updateApp = (db: Db, guid: string, changes: Partial<Omit<AppRow, 'guid' | 'created_at'>>) => db.updateTable('apps').set(changes).where('guid', '=', guid).execute();
 
 /** The app, its processes and its route mappings. */

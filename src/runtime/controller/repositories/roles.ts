@@ -77,6 +77,13 @@ export const deleteRole = (db: Db, guid: string) => db.deleteFrom('roles').where
 export const hasOrganizationRole = async (db: Db, userGuid: string, organizationGuid: string) =>
   !!(await db.selectFrom('roles').select('guid').where('user_guid', '=', userGuid).where('organization_guid', '=', organizationGuid).executeTakeFirst());
 
+/**
+ * Whether the user has a role of one of `types` in one of `scopes` (space or organization guids:
+ * a role's type says which kind its scope is).
+ */
+export const hasRoleIn = async (db: Db, userGuid: string, scopes: string[], types: readonly string[]) =>
+  !!(await db.selectFrom('roles').select('guid').where('user_guid', '=', userGuid).where('scope_guid', 'in', scopes).where('type', 'in', types).executeTakeFirst());
+
 /** The user's roles in the spaces of the organization. */
 export const spaceRolesInOrganization = (db: Db, userGuid: string, organizationGuid: string) =>
   db

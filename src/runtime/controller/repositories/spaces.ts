@@ -33,6 +33,11 @@ export const listSpaces = (db: Db, message: ListMessage<(typeof SPACE_FILTERS)[n
 
 export const insertSpace = (db: Db, row: SpaceRow) => db.insertInto('spaces').values(row).execute();
 
+/** A new space allows ssh, as Cloud Controller's do. */
+export const NEW_SPACE_FEATURES = { allow_ssh: 1 } as const satisfies Partial<SpaceRow>;
+
+export const updateSpace = (db: Db, guid: string, changes: Partial<Omit<SpaceRow, 'guid' | 'organization_guid' | 'created_at'>>) => db.updateTable('spaces').set(changes).where('guid', '=', guid).execute();
+
 /** A space with its organization, as VCAP_APPLICATION and brokers' contexts name both. */
 export async function getSpaceWithOrganization(db: Db, guid: string): Promise<{ space: SpaceRow; organization: OrganizationRow }> {
   const space = await getSpace(db, guid);

@@ -67,6 +67,23 @@ export interface InstanceDeps {
   onExit(instance: Instance, exited: DropletExited): void;
 }
 
+/** Where an ssh session into the instance runs (docs/dea.md, "ssh"). */
+export interface SessionTarget {
+  container: Container;
+  /** The environment the app was started with. */
+  env: Record<string, string>;
+  /** The app directory, as the container sees it. */
+  cwd: string;
+  /** The launcher's file descriptor limit. */
+  fds?: number;
+}
+
+/** Something that lives as long as the instance (an ssh connection into it). */
+export interface Attachment {
+  /** The instance ended: end too. */
+  end(): void;
+}
+
 /** What the DEA writes beside an instance, to find its processes again after a crash of the DEA. */
 export interface InstanceRecord {
   pid: number;
@@ -128,6 +145,10 @@ export class Instance {
   private readonly log: Logger;
   private child?: ChildProcess;
   private container?: Container;
+  /** Where ssh sessions run, once the app has started. */
+  private target?: SessionTarget;
+  /** The ssh connections into the instance: they end when it does. */
+  private readonly attachments = new Set<Attachment>();
   private stopReason?: Exclude<ExitReason, 'CRASHED'>;
   private crashDescription?: string;
   private registered = false;
@@ -260,6 +281,7 @@ export class Instance {
     this.child = child;
     this.pid = child.pid;
     this.startedAt = Date.now();
+    this.target = { container, env: supervised?.env ?? env, cwd: inside('app'), fds: start.limits?.fds || undefined };
     child.once('error', (error) => {
       this.log.error('could not start the instance process', { error: error.message });
       void this.finish(this.stopReason ?? 'CRASHED', -1, `Failed to start the process: ${error.message}`);
@@ -377,6 +399,25 @@ export class Instance {
     this.deps.registrar.remove(this.host, this.port);
   }
 
+  /** Where an ssh session runs: the instance's container while it is RUNNING (not a task's, not once stopping). */
+  sessionTarget(): SessionTarget | undefined {
+    if (this.task || this.state !== 'RUNNING' || this.finished || this.stopReason || this.crashDescription) return undefined;
+    return this.target;
+  }
+
+  /**
+   * Ties `attachment` to the instance: it ends when the instance does (its processes went with
+   * the container). Returns what detaches it; an instance that has ended ends it at once.
+   */
+  attach(attachment: Attachment): () => void {
+    if (this.finished) {
+      attachment.end();
+      return () => undefined;
+    }
+    this.attachments.add(attachment);
+    return () => this.attachments.delete(attachment);
+  }
+
   /** The DEA ends the instance as a crash (limits, health): SIGKILL to all of it. */
   kill(description: string): void {
     if (this.finished || this.stopReason) return;
@@ -457,6 +498,8 @@ export class Instance {
     this.log.info('instance exited', { reason, exit_status: status, exit_description: description });
     this.deps.onExit(this, exited);
     this.container?.destroy();
+    for (const attachment of [...this.attachments]) attachment.end();
+    this.attachments.clear();
     await fs.promises.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     if (this.port) this.deps.ports.delete(this.port);
     for (const port of this.sidecarPorts) this.deps.ports.delete(port);
