@@ -83,6 +83,17 @@ describe('dea containers', function () {
     container.destroy();
   });
 
+  it('names the container user: vcap with its home at /home/vcap as on Cloud Foundry (as root; else the user's own name)', async () => {
+    const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
+    assert.equal(containers.isolation, 'namespaces', `containers need bubblewrap (apt-get install bubblewrap): ${containers.detail}`);
+    const container = containers.create(spec('named'));
+    const result = await finished(container.run(['/bin/sh', '-c', 'id -un; getent passwd "$(id -un)" | cut -d: -f6; test -w /etc/passwd && echo writable || echo read-only'], { cwd: CONTAINER_HOME, env: { PATH: containers.path } }));
+    assert.equal(result.code, 0, result.err);
+    const root = process.getuid?.() === 0;
+    assert.deepEqual(result.out.trim().split('\n'), [root ? 'vcap' : os.userInfo().username, root ? '/home/vcap' : os.userInfo().homedir, 'read-only']);
+    container.destroy();
+  });
+
   it("gives the app's loader variables (LD_PRELOAD from set-env) to its command only, never to the host programs that make the container", async () => {
     const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
     assert.equal(containers.isolation, 'namespaces', `containers need bubblewrap (apt-get install bubblewrap): ${containers.detail}`);

@@ -21,7 +21,7 @@ import { withNodeOnPath } from '../host.js';
 import type { InstanceCgroup, InstanceLimits } from '../instances/limits.js';
 import { killSession, processTree, scan as processScan, signal, type ProcessScan } from '../../common/procfs.js';
 import type { DeaSettings } from '../settings.js';
-import { rootfsFor, type Rootfs } from './rootfs.js';
+import { rootfsFor, type RootEntry, type Rootfs } from './rootfs.js';
 
 /** Where a container's own directory is mounted: CF's home of the vcap user. */
 export const CONTAINER_HOME = '/home/vcap';
@@ -339,6 +339,32 @@ export class Containers {
   }
 }
 
+/**
+ * The containers' uid has a name, `vcap` with its home at /home/vcap, as on Cloud Foundry (a shell
+ * prompt, `whoami`, npm and git look it up): the host's /etc/passwd and /etc/group with that entry
+ * added, written beside the probe and mounted over the host's in every container.
+ */
+function vcapUser(uid: number, dir: string): RootEntry[] {
+  const entries: RootEntry[] = [];
+  const add = (file: string, line: string, taken: (fields: string[]) => boolean) => {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    if (text.split('\n').some((l) => taken(l.split(':')))) return;
+    const copy = path.join(dir, `container-${path.basename(file)}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(copy, `${text.replace(/\n?$/, '\n')}${line}\n`, { mode: 0o644 });
+    fs.chmodSync(copy, 0o644);
+    entries.push({ kind: 'ro-bind', source: copy, target: file });
+  };
+  add('/etc/passwd', `vcap:x:${uid}:${uid}:vcap:${CONTAINER_HOME}:/bin/bash`, (f) => f[2] === String(uid) || f[0] === 'vcap');
+  add('/etc/group', `vcap:x:${uid}:`, (f) => f[2] === String(uid) || f[0] === 'vcap');
+  return entries;
+}
+
 /** Tries bubblewrap for real once: a container that must run as the right uid and write its home. */
 function probe(bwrap: string | undefined, rootUid: number | undefined, privateDirs: string[], probeDir: string): { sandbox: Sandbox } | { reason: string } {
   if (!bwrap) return { reason: 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap' };
@@ -347,6 +373,7 @@ function probe(bwrap: string | undefined, rootUid: number | undefined, privateDi
   const uid = rootUid ?? process.getuid?.() ?? 0;
   const gid = rootUid ?? process.getgid?.() ?? 0;
   const sandbox: Sandbox = { bwrap, setpriv, rootfs: rootfsFor(withNodeOnPath(process.env.PATH), privateDirs), uid, gid };
+  if (rootUid !== undefined) sandbox.rootfs.entries.push(...vcapUser(rootUid, probeDir));
   const spec: ContainerSpec = { handle: 'probe', mounts: [{ source: path.join(probeDir, 'probe-home'), target: CONTAINER_HOME }], tmp: path.join(probeDir, 'probe-tmp') };
   try {
     makeDirs(spec, uid, gid);
