@@ -83,7 +83,7 @@ describe('dea containers', function () {
     container.destroy();
   });
 
-  it('names the container user: vcap with its home at /home/vcap as on Cloud Foundry (as root; else the user's own name)', async () => {
+  it("names the container user: vcap with its home at /home/vcap as on Cloud Foundry (as root; else the user's own name)", async () => {
     const containers = new Containers({ containers: 'auto', containerUid: 2000 }, limits(), quietLog, [stateDir, tmp], path.join(tmp, 'probe'));
     assert.equal(containers.isolation, 'namespaces', `containers need bubblewrap (apt-get install bubblewrap): ${containers.detail}`);
     const container = containers.create(spec('named'));

@@ -356,8 +356,10 @@ function vcapUser(uid: number, dir: string): RootEntry[] {
     if (text.split('\n').some((l) => taken(l.split(':')))) return;
     const copy = path.join(dir, `container-${path.basename(file)}`);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(copy, `${text.replace(/\n?$/, '\n')}${line}\n`, { mode: 0o644 });
-    fs.chmodSync(copy, 0o644);
+    // The container's uid reads it; nobody else on the host needs to (the DEA's files are owner-only).
+    fs.writeFileSync(copy, `${text.replace(/\n?$/, '\n')}${line}\n`, { mode: 0o400 });
+    fs.chmodSync(copy, 0o400);
+    fs.chownSync(copy, uid, uid);
     entries.push({ kind: 'ro-bind', source: copy, target: file });
   };
   add('/etc/passwd', `vcap:x:${uid}:${uid}:vcap:${CONTAINER_HOME}:/bin/bash`, (f) => f[2] === String(uid) || f[0] === 'vcap');
