@@ -855,7 +855,7 @@ export const myaasDiscover = contract<unknown>('MyaaS.discover', anything);
 export interface ProvisionRequest {
   plan: string;
   version?: string;
-  /** `cf_<instance id, no dashes>` */
+  /** `cf_<instance GUID, dashes as underscores>` (cf-mysql's; databases made before: `cf_<32 hex>`) */
   name: string;
 }
 

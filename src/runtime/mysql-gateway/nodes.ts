@@ -78,11 +78,13 @@ export class NodePool {
   }
 }
 
-/** A node's answer failed, or never came: the broker turns it into a 5xx with this description. */
+/** A node's answer failed, or never came: the broker turns it into an error with this description. */
 export class NodeError extends Error {
   constructor(
     message: string,
     readonly timedOut = false,
+    /** The node's own error, when it answered one (`code` is HTTP-like: 422 a change that cannot be made). */
+    readonly reply?: { code: number; description: string },
   ) {
     super(message);
   }
@@ -99,11 +101,17 @@ export async function nodeRequest<Op extends MyaasOperation>(nc: NatsConnection,
     if (code === '503') throw new NodeError(`mysql-node '${nodeId}' is not running (no answer to ${op})`);
     throw new NodeError(`mysql-node '${nodeId}' did not answer ${op} within ${timeoutMs / 1000} s`, true);
   }
-  if (!reply.success) throw new NodeError(`mysql-node '${nodeId}' failed to ${op}: ${reply.error?.description ?? 'no reason given'}`);
+  if (!reply.success) throw new NodeError(`mysql-node '${nodeId}' failed to ${op}: ${reply.error?.description ?? 'no reason given'}`, false, reply.error);
   return reply;
 }
 
-/** The database name for an instance (docs/services-protocol.md). */
-export const databaseName = (instanceId: string) => `cf_${instanceId.replace(/-/g, '')}`;
+/** Instance ids name databases, so they must be GUIDs (as Cloud Foundry's are). */
+export const isGuid = (id: string) => /^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(id);
+/**
+ * The database name for a new instance, as cf-mysql made it: `cf_` and the GUID with its dashes as
+ * underscores. Made once, at provision, then remembered in the record: databases made before this
+ * naming keep theirs (`cf_` and 32 hex digits).
+ */
+export const databaseName = (instanceId: string) => `cf_${instanceId.replace(/-/g, '_')}`;
 /** The MySQL user the node creates for a binding: `u` + 15 hex chars of the binding id's sha1. */
 export const bindingUsername = (bindingId: string) => `u${createHash('sha1').update(bindingId).digest('hex').slice(0, 15)}`;

@@ -12,11 +12,13 @@ export interface ServiceInstanceRecord {
   organization_guid?: string;
   space_guid?: string;
   parameters?: unknown;
+  /** The node that holds the database: where unbind, update and deprovision go. */
   node_id: string;
-  /** The database name (`cf_<instance id without dashes>`). */
+  /**
+   * The database name, made once at provision and never recomputed: `cf_<instance GUID, dashes as
+   * underscores>`, or `cf_<32 hex digits>` for instances made before that naming.
+   */
   name: string;
-  /** What the node answered to provision (name, hostname, host, port, node_id). */
-  credentials: Record<string, unknown>;
   created_at: string;
 }
 
@@ -28,7 +30,10 @@ export interface BindingRecord {
   app_guid?: string;
   parameters?: unknown;
   node_id: string;
+  /** The database (absent in records made before it was kept: the instance's, or the credentials' `name`). */
+  name?: string;
   username: string;
+  /** What the platform was given (records made before may hold more: only cf-mysql's fields go out). */
   credentials: Record<string, unknown>;
   created_at: string;
 }

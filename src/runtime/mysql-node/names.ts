@@ -4,10 +4,17 @@
 import { createHash, createHmac } from 'node:crypto';
 import { isSubjectToken } from '../common/bus.js';
 
-export const DATABASE_NAME = /^cf_[0-9a-f]{32}$/;
+/** cf-mysql's database name: `cf_` and the instance GUID with its dashes as underscores. */
+export const DATABASE_NAME = /^cf_[0-9a-f]{8}(?:_[0-9a-f]{4}){3}_[0-9a-f]{12}$/i;
+/**
+ * The name databases got before devbox named them as cf-mysql does: `cf_` and the instance id's 32
+ * hex digits. Those databases keep it (the gateway remembers each name), so it stays valid.
+ */
+export const LEGACY_DATABASE_NAME = /^cf_[0-9a-f]{32}$/;
 export const USER_NAME = /^u[0-9a-f]{15}$/;
 
-export const isDatabaseName = (value: unknown): value is string => typeof value === 'string' && DATABASE_NAME.test(value);
+export const isDatabaseName = (value: unknown): value is string => typeof value === 'string' && (DATABASE_NAME.test(value) || LEGACY_DATABASE_NAME.test(value));
+export const isLegacyDatabaseName = (value: unknown): value is string => typeof value === 'string' && LEGACY_DATABASE_NAME.test(value);
 export const isUserName = (value: unknown): value is string => typeof value === 'string' && USER_NAME.test(value);
 
 /** `u` + 15 hex chars of the binding id's sha1, as the contract says. */

@@ -24,6 +24,7 @@ import type { Logger } from '../common/log.js';
 import {
   grantPattern,
   isDatabaseName,
+  isLegacyDatabaseName,
   isUserName,
   passwordForBinding,
   plans,
@@ -53,18 +54,22 @@ class NodeError extends Error {
 const USER_HOST = '%';
 const META = 'devbox_node';
 
-/** What a binding gets (docs/services-protocol.md): the VCAP_SERVICES credentials of a p-mysql binding. */
+/**
+ * What a binding gets (docs/services-protocol.md): the VCAP_SERVICES credentials of a p-mysql binding,
+ * as cf-mysql writes them, and nothing of devbox's own (the node's id is in the request's subject).
+ */
 export interface MysqlCredentials {
-  name: string;
   hostname: string;
-  host: string;
   port: number;
-  node_id: string;
+  name: string;
   username: string;
   password: string;
   uri: string;
   jdbcUrl: string;
 }
+
+const MB = 1024 * 1024;
+const megabytes = (bytes: number) => `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`;
 
 export class MysqlNode {
   private pool: Pool | undefined;
@@ -246,9 +251,9 @@ export class MysqlNode {
     }
   }
 
-  private baseCredentials(name: string): Omit<MysqlCredentials, 'username' | 'password' | 'uri' | 'jdbcUrl'> {
+  private baseCredentials(name: string): Pick<MysqlCredentials, 'hostname' | 'port' | 'name'> {
     const { host, port } = this.options.address();
-    return { name, hostname: host, host, port, node_id: this.id };
+    return { hostname: host, port, name };
   }
 
   private async instance(name: string): Promise<{ name: string; plan: string; quota_exceeded: number } | undefined> {
@@ -258,7 +263,7 @@ export class MysqlNode {
 
   async provision(request: ProvisionRequest): Promise<NodeReply> {
     const { name } = request;
-    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and 32 hex digits`);
+    if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}: expected cf_ and the instance GUID with its dashes as underscores`);
     const served = this.options.settings.plans;
     const plan = served[request.plan];
     if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
@@ -269,8 +274,10 @@ export class MysqlNode {
       if (!existing) {
         await this.refreshStats();
         if (this.stats.databases >= this.options.settings.capacity) throw new NodeError(507, `node ${this.id} is full (${this.options.settings.capacity} databases)`);
-        await this.exec('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [name]);
+        // Recorded first: every database of this node's naming that it made is in devbox_node.instances
+        // (check_orphan lists only those), even when it stops between the two statements.
         await this.exec(`INSERT INTO ${META}.instances (name, plan) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = name`, [name, plan.name]);
+        await this.exec('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [name]);
         this.stats.databases++;
         this.options.log.info('provisioned', { name, plan: plan.name });
         // Announced before the reply: the gateway learns the new capacity before it provisions again.
@@ -346,34 +353,57 @@ export class MysqlNode {
   }
 
   /**
-   * Moves the database to another plan this node serves: the quota enforcer applies the new size
-   * on its next pass (a database over it loses its writes, as any), and the bound users get the
-   * new plan's connection limit now.
+   * Moves the database to another plan this node serves, when its data fits the plan's size (422
+   * otherwise: nothing changes). The bound users get the new plan's connection limit, and the new
+   * size applies at once: a database that was over its old plan's size and fits the new one gets
+   * its writes back now, not at the enforcer's next pass.
    */
   async update(request: UpdateRequest): Promise<NodeReply> {
     const { name } = request;
     if (!isDatabaseName(name)) throw new NodeError(400, `invalid database name ${JSON.stringify(name)}`);
     const served = this.options.settings.plans;
     const plan = served[request.plan];
-    if (!plan) throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
+    if (!plan) {
+      // A plan of p-mysql this node does not offer (--plan): the change is not possible here.
+      if (plans()[request.plan]) throw new NodeError(422, `node ${this.id} does not serve plan ${request.plan} (it serves ${Object.keys(served).join(', ')})`);
+      throw new NodeError(400, `unknown plan ${JSON.stringify(request.plan)}; this node serves ${Object.keys(served).join(', ')}`);
+    }
     return this.locked(name, async () => {
       if (!(await this.instance(name))) throw new NodeError(404, `no database ${name} on node ${this.id}`);
+      const size = (await this.sizes()).get(name) ?? 0;
+      if (size > plan.quotaBytes) {
+        throw new NodeError(422, `the database holds ${megabytes(size)}, more than plan ${plan.name} allows (${megabytes(plan.quotaBytes)}); drop or truncate tables until it fits (InnoDB does not shrink on DELETE), then try again`);
+      }
       await this.exec(`UPDATE ${META}.instances SET plan = ? WHERE name = ?`, [plan.name, name]);
       const limit = Math.trunc(plan.maxUserConnections);
       for (const username of await this.usersOf(name)) await this.exec(`ALTER USER IF EXISTS ?@? WITH MAX_USER_CONNECTIONS ${limit}`, [username, USER_HOST]);
+      await this.applyQuota(name, size);
+      await this.refreshStats();
       this.options.log.info('plan updated', { name, plan: plan.name });
       return { success: true };
     });
   }
 
+  /**
+   * The node's handles: every database it recorded in devbox_node.instances, with or without its
+   * data, and any `cf_<32 hex>` database of the old naming on the server. A `cf_<guid>` database the
+   * node did not make is not its handle: a shared server (DEVBOX_MYSQL_URL) may hold cf-mysql's.
+   */
+  private async ownDatabases(): Promise<Set<string>> {
+    const recorded = (await this.rows<{ name: string }>(`SELECT name FROM ${META}.instances`)).map((r) => r.name).filter(isDatabaseName);
+    const legacy = (await this.rows<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name).filter(isLegacyDatabaseName);
+    return new Set([...recorded, ...legacy]);
+  }
+
   async checkOrphan(): Promise<OrphanCheckReply> {
-    const databases = (await this.rows<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')).map((r) => r.name).filter(isDatabaseName);
+    const databases = [...(await this.ownDatabases())];
     const users = [...new Set((await this.rows<{ user: string }>('SELECT User AS user FROM mysql.user')).map((r) => r.user).filter(isUserName))];
     return { node_id: this.id, databases: databases.sort(), users: users.sort() };
   }
 
   async purgeOrphan(request: PurgeOrphanRequest): Promise<NodeReply> {
-    const databases = request.databases.filter(isDatabaseName);
+    const own = await this.ownDatabases();
+    const databases = request.databases.filter((name) => isDatabaseName(name) && own.has(name));
     const users = request.users.filter(isUserName);
     for (const name of databases) await this.locked(name, () => this.dropDatabase(name, []));
     for (const username of users) await this.dropUser(username);
@@ -449,25 +479,37 @@ export class MysqlNode {
       if (!isDatabaseName(instance.name)) continue;
       const plan = all[instance.plan] ?? all.small;
       const size = sizes.get(instance.name) ?? 0;
-      const over = size > plan.quotaBytes;
-      if (over === !!instance.quota_exceeded) continue;
-      await this.locked(instance.name, async () => {
-        const users = await this.usersOf(instance.name);
-        for (const username of users) {
-          try {
-            if (over) await this.exec('REVOKE INSERT, UPDATE, CREATE ON ??.* FROM ?@?', [grantPattern(instance.name), username, USER_HOST]);
-            else await this.exec('GRANT INSERT, UPDATE, CREATE ON ??.* TO ?@?', [grantPattern(instance.name), username, USER_HOST]);
-          } catch (error) {
-            this.options.log.warn('changing a user’s rights failed', { name: instance.name, username, error: (error as Error).message });
-          }
-        }
-        // Rights are checked at statement time, but kill sessions anyway so no open transaction
-        // keeps writing past the quota.
-        if (over) await this.killConnections(users);
-        await this.exec(`UPDATE ${META}.instances SET quota_exceeded = ? WHERE name = ?`, [over ? 1 : 0, instance.name]);
-        this.options.log.info(over ? 'quota exceeded: writes revoked' : 'back under quota: writes restored', { name: instance.name, size, quota: plan.quotaBytes });
-      });
+      if (size > plan.quotaBytes === !!instance.quota_exceeded) continue;
+      await this.locked(instance.name, () => this.applyQuota(instance.name, size));
     }
     await this.refreshStats();
+  }
+
+  /**
+   * Revokes or restores the writes of a database's users by its size against its plan's, as the row
+   * says now (an update may have changed the plan since the size was measured). Call it holding the
+   * database's lock.
+   */
+  private async applyQuota(name: string, size: number): Promise<void> {
+    const instance = await this.instance(name);
+    if (!instance) return;
+    const all = plans();
+    const plan = all[instance.plan] ?? all.small;
+    const over = size > plan.quotaBytes;
+    if (over === !!instance.quota_exceeded) return;
+    const users = await this.usersOf(name);
+    for (const username of users) {
+      try {
+        if (over) await this.exec('REVOKE INSERT, UPDATE, CREATE ON ??.* FROM ?@?', [grantPattern(name), username, USER_HOST]);
+        else await this.exec('GRANT INSERT, UPDATE, CREATE ON ??.* TO ?@?', [grantPattern(name), username, USER_HOST]);
+      } catch (error) {
+        this.options.log.warn('changing a user’s rights failed', { name, username, error: (error as Error).message });
+      }
+    }
+    // Rights are checked at statement time, but kill sessions anyway so no open transaction
+    // keeps writing past the quota.
+    if (over) await this.killConnections(users);
+    await this.exec(`UPDATE ${META}.instances SET quota_exceeded = ? WHERE name = ?`, [over ? 1 : 0, name]);
+    this.options.log.info(over ? 'quota exceeded: writes revoked' : 'back under quota: writes restored', { name, size, quota: plan.quotaBytes });
   }
 }

@@ -3,13 +3,15 @@
 // capacity, node timeouts, the record across a restart, and orphans.
 import assert from 'node:assert/strict';
 import { PLANS, SERVICE_ID } from '../../../src/runtime/mysql-gateway/catalog.js';
-import { BROKER, gatewaySuite, osb, type FakeNode, type RunningGateway } from './helpers.js';
+import { BROKER, dbName, gatewaySuite, guid, osb, type FakeNode, type RunningGateway } from './helpers.js';
 
 const SMALL = PLANS.find((p) => p.name === 'small')!.id;
 const MEDIUM = PLANS.find((p) => p.name === 'medium')!.id;
 const provisionBody = (over: Record<string, unknown> = {}) => ({ service_id: SERVICE_ID, plan_id: SMALL, organization_guid: 'org-1', space_guid: 'space-1', context: { platform: 'cloudfoundry' }, ...over });
 const bindBody = (over: Record<string, unknown> = {}) => ({ service_id: SERVICE_ID, plan_id: SMALL, bind_resource: { app_guid: 'app-1' }, ...over });
 const Q = `?service_id=${SERVICE_ID}&plan_id=${SMALL}`;
+/** The credentials of a binding, as cf-mysql writes them: nothing of devbox's own. */
+const CF_MYSQL_FIELDS = ['hostname', 'jdbcUrl', 'name', 'password', 'port', 'uri', 'username'];
 
 describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
   this.timeout(15_000);
@@ -79,8 +81,9 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
     });
 
     it('provision: 400 for malformed or missing/unknown ids (state unchanged), 201, 200 identical, 409 other attributes', async () => {
-      const path = '/v2/service_instances/inst-1';
-      const bad: Array<[string, unknown]> = [
+      const id = 'f0e1d2c3-b4a5-4697-8879-6a5b4c3d2e1f';
+      const path = `/v2/service_instances/${id}`;
+      const bad: Array<[string, unknown, string?]> = [
         ['no body', undefined],
         ['an array', []],
         ['no service_id', provisionBody({ service_id: undefined })],
@@ -88,21 +91,31 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
         ['unknown service_id', provisionBody({ service_id: 'nope' })],
         ['unknown plan_id', provisionBody({ plan_id: 'nope' })],
         ['plan_id of another kind', provisionBody({ plan_id: 42 })],
+        // spec.md "Provisioning": REQUIRED, non-empty strings (MUST 400).
+        ['no organization_guid', provisionBody({ organization_guid: undefined })],
+        ['no space_guid', provisionBody({ space_guid: undefined })],
+        ['an empty organization_guid', provisionBody({ organization_guid: '' })],
+        ['a space_guid of another kind', provisionBody({ space_guid: 7 })],
+        ['parameters not an object', provisionBody({ parameters: 'x' })],
+        ['an id that is no GUID (it names the database)', provisionBody(), '/v2/service_instances/inst-1'],
       ];
-      for (const [what, body] of bad) {
-        const res = await osb(g.url, 'PUT', path, { body });
+      for (const [what, body, target = path] of bad) {
+        const res = await osb(g.url, 'PUT', target, { body });
         assert.equal(res.status, 400, what);
         assert.ok(String(res.json.description).length > 0, what);
       }
+      assert.match(String((await osb(g.url, 'PUT', path, { body: provisionBody({ organization_guid: undefined }) })).json.description), /'organization_guid' is missing/);
+      assert.match(String((await osb(g.url, 'PUT', '/v2/service_instances/inst-1', { body: provisionBody() })).json.description), /must be a GUID/);
       assert.equal((await osb(g.url, 'GET', path)).status, 404);
-      assert.equal(n.requests.filter((r) => r.op === 'provision').length, 0);
+      assert.equal(n.requests.filter((r) => r.op === 'provision').length, 0, 'nothing created');
+      assert.equal(g.varz().instances, 0);
 
-      // Unknown fields are ignored.
+      // Unknown fields are ignored. The database is named as cf-mysql names it.
       const created = await osb(g.url, 'PUT', path, { body: provisionBody({ x_unknown_field: { a: 1 }, parameters: { a: 1, b: 2 } }) });
       assert.equal(created.status, 201);
       assert.deepEqual(created.json, {});
-      assert.deepEqual([...n.databases], ['cf_inst1']);
-      assert.deepEqual(n.requests[0], { op: 'provision', body: { plan: 'small', version: '10.11', name: 'cf_inst1' } });
+      assert.deepEqual([...n.databases], ['cf_f0e1d2c3_b4a5_4697_8879_6a5b4c3d2e1f']);
+      assert.deepEqual(n.requests[0], { op: 'provision', body: { plan: 'small', version: '10.11', name: 'cf_f0e1d2c3_b4a5_4697_8879_6a5b4c3d2e1f' } });
 
       const again = await osb(g.url, 'PUT', path, { body: provisionBody({ parameters: { b: 2, a: 1 } }) });
       assert.equal(again.status, 200);
@@ -119,14 +132,18 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       assert.equal(fetched.json.service_id, SERVICE_ID);
       assert.equal(fetched.json.plan_id, SMALL);
       assert.deepEqual(await osb(g.url, 'GET', `${path}/last_operation`).then((r) => [r.status, r.json]), [200, { state: 'succeeded' }]);
-      assert.equal((await osb(g.url, 'GET', '/v2/service_instances/absent/last_operation')).status, 410);
+      // spec.md "Polling Last Operation": 404 (MUST) for an instance that does not exist.
+      const absent = await osb(g.url, 'GET', `/v2/service_instances/${guid(404)}/last_operation`);
+      assert.equal(absent.status, 404);
+      assert.ok(absent.json.description);
       assert.equal(g.varz().instances, 1);
     });
 
     it('bind: 400 for missing ids or an unknown instance, 201 with cf-mysql credentials, 200 identical, 409, GET 200/404', async () => {
-      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-2', { body: provisionBody() })).status, 201);
-      const path = '/v2/service_instances/inst-2/service_bindings/bind-1';
-      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/absent/service_bindings/bind-1', { body: bindBody() })).status, 400);
+      const id = guid(2);
+      assert.equal((await osb(g.url, 'PUT', `/v2/service_instances/${id}`, { body: provisionBody() })).status, 201);
+      const path = `/v2/service_instances/${id}/service_bindings/bind-1`;
+      assert.equal((await osb(g.url, 'PUT', `/v2/service_instances/${guid(404)}/service_bindings/bind-1`, { body: bindBody() })).status, 400);
       assert.equal((await osb(g.url, 'PUT', path, { body: bindBody({ service_id: undefined }) })).status, 400);
       assert.equal((await osb(g.url, 'PUT', path, { body: bindBody({ plan_id: MEDIUM }) })).status, 400);
       assert.equal((await osb(g.url, 'PUT', path, { raw: '[' })).status, 400);
@@ -135,10 +152,11 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       const created = await osb(g.url, 'PUT', path, { body: bindBody({ x_extra: true }) });
       assert.equal(created.status, 201);
       const credentials = created.json.credentials as Record<string, unknown>;
-      for (const key of ['hostname', 'port', 'name', 'username', 'password', 'uri', 'jdbcUrl']) assert.ok(key in credentials, key);
-      assert.equal(credentials.name, 'cf_inst2');
+      // cf-mysql's fields and nothing else: the node's id and `host` (which the node sent) stay in the broker.
+      assert.deepEqual(Object.keys(credentials).sort(), CF_MYSQL_FIELDS);
+      assert.equal(credentials.name, dbName(id));
       assert.equal(typeof credentials.port, 'number');
-      assert.match(String(credentials.uri), /^mysql:\/\/u[0-9a-f]{15}:.+@127\.0\.0\.1:3306\/cf_inst2\?reconnect=true$/);
+      assert.match(String(credentials.uri), new RegExp(`^mysql://u[0-9a-f]{15}:.+@127\\.0\\.0\\.1:3306/${dbName(id)}\\?reconnect=true$`));
 
       const again = await osb(g.url, 'PUT', path, { body: bindBody() });
       assert.equal(again.status, 200);
@@ -151,36 +169,55 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       assert.equal(fetched.status, 200);
       assert.deepEqual(fetched.json.credentials, credentials);
       assert.equal((await osb(g.url, 'GET', `${path}/last_operation`)).status, 200);
-      assert.equal((await osb(g.url, 'GET', '/v2/service_instances/inst-2/service_bindings/other')).status, 404);
+      assert.equal((await osb(g.url, 'GET', `/v2/service_instances/${id}/service_bindings/other`)).status, 404);
+      assert.equal((await osb(g.url, 'GET', `/v2/service_instances/${id}/service_bindings/other/last_operation`)).status, 404);
 
-      const second = await osb(g.url, 'PUT', '/v2/service_instances/inst-2/service_bindings/bind-2', { body: bindBody() });
+      const second = await osb(g.url, 'PUT', `/v2/service_instances/${id}/service_bindings/bind-2`, { body: bindBody() });
       assert.equal(second.status, 201);
       assert.notEqual((second.json.credentials as Record<string, unknown>).username, credentials.username);
       assert.equal(g.varz().bindings, 2);
     });
 
-    it('update: 400 for a bad body, an unknown instance or plan; a plan change is the node\'s, parameters are recorded', async () => {
-      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-u', { body: provisionBody() })).status, 201);
-      const path = '/v2/service_instances/inst-u';
+    it('update: checked whole first (400 for a bad body, missing or unknown ids, an unknown instance), 200 {} for no change, a plan change is the node\'s', async () => {
+      const id = guid(5);
+      const path = `/v2/service_instances/${id}`;
+      assert.equal((await osb(g.url, 'PUT', path, { body: provisionBody() })).status, 201);
       assert.equal((await osb(g.url, 'PUT', `${path}/service_bindings/b-before`, { body: bindBody() })).status, 201);
       for (const [what, target, body] of [
         ['no body', path, undefined],
+        ['an array', path, [SERVICE_ID]],
         ['no service_id', path, { plan_id: MEDIUM }],
-        ['another service', path, { service_id: 'nope', plan_id: MEDIUM }],
+        ['an empty service_id', path, { service_id: '', plan_id: MEDIUM }],
+        ['an unknown service_id', path, { service_id: 'nope', plan_id: MEDIUM }],
         ['an unknown plan', path, { service_id: SERVICE_ID, plan_id: 'nope' }],
+        ['a plan_id of another kind', path, { service_id: SERVICE_ID, plan_id: 42 }],
         ['parameters not an object', path, { service_id: SERVICE_ID, parameters: [1] }],
-        ['an unknown instance', '/v2/service_instances/absent', { service_id: SERVICE_ID, plan_id: MEDIUM }],
+        ['an unknown instance', `/v2/service_instances/${guid(404)}`, { service_id: SERVICE_ID, plan_id: MEDIUM }],
+        ['an unknown instance, nothing else wrong', `/v2/service_instances/${guid(404)}`, { service_id: SERVICE_ID }],
       ] as Array<[string, string, unknown]>) {
         const res = await osb(g.url, 'PATCH', `${target}?accepts_incomplete=true`, { body });
         assert.equal(res.status, 400, what);
         assert.ok(String(res.json.description).length > 0, what);
       }
+      assert.match(String((await osb(g.url, 'PATCH', path, { body: { service_id: SERVICE_ID, plan_id: 'nope' } })).json.description), /unknown plan_id 'nope'/);
       assert.equal(n.requests.filter((r) => r.op === 'update').length, 0, 'a refused update asks no node');
       assert.equal((await osb(g.url, 'GET', path)).json.plan_id, SMALL);
 
+      // Nothing to change (only service_id and context, the same plan, the same parameters): 200 {} at once.
+      for (const body of [
+        { service_id: SERVICE_ID },
+        { service_id: SERVICE_ID, context: { platform: 'cloudfoundry', instance_name: 'renamed' } },
+        { service_id: SERVICE_ID, plan_id: SMALL, previous_values: { plan_id: SMALL } },
+        { service_id: SERVICE_ID, parameters: {} },
+      ]) {
+        const res = await osb(g.url, 'PATCH', path, { body });
+        assert.deepEqual([res.status, res.json], [200, {}], JSON.stringify(body));
+      }
+      assert.equal(n.requests.filter((r) => r.op === 'update').length, 0);
+
       const moved = await osb(g.url, 'PATCH', `${path}?accepts_incomplete=true`, { body: { service_id: SERVICE_ID, plan_id: MEDIUM, previous_values: { plan_id: SMALL } } });
       assert.deepEqual([moved.status, moved.json], [200, {}]);
-      assert.deepEqual(n.requests.filter((r) => r.op === 'update').map((r) => r.body), [{ name: 'cf_instu', plan: 'medium' }]);
+      assert.deepEqual(n.requests.filter((r) => r.op === 'update').map((r) => r.body), [{ name: dbName(id), plan: 'medium' }]);
       assert.equal((await osb(g.url, 'GET', path)).json.plan_id, MEDIUM);
       // Parameters only: recorded, no node asked; the same plan again asks nothing either.
       assert.equal((await osb(g.url, 'PATCH', path, { body: { service_id: SERVICE_ID, parameters: { x: 1 } } })).status, 200);
@@ -194,8 +231,9 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
     });
 
     it('unbind and deprovision: 400 without the query ids, 200 {}, 410 {} when absent', async () => {
-      assert.equal((await osb(g.url, 'PUT', '/v2/service_instances/inst-3', { body: provisionBody() })).status, 201);
-      const path = '/v2/service_instances/inst-3/service_bindings/bind-3';
+      const id = guid(3);
+      assert.equal((await osb(g.url, 'PUT', `/v2/service_instances/${id}`, { body: provisionBody() })).status, 201);
+      const path = `/v2/service_instances/${id}/service_bindings/bind-3`;
       const bound = await osb(g.url, 'PUT', path, { body: bindBody() });
       const username = String((bound.json.credentials as Record<string, unknown>).username);
       assert.ok(n.users.has(username));
@@ -212,16 +250,17 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
       // Deprovision drops the database and the bindings still left on it.
       const left = await osb(g.url, 'PUT', `${path}-b`, { body: bindBody() });
       const leftUser = String((left.json.credentials as Record<string, unknown>).username);
-      const instance = '/v2/service_instances/inst-3';
+      const instance = `/v2/service_instances/${id}`;
       assert.equal((await osb(g.url, 'DELETE', `${instance}?service_id=${SERVICE_ID}`)).status, 400);
       assert.equal((await osb(g.url, 'GET', instance)).status, 200);
       assert.deepEqual(await osb(g.url, 'DELETE', `${instance}${Q}`).then((r) => [r.status, r.json]), [200, {}]);
-      assert.deepEqual(n.requests.find((r) => r.op === 'unprovision')?.body, { name: 'cf_inst3', bindings: [{ username: leftUser }] });
+      assert.deepEqual(n.requests.find((r) => r.op === 'unprovision')?.body, { name: dbName(id), bindings: [{ username: leftUser }] });
       assert.equal(n.databases.size, 0);
       assert.equal(n.users.size, 0);
       assert.deepEqual(await osb(g.url, 'DELETE', `${instance}${Q}`).then((r) => [r.status, r.json]), [410, {}]);
       assert.equal((await osb(g.url, 'GET', instance)).status, 404);
-      assert.equal((await osb(g.url, 'GET', `${instance}/last_operation`)).status, 410);
+      assert.equal((await osb(g.url, 'GET', `${instance}/last_operation`)).status, 404, 'gone: 404, as for any instance that does not exist');
+      assert.equal((await osb(g.url, 'GET', `${path}/last_operation`)).status, 404);
       assert.equal(g.varz().instances, 0);
       assert.equal(g.varz().bindings, 0);
     });

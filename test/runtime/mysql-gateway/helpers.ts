@@ -1,22 +1,29 @@
 // Stand-ins for the gateway's neighbours: mysql-nodes written here that answer the MyaaS contract of
-// docs/services-protocol.md on a real bus (in memory, no MySQL), and a broker client.
+// docs/services-protocol.md on a real bus (in memory, no MySQL), and a broker client; and the real
+// mysql-node with its private MariaDB, for the tests that go all the way to the server.
 import { randomUUID } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, JSONCodec, type Msg, type NatsConnection } from 'nats';
-import type { ComponentContext } from '../../../src/runtime/common/component.js';
+import type { Component, ComponentContext } from '../../../src/runtime/common/component.js';
 import { statePaths, type DevboxConfig } from '../../../src/runtime/common/config.js';
 import { request, type HttpResponse } from '../../../src/runtime/common/http.js';
 import { createLogger } from '../../../src/runtime/common/log.js';
 import { createGateway, type GatewayComponent } from '../../../src/runtime/mysql-gateway/component.js';
+import { createMysqlNode } from '../../../src/runtime/mysql-node/component.js';
 import { BusServer } from '../../../src/runtime/bus/server.js';
 import { waitFor } from '../../../src/runtime/common/net.js';
 
 const json = JSONCodec();
 export const BROKER = { username: 'broker', password: 'broker-pw' };
 export const connectTo = (port: number): Promise<NatsConnection> => connect({ servers: `127.0.0.1:${port}` });
+
+/** A GUID for an instance or binding id, readable in a test: guid(1) is 00000000-0000-4000-8000-000000000001. */
+export const guid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+/** cf-mysql's database name for an instance: `cf_` and its GUID with the dashes as underscores. */
+export const dbName = (instanceId: string) => `cf_${instanceId.replaceAll('-', '_')}`;
 
 export function tempHome(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-gw-'));
@@ -97,6 +104,54 @@ export async function startGateway({ home, busPort, routerPort = 1, env = {} }: 
   };
 }
 
+export interface RealNode {
+  component: Component;
+  /** The node's private MySQL server, and its root password. */
+  server(): { host: string; port: number; user: string; password: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * The real mysql-node (`mysql-node-0`) on the bus at `busPort`, running its private MariaDB in
+ * `home`, once it serves. The caller sets the node's environment (DEVBOX_MYSQL_*) for as long as it
+ * runs: the node reads the plans' sizes from it at each use.
+ */
+export async function startMysqlNode({ home, busPort }: { home: string; busPort: number }): Promise<RealNode> {
+  const config = testConfig(1);
+  config.mysql.root_password = 'osb-root-pw';
+  const lines: string[] = [];
+  const ctx: ComponentContext = {
+    name: 'mysql-node',
+    index: 0,
+    uuid: randomUUID(),
+    home,
+    paths: statePaths(home),
+    config,
+    log: createLogger('mysql-node', { write: (line) => void lines.push(line), level: 'debug' }),
+  };
+  const component = createMysqlNode(ctx);
+  const nc = await connectTo(busPort);
+  const stop = async () => {
+    await component.stop();
+    await nc.close();
+  };
+  try {
+    await component.start(nc);
+    // It starts MySQL in the background (a new data directory takes seconds).
+    await waitFor('the mysql-node to serve', () => component.varz().mysql !== 'starting', { timeoutMs: 60_000, intervalMs: 50 });
+    const mysql = component.varz().mysql as { port?: number } | string;
+    if (typeof mysql !== 'object' || !mysql.port) throw new Error(`the mysql-node does not serve: ${JSON.stringify(component.varz())}\n${lines.slice(-5).join('\n')}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    component,
+    server: () => ({ host: '127.0.0.1', port: (component.varz().mysql as { port: number }).port, user: 'root', password: config.mysql.root_password }),
+    stop,
+  };
+}
+
 export interface OsbOptions {
   body?: unknown;
   /** Raw body text (for malformed JSON). */
@@ -124,10 +179,12 @@ export interface FakeNodeOptions {
   id: string;
   capacity: number;
   plans?: string[];
-  /** Never answers requests (it still announces). */
-  silent?: boolean;
+  /** Never answers requests (it still announces), or these operations only. */
+  silent?: boolean | string[];
   /** Answers every provision with this failure. */
   failProvision?: string;
+  /** Answers every update with this failure (a real node's 422: the data does not fit the plan). */
+  failUpdate?: { code: number; description: string };
 }
 
 /** A mysql-node that keeps its databases and users in memory and answers the MyaaS contract. */
@@ -176,11 +233,12 @@ export class FakeNode {
   private handle(op: string, msg: Msg): void {
     const body = (json.decode(msg.data) ?? {}) as Record<string, unknown>;
     this.requests.push({ op, body });
-    if (this.o.silent) return;
+    if (this.o.silent === true || (Array.isArray(this.o.silent) && this.o.silent.includes(op))) return;
     msg.respond(json.encode(this.answer(op, body)));
   }
 
   private answer(op: string, body: Record<string, unknown>): unknown {
+    // With `host` and `node_id`, as nodes before cf-mysql's credentials sent: the gateway passes neither on.
     const base = { hostname: '127.0.0.1', host: '127.0.0.1', port: 3306, node_id: this.o.id };
     switch (op) {
       case 'provision': {
@@ -213,6 +271,7 @@ export class FakeNode {
         return { success: true };
       }
       case 'update':
+        if (this.o.failUpdate) return { success: false, error: this.o.failUpdate };
         return this.databases.has(String(body.name)) ? { success: true } : { success: false, error: { code: 404, description: `no database ${String(body.name)}` } };
       case 'check_orphan':
         return { node_id: this.o.id, databases: [...this.databases], users: [...this.users.keys()] };

@@ -69,7 +69,12 @@ function context(home: string, index: number, lines: string[]): ComponentContext
   };
 }
 
-const instanceName = () => `cf_${randomUUID().replace(/-/g, '')}`;
+/** cf-mysql's name, the gateway's for every new instance: `cf_` and the GUID with its dashes as underscores. */
+const instanceName = () => `cf_${randomUUID().replace(/-/g, '_')}`;
+/** The name of databases made before that: `cf_` and the GUID's 32 hex digits. */
+const legacyName = () => `cf_${randomUUID().replace(/-/g, '')}`;
+/** What apps see, as cf-mysql writes it: nothing of devbox's own (no node id). */
+const CF_MYSQL_FIELDS = ['hostname', 'jdbcUrl', 'name', 'password', 'port', 'uri', 'username'];
 
 /** The node starts MySQL in the background: wait until it serves (or says it cannot). */
 async function untilServing(component: { varz(): Record<string, unknown> }): Promise<void> {
@@ -101,7 +106,7 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     return c;
   };
   const asUser = async (creds: Credentials) => {
-    const c = await createConnection({ host: creds.host, port: creds.port, user: creds.username, password: creds.password, database: creds.name });
+    const c = await createConnection({ host: creds.hostname, port: creds.port, user: creds.username, password: creds.password, database: creds.name });
     opened.push(c);
     return c;
   };
@@ -184,11 +189,19 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     const name = instanceName();
     const first = await request('provision', { plan: 'small', version: '10.11', name });
     assert.equal(first.success, true);
-    assert.deepEqual(first.credentials, { name, hostname: '127.0.0.1', host: '127.0.0.1', port: varz().mysql.port, node_id: 'mysql-node-0' });
+    assert.match(name, /^cf_[0-9a-f]{8}(_[0-9a-f]{4}){3}_[0-9a-f]{12}$/);
+    assert.deepEqual(first.credentials, { hostname: '127.0.0.1', port: varz().mysql.port, name });
     assert.ok((await databases()).includes(name));
     const again = await request('provision', { plan: 'small', version: '10.11', name });
     assert.deepEqual(again, first);
-    for (const bad of [{ plan: 'small', name: 'cf_x; DROP DATABASE mysql' }, { plan: 'huge', name: instanceName() }, { plan: 'small', name: instanceName(), version: '5.1' }]) {
+    const bads = [
+      { plan: 'small', name: 'cf_x; DROP DATABASE mysql' },
+      { plan: 'small', name: `cf_${randomUUID()}` },
+      { plan: 'small', name: 'cf_owned_by_someone_else' },
+      { plan: 'huge', name: instanceName() },
+      { plan: 'small', name: instanceName(), version: '5.1' },
+    ];
+    for (const bad of bads) {
       const reply = await request('provision', bad);
       assert.equal(reply.success, false);
       assert.equal(typeof reply.error?.description, 'string');
@@ -199,6 +212,7 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     const name = await provision();
     const bindingId = randomUUID();
     const creds = await bind(name, bindingId);
+    assert.deepEqual(Object.keys(creds).sort(), CF_MYSQL_FIELDS);
     assert.match(creds.username, /^u[0-9a-f]{15}$/);
     assert.equal(creds.uri, `mysql://${creds.username}:${encodeURIComponent(creds.password)}@127.0.0.1:${creds.port}/${name}?reconnect=true`);
     assert.equal(creds.jdbcUrl, `jdbc:mysql://127.0.0.1:${creds.port}/${name}?user=${creds.username}&password=${encodeURIComponent(creds.password)}`);
@@ -279,16 +293,95 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
   it('check_orphan lists databases and users; purge_orphan removes them', async () => {
     const name = await provision();
     const creds = await bind(name);
+    // Not the node's: a cf-mysql-named database someone else made on the server (a shared one,
+    // DEVBOX_MYSQL_URL). One of the old naming is listed by its name alone, as before.
+    const foreign = instanceName();
+    const old = legacyName();
+    await (await root()).query('CREATE DATABASE ??', [foreign]);
+    await (await root()).query('CREATE DATABASE ??', [old]);
     const listed = await request('check_orphan', {});
     assert.equal(listed.node_id, 'mysql-node-0');
     assert.ok((listed.databases as string[]).includes(name));
+    assert.ok((listed.databases as string[]).includes(old));
+    assert.ok(!(listed.databases as string[]).includes(foreign), 'a database the node did not make is not its orphan');
     assert.ok((listed.users as string[]).includes(creds.username));
     assert.ok(!(listed.databases as string[]).includes('devbox_node'));
-    assert.deepEqual(await request('purge_orphan', { databases: [name, 'mysql'], users: [creds.username, 'root'] }), { success: true });
+    assert.deepEqual(await request('purge_orphan', { databases: [name, old, foreign, 'mysql'], users: [creds.username, 'root'] }), { success: true });
     assert.ok(!(await databases()).includes(name));
+    assert.ok(!(await databases()).includes(old));
+    assert.ok((await databases()).includes(foreign), 'never purged');
     assert.ok((await databases()).includes('mysql'));
     assert.ok(!(await users()).includes(creds.username));
     assert.deepEqual(await request('purge_orphan', { databases: [name], users: [creds.username] }), { success: true });
+    await (await root()).query('DROP DATABASE ??', [foreign]);
+  });
+
+  it('keeps serving a database made before cf-mysql\'s names (cf_<32 hex>): bind, update, check_orphan, unbind, unprovision', async () => {
+    // As the node before the change made it: the database and its row in devbox_node.instances.
+    const name = legacyName();
+    await (await root()).query('CREATE DATABASE ?? CHARACTER SET utf8mb4', [name]);
+    await (await root()).query("INSERT INTO devbox_node.instances (name, plan) VALUES (?, 'small')", [name]);
+    const creds = await bind(name);
+    assert.equal(creds.name, name);
+    assert.equal(creds.uri, `mysql://${creds.username}:${encodeURIComponent(creds.password)}@127.0.0.1:${creds.port}/${name}?reconnect=true`);
+    const c = await asUser(creds);
+    await c.query('CREATE TABLE kept (v TEXT)');
+    await c.query("INSERT INTO kept VALUES ('old')");
+    assert.deepEqual(await request('update', { name, plan: 'medium' }), { success: true });
+    assert.ok(((await request('check_orphan', {})).databases as string[]).includes(name));
+    assert.deepEqual(await request('unbind', { credentials: { name, username: creds.username } }), { success: true });
+    await assert.rejects(asUser(creds), /denied/);
+    assert.deepEqual(await request('unprovision', { name, bindings: [] }), { success: true });
+    assert.ok(!(await databases()).includes(name));
+  });
+
+  it('update refuses a plan the data does not fit (422, nothing changes); an upgrade gives an over-quota database its writes back at once', async () => {
+    const half = Buffer.alloc(512 * 1024, 7);
+    /** What the server says the database takes (InnoDB's files), as the node measures it. */
+    const size = async (name: string) => {
+      const [rows] = await (await root()).query<RowDataPacket[]>("SELECT COALESCE(SUM(ALLOCATED_SIZE), 0) AS n FROM information_schema.INNODB_SYS_TABLESPACES WHERE SUBSTRING_INDEX(NAME, '/', 1) = ?", [name]);
+      return Number(rows[0].n);
+    };
+    const limit = async (username: string) => Number((await (await root()).query<RowDataPacket[]>('SELECT max_user_connections AS n FROM mysql.user WHERE User = ?', [username]))[0][0].n);
+
+    // A medium database holding 2 MB does not fit small (1 MB in these tests).
+    const big = await provision('medium');
+    const bigCreds = await bind(big);
+    const c = await asUser(bigCreds);
+    await c.query('CREATE TABLE blobs (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB)');
+    for (let i = 0; i < 4; i++) await c.query('INSERT INTO blobs (b) VALUES (?)', [half]);
+    await waitFor('the server to count the data', async () => (await size(big)) > 1024 * 1024, { timeoutMs: 10_000 });
+    const refused = await request('update', { name: big, plan: 'small' });
+    assert.equal(refused.success, false);
+    assert.equal(refused.error?.code, 422);
+    assert.match(String(refused.error?.description), /holds \d+(\.\d)? MB, more than plan small allows \(1\.0 MB\); drop or truncate tables/);
+    const [plan] = await (await root()).query<RowDataPacket[]>('SELECT plan FROM devbox_node.instances WHERE name = ?', [big]);
+    assert.equal(plan[0].plan, 'medium', 'the plan is unchanged');
+    assert.equal(await limit(bigCreds.username), 40);
+    await c.query('INSERT INTO blobs (b) VALUES (?)', [Buffer.from('still writable')]);
+    // Emptied, it fits.
+    await c.query('DROP TABLE blobs');
+    assert.deepEqual(await request('update', { name: big, plan: 'small' }), { success: true });
+    assert.equal(await limit(bigCreds.username), 10);
+
+    // A small database over its size has lost its writes; moved to medium it gets them back in the
+    // update itself, not at the enforcer's next pass.
+    const full = await provision('small');
+    const fullCreds = await bind(full);
+    const writer = await asUser(fullCreds);
+    await writer.query('CREATE TABLE blobs (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB)');
+    try {
+      for (let i = 0; i < 4; i++) await writer.query('INSERT INTO blobs (b) VALUES (?)', [half]);
+    } catch (error) {
+      // A connection killed while it sends a row may also end in EPIPE or ECONNRESET.
+      assert.match((error as Error).message, /closed|denied|lost|killed|EPIPE|ECONNRESET/i);
+    }
+    await waitFor('the quota to be enforced', () => varz().quota_revoked.includes(full), { timeoutMs: 10_000 });
+    await assert.rejects((await asUser(fullCreds)).query('INSERT INTO blobs (b) VALUES (?)', [Buffer.from('x')]), /denied/);
+    assert.deepEqual(await request('update', { name: full, plan: 'medium' }), { success: true });
+    assert.ok(!varz().quota_revoked.includes(full));
+    await (await asUser(fullCreds)).query('INSERT INTO blobs (b) VALUES (?)', [Buffer.from('x')]);
+    assert.equal(await limit(fullCreds.username), 40);
   });
 
   it('quota: past the plan size writes are refused and reads still work; under it again writes come back', async () => {
@@ -302,7 +395,8 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     try {
       for (; written < 4; written++) await c.query('INSERT INTO blobs (b) VALUES (?)', [blob]);
     } catch (error) {
-      assert.match((error as Error).message, /closed|denied|lost|killed/i);
+      // A connection killed while it sends a row may also end in EPIPE or ECONNRESET.
+      assert.match((error as Error).message, /closed|denied|lost|killed|EPIPE|ECONNRESET/i);
     }
     await waitFor('the quota to be enforced', () => varz().quota_revoked.includes(name), { timeoutMs: 10_000 });
     const after = await asUser(creds);
@@ -359,7 +453,7 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
   let server: PrivateMysqld | undefined;
   let url = '';
   let home: string;
-  const saved = { DEVBOX_MYSQL_URL: process.env.DEVBOX_MYSQL_URL };
+  const saved = { DEVBOX_MYSQL_URL: process.env.DEVBOX_MYSQL_URL, DEVBOX_MYSQL_PLANS: process.env.DEVBOX_MYSQL_PLANS };
 
   const admin = () => {
     const u = new URL(url);
@@ -372,6 +466,8 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     server = await startPrivateMysqld({ dir, port: await freePort(), rootPassword: 'existing-pw' });
     url = server.url;
     process.env.DEVBOX_MYSQL_URL = url;
+    // This node offers small only (--plan small).
+    process.env.DEVBOX_MYSQL_PLANS = 'small';
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-url-'));
     bus = new BusServer({ host: '127.0.0.1', port: 0 });
     await bus.listen();
@@ -389,8 +485,10 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     await server?.stop();
     if (server) fs.rmSync(path.dirname(server.socket), { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
-    if (saved.DEVBOX_MYSQL_URL === undefined) delete process.env.DEVBOX_MYSQL_URL;
-    else process.env.DEVBOX_MYSQL_URL = saved.DEVBOX_MYSQL_URL;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
 
   it('provisions, binds and unprovisions on that server, and runs no server of its own', async () => {
@@ -398,11 +496,16 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     assert.deepEqual((component.varz() as { mysql: unknown }).mysql, { mode: 'external', host: '127.0.0.1', port });
     const name = instanceName();
     const ask = async (op: string, body: unknown) => json.decode((await nc.request(`MyaaS.${op}.mysql-node-7`, json.encode(body), { timeout: 10_000 })).data) as Reply;
-    assert.equal((await ask('provision', { plan: 'medium', name })).success, true);
+    assert.equal((await ask('provision', { plan: 'small', name })).success, true);
+    // A plan of p-mysql it does not offer: the change is not possible here (422); no such plan is a 400.
+    const unserved = await ask('update', { name, plan: 'medium' });
+    assert.equal(unserved.error?.code, 422);
+    assert.match(String(unserved.error?.description), /does not serve plan medium \(it serves small\)/);
+    assert.equal((await ask('update', { name, plan: 'huge' })).error?.code, 400);
     const bound = await ask('bind', { name, binding_id: randomUUID(), bind_opts: {} });
     const creds = bound.credentials!;
     assert.equal(creds.port, port);
-    const c = await createConnection({ host: creds.host, port: creds.port, user: creds.username, password: creds.password, database: name });
+    const c = await createConnection({ host: creds.hostname, port: creds.port, user: creds.username, password: creds.password, database: name });
     await c.query('CREATE TABLE t (v INT)');
     await c.end();
     assert.deepEqual(await ask('unprovision', { name, bindings: [{ username: creds.username }] }), { success: true });
