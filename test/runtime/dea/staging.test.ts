@@ -209,10 +209,10 @@ describe('dea staging', function () {
   });
 
   it('fails with NoSuchBuildpack listing the built-in ones', async () => {
-    const { reply } = await stageApp(h, newGuid(), await packageOf(path.join(FIXTURES, 'node-hello')), { buildpacks: ['ruby_buildpack'] });
+    const { reply } = await stageApp(h, newGuid(), await packageOf(path.join(FIXTURES, 'node-hello')), { buildpacks: ['dotnet_core_buildpack'] });
     assert.equal(reply.error.id, 'NoSuchBuildpack');
-    assert.match(reply.error.message, /'ruby_buildpack' not found/);
-    assert.match(reply.error.message, /nodejs, python, staticfile, binary/);
+    assert.match(reply.error.message, /'dotnet_core_buildpack' not found/);
+    assert.match(reply.error.message, /java, nodejs, python, staticfile, binary/);
   });
 
   it('fails with NoAppDetectedError when no buildpack detects the app', async () => {

@@ -5,7 +5,7 @@
 // Once in, sessions run in the instance's container (session.ts) and port forwards (direct-tcpip)
 // connect from the DEA, which shares its network with the instances. Everything a connection holds
 // ends with the instance.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type TcpipRequestInfo } from 'ssh2';
 import type { Logger } from '../../common/log.js';
@@ -43,8 +43,10 @@ export class InstanceSshServer {
 
   constructor(private readonly options: InstanceSshServerOptions) {
     this.log = options.log;
-    const { private: hostKey, public: publicKey } = ssh2.utils.generateKeyPairSync('ed25519');
-    const parsed = ssh2.utils.parseKey(publicKey);
+    // ECDSA P-256 from Node's crypto, as the proxy's: ssh2's own ed25519 generator at times made a
+    // public key its parser then refused ("Malformed OpenSSH public key"), failing the DEA's start.
+    const hostKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString();
+    const parsed = ssh2.utils.parseKey(hostKey);
     if (parsed instanceof Error) throw parsed;
     this.fingerprint = keyFingerprint(parsed.getPublicSSH());
     this.server = new ssh2.Server({ hostKeys: [hostKey], ident: 'devbox-dea' }, (client, info) => this.onConnection(client, info.ip));

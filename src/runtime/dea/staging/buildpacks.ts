@@ -10,11 +10,34 @@ import type { Container, Mount } from '../containers/container.js';
 import { NO_APP_DETECTED, StagingFailure } from './errors.js';
 import { runStep, type StepOptions } from './run-step.js';
 
-/** The built-in buildpacks, in detection order. */
-export const BUILTIN_ORDER = ['nodejs', 'python', 'staticfile', 'binary'] as const;
+/**
+ * The built-in buildpacks, in detection order (Cloud Foundry's: java before nodejs and python, with
+ * staticfile late, as devbox's detects any index.html where Cloud Foundry's wants a Staticfile).
+ * The one list: the controller's /v3/buildpacks shows it (repositories/platform.ts).
+ */
+export const BUILTIN_ORDER = ['java', 'nodejs', 'python', 'staticfile', 'binary'] as const;
 
-/** Names Cloud Foundry users also write (`nodejs_buildpack`, ...). */
+/** Other names users write; Cloud Foundry's `<name>_buildpack` (`java_buildpack`, ...) works for every built-in. */
 const ALIASES: Record<string, string> = { node: 'nodejs', static: 'staticfile', staticfiles: 'staticfile' };
+
+/**
+ * Apps of languages devbox has no buildpack for, known by their files: no buildpack detects them,
+ * and the staging error says what they look like and how to push them anyway (issue 21).
+ */
+const UNBUILT: { language: string; files: string[]; hint: string }[] = [
+  { language: 'Go', files: ['go.mod', 'Godeps/Godeps.json', 'vendor/modules.txt'], hint: "build the binary (CGO_ENABLED=0 go build -o app .) and push it with -b binary_buildpack -c ./app" },
+  { language: 'Ruby', files: ['Gemfile'], hint: "with ruby on the machine and the gems in the app (bundle install --standalone), push it with -b binary_buildpack -c 'bundle exec rackup -p $PORT'" },
+  { language: 'PHP', files: ['composer.json', 'index.php'], hint: "with php on the machine, push it with -b binary_buildpack -c 'php -S 0.0.0.0:$PORT -t .'" },
+];
+
+/** NoAppDetectedError's message, with what the app looks like when it is a language devbox does not build. */
+function noAppDetected(appDir: string): string {
+  for (const { language, files, hint } of UNBUILT) {
+    const found = files.find((file) => fs.existsSync(path.join(appDir, file)));
+    if (found) return `${NO_APP_DETECTED}: it looks like a ${language} app (${found}), and devbox has no ${language} buildpack: ${hint}`;
+  }
+  return NO_APP_DETECTED;
+}
 
 export interface Buildpack {
   /** The built-in's name, or the directory's path as the user gave it. */
@@ -108,7 +131,7 @@ export async function detect(candidates: Buildpack[], space: StagingSpace, optio
     if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
     if (result.code === 0) return { buildpack: bp, detected: result.stdout.trim().split('\n')[0]?.trim() || bp.name };
   }
-  throw new StagingFailure('NoAppDetectedError', NO_APP_DETECTED);
+  throw new StagingFailure('NoAppDetectedError', noAppDetected(space.build.host));
 }
 
 const describeExit = (result: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; outOfMemory?: boolean }) =>
@@ -120,18 +143,35 @@ const describeExit = (result: { code: number | null; signal: NodeJS.Signals | nu
         ? `was killed by ${result.signal}`
         : `exited with status ${result.code}`;
 
+/** The longest reason a staging error carries from a buildpack's **ERROR** line. */
+const MAX_REASON = 1000;
+
+/**
+ * The reason in a buildpack's `**ERROR** ...` line (how Cloud Foundry's buildpacks mark why they
+ * fail), without control characters, or ''. The first such line of a failing step goes into the staging error, so that push
+ * says why (a toolchain to install) and not only that a step failed.
+ */
+const errorReason = (line: string): string =>
+  // eslint-disable-next-line no-control-regex -- a buildpack's terminal escapes do not belong in the API's error
+  /\*\*ERROR\*\*\s*(.+)$/.exec(line)?.[1].replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_REASON) ?? '';
+
 /**
  * Runs the buildpacks' build steps. Every buildpack but the last must be a supply buildpack; the
  * last runs bin/supply + bin/finalize when it has bin/finalize, else bin/compile.
  */
 export async function build(buildpacks: Buildpack[], space: StagingSpace, options: RunOptions): Promise<void> {
   const run = async (bp: Buildpack, step: 'supply' | 'finalize' | 'compile', args: string[]) => {
-    const result = await runStep(stepFile(space, bp, step), args, { ...options, container: space.container, cwd: space.build.inside });
+    let reason = '';
+    const onLine = (line: string, stream: 'OUT' | 'ERR') => {
+      reason ||= errorReason(line);
+      options.onLine?.(line, stream);
+    };
+    const result = await runStep(stepFile(space, bp, step), args, { ...options, onLine, container: space.container, cwd: space.build.inside });
     if (result.timedOut) throw new StagingFailure('StagingTimeExpired', `Staging timed out in the buildpack's ${step} step`);
     if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
     if (result.code !== 0) {
       options.onLine?.(`Failed in bin/${step} of buildpack ${bp.name}: ${describeExit(result)}`, 'ERR');
-      throw new StagingFailure('BuildpackCompileFailed', `App staging failed in the buildpack compile phase (bin/${step} of ${bp.name} ${describeExit(result)})`);
+      throw new StagingFailure('BuildpackCompileFailed', `App staging failed in the buildpack compile phase (bin/${step} of ${bp.name} ${describeExit(result)})${reason ? `: ${reason}` : ''}`);
     }
   };
   const deps = space.deps.inside;
