@@ -34,13 +34,30 @@ export interface AppFiles {
   entries: AppFile[];
   /** Paths that are neither files, directories nor links (sockets, fifos, devices): left out. */
   skipped: string[];
+  /**
+   * When the app path is a zip archive (`-p app.jar`, `.war`, `.zip`), as cf takes one: uploaded as it
+   * is (the controller unpacks it), with `entries` empty.
+   */
+  archive?: { path: string; size: number };
+}
+
+/** A zip archive starts with a local file header (`PK\x03\x04`), or is empty (`PK\x05\x06`). */
+async function isZipFile(file: string): Promise<boolean> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    return bytesRead === 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+  } finally {
+    await handle.close();
+  }
 }
 
 /** How many files are read at once while hashing. */
 const HASH_CONCURRENCY = 8;
 
 /**
- * Every entry of the app directory that is pushed, sorted by path. `.cfignore` in the directory and
+ * Every entry of the app directory that is pushed, sorted by path (or the archive the app path is). `.cfignore` in the directory and
  * cf's default ignores apply. A link that points outside the directory is an error naming it.
  */
 export async function collectAppFiles(root: string): Promise<AppFiles> {
@@ -51,7 +68,8 @@ export async function collectAppFiles(root: string): Promise<AppFiles> {
   } catch {
     throw new CliError(`The app path ${absolute} does not exist. Give the app's directory with -p, or 'path' in the manifest.`);
   }
-  if (!stat.isDirectory()) throw new CliError(`The app path ${absolute} is not a directory. devbox pushes a directory: give the app's directory with -p (archives are not supported).`);
+  if (stat.isFile() && (await isZipFile(absolute))) return { root: absolute, entries: [], skipped: [], archive: { path: absolute, size: stat.size } };
+  if (!stat.isDirectory()) throw new CliError(`The app path ${absolute} is neither a directory nor a zip archive (.jar, .war, .zip): give the app's directory, or its archive, with -p.`);
   let ignoreText = '';
   try {
     ignoreText = await fs.promises.readFile(path.join(absolute, '.cfignore'), 'utf8');

@@ -2,6 +2,8 @@
 // push of one app: settings, routes, files (only those the API lacks), staging, start, and the wait
 // for its instances.
 import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import { ManifestRefused } from './api/apps.js';
 import type { ApiClient } from './api/client.js';
@@ -285,11 +287,12 @@ export interface PushOptions {
 export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, space, ui, strategy, noWait }: PushOptions): Promise<App> {
   const { steps } = ui;
   const files = await steps.step('Packaging files to upload', () => collectAppFiles(plan.path), (f) => {
+    if (f.archive) return `the archive ${path.basename(f.archive.path)}, ${byteSize(f.archive.size)}`;
     const list = f.entries.filter((e) => e.type === 'file');
     return `${list.length} file${list.length === 1 ? '' : 's'}, ${byteSize(list.reduce((sum, e) => sum + e.size, 0))}`;
   });
   if (files.skipped.length > 0) steps.warn(`Not pushed (neither files, directories nor links): ${files.skipped.join(', ')}`);
-  if (files.entries.length === 0) throw new CliError(`No app files found in '${files.root}' (after .cfignore). Push the app's directory with -p.`);
+  if (files.entries.length === 0 && !files.archive) throw new CliError(`No app files found in '${files.root}' (after .cfignore). Push the app's directory with -p.`);
 
   let app = await client.apps.find(plan.name);
   const created = !app;
@@ -351,11 +354,17 @@ export async function pushApp(client: ApiClient, plan: PushPlan, { noStart, spac
   let staged: Staged;
   try {
     const pkg = await client.builds.createPackage(app.guid);
-    await steps.step(
-      'Uploading files',
-      (update) => client.builds.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
-      () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
-    );
+    const { archive } = files;
+    if (archive) {
+      // An archive goes up as it is, whole (no resource matching: cf sends an archive's files the same way).
+      await steps.step('Uploading files', () => client.builds.uploadPackage(pkg.guid, [], () => fs.createReadStream(archive.path)), () => `${path.basename(archive.path)} (${byteSize(archive.size)}) uploaded`);
+    } else {
+      await steps.step(
+        'Uploading files',
+        (update) => client.builds.uploadPackage(pkg.guid, matched, send.length > 0 ? () => tarballStream(files.root, send, (bytes) => update(`${byteSize(bytes)} of ${byteSize(newBytes)}`)) : undefined),
+        () => `${newFiles.length} new file${newFiles.length === 1 ? '' : 's'} (${byteSize(newBytes)}) uploaded, ${matched.length} unchanged (${byteSize(matchedBytes)}) not sent again`,
+      );
+    }
     if (noStart) return app;
     staged = await stagePackage(client, app, pkg.guid, ui, trace);
   } finally {

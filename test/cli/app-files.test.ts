@@ -103,13 +103,17 @@ describe('app files for push', () => {
     await collectAppFiles(dir);
   });
 
-  it('leaves out sockets and fifos, and refuses a path that is not a directory', async () => {
+  it('leaves out sockets and fifos, and refuses a path that is neither a directory nor a zip archive', async () => {
     write('a.txt', 'a');
     execFileSync('mkfifo', [path.join(dir, 'pipe')]);
     const files = await collectAppFiles(dir);
     assert.deepEqual(files.skipped, ['pipe']);
     assert.deepEqual(files.entries.map((e) => e.path), ['a.txt']);
-    await assert.rejects(collectAppFiles(path.join(dir, 'a.txt')), /is not a directory/);
+    await assert.rejects(collectAppFiles(path.join(dir, 'a.txt')), /is neither a directory nor a zip archive \(\.jar, \.war, \.zip\)/);
+    // A zip (a jar) is the app as it is, uploaded whole.
+    const jar = path.join(dir, 'app.jar');
+    fs.writeFileSync(jar, Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]));
+    assert.deepEqual(await collectAppFiles(jar), { root: jar, entries: [], skipped: [], archive: { path: jar, size: 22 } });
     await assert.rejects(collectAppFiles(path.join(dir, 'nope')), /does not exist/);
   });
 

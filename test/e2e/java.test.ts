@@ -67,6 +67,14 @@ describe('java apps through a real box: devbox push and cf push -p app.jar', fun
     assert.ok(answer.arguments.some((a) => /^-Xmx\d+K$/.test(a)), answer.arguments.join(' '));
   });
 
+  it('devbox push -p app.jar: the archive uploaded as it is, run as cf runs it (java -cp . Main)', async () => {
+    const r = await devbox(box.home, ['push', 'jarchive', '-p', app.jar], { timeoutMs: 90_000 });
+    assert.equal(r.exitCode, 0, show(r));
+    assert.match(r.stdout, /the archive app\.jar/);
+    assert.doesNotMatch(r.stdout, /-jar app\.jar/, 'the jar\'s contents, not a jar in a directory');
+    assert.equal((await visit('jarchive')).hello, 'java');
+  });
+
   it('cf push -p app.jar (the jar\'s contents), -b java_buildpack and -m 512M: java -cp . Main behind the router', async () => {
     const out = await cf.ok(['push', 'jcf', '-p', app.jar, '-b', 'java_buildpack', '-m', '512M'], { timeoutMs: 110_000 });
     assert.match(out, /#0\s+running\s/);
