@@ -56,8 +56,8 @@ export function stagingFailure(build: Build, app: string, ui: Pick<Ui, 'bin' | '
   const match = /^(\w+) - (.*)$/s.exec(error);
   const [id, reason] = match ? [match[1], match[2]] : ['', error];
   const tips: string[] = [];
-  if (id === 'NoAppDetectedError') tips.push(`TIP: devbox's buildpacks are nodejs, python, staticfile and binary: name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.`);
-  if (id === 'NoSuchBuildpack') tips.push(`TIP: devbox's buildpacks are nodejs, python, staticfile and binary, or a buildpack directory given by its path.`);
+  if (id === 'NoAppDetectedError') tips.push(`TIP: devbox's buildpacks are java, nodejs, python, staticfile and binary: name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.`);
+  if (id === 'NoSuchBuildpack') tips.push(`TIP: devbox's buildpacks are java, nodejs, python, staticfile and binary, or a buildpack directory given by its path.`);
   tips.push(moreInformationTip(ui, app));
   return new CliError(`Error staging application: ${reason}\n\n${tips.join('\n')}`);
 }
@@ -381,4 +381,117 @@ function crashLines(crashes: AuditEvent[]): string {
   if (byIndex.size === 0) return '';
   const lines = [...byIndex.entries()].sort(([a], [b]) => a - b).map(([index, event]) => `   #${index} crashed: ${crashDescription(event)}`);
   return `${lines.join('\n')}\n\n`;
+}
+
+/** A started app as `up` left it: empty `problems` when it runs and answers on its routes. */
+export interface StartedAppReport {
+  app: App;
+  /** Why it does not (wholly) run, one phrase each: a process that crashed (with why), is still starting, a route not routed yet. */
+  problems: string[];
+}
+
+/** Routes are asked for this often once an app's instances run: the router learns them within milliseconds. */
+const ROUTE_POLL = { initialMs: 20, maxMs: 250, factor: 1.5 };
+
+/**
+ * After `devbox up`: waits (one step, `Waiting for N apps to start`) until every app whose desired
+ * state is STARTED runs again, in every space. Each process with instances is waited for as
+ * `waitForInstances` does after a start at `since` (API time; crashes before it are not about this
+ * start): until its instances run, or one runs and the others crashed, or all crashed, or its
+ * startup timeout (`CF_STARTUP_TIMEOUT`, else its health check timeout and a grace) passes. Then,
+ * with `routed`, until the router routes each of the app's routes to a running process, so that the
+ * app answers once this returns. Nothing throws for an app: what does not run is said (a warning
+ * per app) and returned; a failure of the API itself is thrown.
+ */
+export async function waitForStartedApps(
+  client: ApiClient,
+  since: Date,
+  ui: Ui,
+  { routed }: { routed?: (hostname: string, path: string) => Promise<boolean> } = {},
+): Promise<StartedAppReport[]> {
+  const started = (await client.list<App>('/v3/apps', { order_by: 'name' })).filter((a) => a.state === 'STARTED');
+  if (started.length === 0) return [];
+  const [processes, droplets] = await Promise.all([client.processes.ofApps(started.map((a) => a.guid)), Promise.all(started.map((a) => client.apps.currentDroplet(a.guid)))]);
+  const apps = started
+    .map((app, i) => ({ app, droplet: droplets[i], processes: processes.filter((p) => p.relationships.app.data.guid === app.guid && p.instances > 0) }))
+    .filter((a) => a.processes.length > 0);
+  if (apps.length === 0) return [];
+  let ready = 0;
+  const count = (n: number) => `${n} of ${apps.length} running`;
+  const reports = await ui.steps.step(
+    `Waiting for ${apps.length} app${apps.length === 1 ? '' : 's'} to start`,
+    (update) =>
+      Promise.all(
+        apps.map(async ({ app, droplet, processes: own }) => {
+          // The health manager never starts an app without a droplet: nothing to wait for.
+          const report = droplet ? await waitForStartedApp(client, app, own, since, ui, routed) : { app, problems: [`it has no droplet ('${ui.bin} restage ${app.name}' stages one)`] };
+          if (report.problems.length === 0) update(count(++ready));
+          return report;
+        }),
+      ),
+    (done) => count(done.filter((r) => r.problems.length === 0).length),
+  );
+  for (const { app, problems } of reports) if (problems.length > 0) ui.steps.warn(`App ${app.name} is not running: ${problems.join('; ')}.`);
+  return reports;
+}
+
+async function waitForStartedApp(
+  client: ApiClient,
+  app: App,
+  processes: Process[],
+  since: Date,
+  ui: Ui,
+  routed: ((hostname: string, path: string) => Promise<boolean>) | undefined,
+): Promise<StartedAppReport> {
+  const problems: string[] = [];
+  const running = new Set<string>();
+  let deadline = Date.now();
+  await Promise.all(
+    processes.map(async (process) => {
+      const timeoutMs = startupTimeoutMs(healthCheckTimeout(process));
+      deadline = Math.max(deadline, Date.now() + timeoutMs);
+      try {
+        const outcome = await waitForInstances(client, app, process, since, { timeoutMs, ui });
+        if (outcome.stats.some((s) => s.state === 'RUNNING')) running.add(process.type);
+        const notRunning = notRunningInstances(outcome);
+        if (notRunning) problems.push(notRunning);
+      } catch (error) {
+        if (!(error instanceof StartFailure)) throw error;
+        problems.push(await whyNotStarted(client, app, process, since, timeoutMs, ui));
+      }
+    }),
+  );
+  if (routed && running.size > 0) {
+    const routes = (await client.routes.ofApp(app.guid)).filter((r) => r.destinations.some((d) => d.app.guid === app.guid && running.has(d.app.process.type)));
+    for (const route of routes) {
+      const [hostname, ...rest] = route.url.split('/');
+      const path = `/${rest.join('/')}`;
+      const ok = await waitFor(`the router to route ${route.url}`, () => routed(hostname, path), { deadline, backoff: ROUTE_POLL, onTimeout: () => false as const });
+      if (!ok) problems.push(`the router does not route ${route.url} yet`);
+    }
+  }
+  return { app, problems };
+}
+
+/** `process worker: 1 of 3 instances not running (#1 crashed: ...; #2 starting)`, or undefined when all run. */
+function notRunningInstances({ process, stats, crashes }: ProcessOutcome): string | undefined {
+  const notRunning = stats.filter((s) => s.state !== 'RUNNING');
+  if (notRunning.length === 0) return undefined;
+  const crashed = latestCrashByIndex(crashes);
+  const which = notRunning.map((s) => {
+    const crash = crashed.get(s.index);
+    return crash ? `#${s.index} crashed: ${crashDescription(crash)}` : `#${s.index} ${s.state.toLowerCase()}`;
+  });
+  return `process ${process.type}: ${notRunning.length} of ${process.instances} instances not running (${which.join(', ')})`;
+}
+
+/** Why no instance of the process runs: its crashes since the start (with their reason), else still starting at the limit. */
+async function whyNotStarted(client: ApiClient, app: App, process: Process, since: Date, timeoutMs: number, ui: Ui): Promise<string> {
+  const crashes = (await client.apps.crashEvents(app.guid, since)).filter((e) => e.actor.guid === process.guid);
+  const byIndex = [...latestCrashByIndex(crashes).entries()].sort(([a], [b]) => a - b);
+  if (byIndex.length > 0) {
+    const lines = byIndex.map(([index, event]) => `#${index}: ${crashDescription(event)}`);
+    return `process ${process.type} crashed (${lines.join(', ')}); ${moreInformationTip(ui, app.name).replace(/^TIP: Use /, 'use ')}`;
+  }
+  return `process ${process.type} is still starting after ${Math.round(timeoutMs / 1000)} s ('${ui.bin} app ${app.name}' shows its instances)`;
 }

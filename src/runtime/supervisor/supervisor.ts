@@ -26,10 +26,13 @@ export function openLogFd(file: string): 3 {
   return fs.openSync(file, 'a', 0o600) as 3;
 }
 
-/** True when the router on `port` has a route for `host` (any answer but its unknown_route 404). */
-function routed(port: number, host: string): Promise<boolean> {
+/**
+ * True when the router on `port` has a route for `host` and `path` (any answer but its unknown_route
+ * 404): the platform's endpoints after `up`, and `up`'s started apps.
+ */
+export function routed(port: number, host: string, path = '/'): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'HEAD', headers: { host: `${host}:${port}` }, timeout: 1_000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'HEAD', headers: { host: `${host}:${port}` }, timeout: 1_000 }, (res) => {
       res.resume();
       resolve(res.headers['x-cf-routererror'] !== 'unknown_route');
     });
@@ -224,6 +227,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   private async preparePorts(): Promise<void> {
     const plan = boxPlan({ externalBus: !!this.options.natsUrl, deas: this.options.deas });
     const routerPort = this.options.routerPort ?? this.config.router_port;
+    // Checked before any component starts: a port in use is said once, and nothing is left to stop.
+    const problem = await bindProblem(routerHost(), routerPort);
+    if (problem !== undefined) throw new Error(`port ${routerPort} (HTTP, for router) ${problem}; free it or choose another with --port`);
     const tlsPort = await this.planTlsPort(routerPort);
     const components: PortsFile['components'] = {};
     // Every port is distinct and never the router's: the OS could hand a just-freed port out twice.
@@ -261,6 +267,9 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
   }
 
   private spawn(child: Child): void {
+    // A start that failed stops the box while other components are still being started: none may
+    // be spawned after stop() has gone past it (it would be left running, holding its port).
+    if (this.stopping) return;
     const { spec } = child;
     const logFile = path.join(this.paths.logs, `${child.key}.log`);
     const out = openLogFd(logFile);
@@ -344,6 +353,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       const flag = child.spec.name === 'ssh-proxy' ? '--ssh-port' : '--port';
       throw new Error(`port ${child.servicePort} (for ${child.key}) is already in use; free it or choose another with ${flag}`);
     }
+    if (this.stopping) throw new Error(`${child.key} was not started: the box is stopping`);
     this.spawn(child);
     const subprocess = child.process!;
     let exited = false;
