@@ -15,8 +15,17 @@ export async function showStartProgress(components: string[], onEvent: EventSour
     results.get(name)!.catch(() => undefined);
   }
   onEvent((event) => {
-    if (event.type === 'healthy') waiting.get(event.component)?.resolve(`${event.component} (pid ${event.pid}, ${event.ms} ms)`);
-    if (event.type === 'failed') for (const w of waiting.values()) w.reject(new Error(event.message.split('\n')[0]));
+    if (event.type === 'healthy') {
+      waiting.get(event.component)?.resolve(`${event.component} (pid ${event.pid}, ${event.ms} ms)`);
+      waiting.delete(event.component);
+    }
+    // The start failed: said once, on the first component not yet healthy (listr stops there), not
+    // once per component still waiting.
+    if (event.type === 'failed') {
+      const first = waiting.values().next().value;
+      waiting.clear();
+      first?.reject(new Error(event.message.split('\n')[0]));
+    }
   });
   sizeTerminal();
   const tasks = new Listr(

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { ManifestRefused } from './api/apps.js';
 import type { ApiClient } from './api/client.js';
 import type { ProcessChange, ScaleChange } from './api/processes.js';
-import type { App, Domain, Process, Route } from './api/resources.js';
+import type { App, Domain, Process, Route, ServiceCredentialBinding } from './api/resources.js';
 import { collectAppFiles, fileResources, tarballStream, type AppFile } from './app-files.js';
 import { CliError } from './base-command.js';
 import { deployAndWait, stagePackage, startAndWait, traceStaging, type Staged, type Strategy, type Ui } from './lifecycle.js';
@@ -397,7 +397,9 @@ async function manifestStep(name: string, applied: { what: string }, call: () =>
 
 /** The manifest's services bound to the app (those already bound are left as they are), before staging. */
 async function bindServices(client: ApiClient, app: App, services: { name: string; parameters?: Record<string, unknown> }[], steps: Steps): Promise<void> {
-  const bound = await client.services.bindings({ app_guids: app.guid, type: 'app' });
+  // A binding whose create failed is made again (the new create replaces it: docs/services.md).
+  const failed = (b: ServiceCredentialBinding) => b.last_operation?.type === 'create' && b.last_operation.state === 'failed';
+  const bound = (await client.services.bindings({ app_guids: app.guid, type: 'app' })).filter((b) => !failed(b));
   for (const service of services) {
     const instance = await client.services.instance(service.name);
     if (bound.some((b) => b.relationships.service_instance.data.guid === instance.guid)) continue;

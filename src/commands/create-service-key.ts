@@ -1,14 +1,16 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
+import { createFailed, followOperation } from '../cli/api/service-operations.js';
 import { jsonObjectArg } from '../cli/json-arg.js';
 import { requireArg } from '../cli/prompts.js';
 
 export default class CreateServiceKey extends ApiCommand {
   static override aliases = ['csk'];
 
-  static override description = 'Create a service key: credentials for a service instance, for use outside apps';
+  static override description = `Create a service key: credentials for a service instance, for use outside apps
+The broker makes it in the background: without --wait the command returns once the broker has it, with --wait once it is made ('service-key' then shows it).`;
 
-  static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey'];
+  static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey', '<%= config.bin %> <%= command.id %> mydb mykey --wait'];
 
   static override args = {
     name: Args.string({ description: 'service instance name' }),
@@ -17,6 +19,7 @@ export default class CreateServiceKey extends ApiCommand {
 
   static override flags = {
     config: Flags.string({ char: 'c', description: 'binding parameters for the broker: a JSON object, or a file holding one' }),
+    wait: Flags.boolean({ char: 'w', description: 'wait until the operation is complete' }),
   };
 
   async run(): Promise<void> {
@@ -27,12 +30,15 @@ export default class CreateServiceKey extends ApiCommand {
     const { client, target } = await this.targeted();
     this.log(`Creating service key ${key} for service instance ${name} as ${target.user}...`);
     const instance = await client.services.instance(name);
-    const existing = await client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
-    if (existing.length) {
+    const keys = () => client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    if ((await keys()).some((b) => !createFailed(b.last_operation))) {
       this.log(`Service key ${key} already exists`);
       return this.ok();
     }
-    await client.services.createBinding(instance, { key }, parameters);
+    const { location } = await client.services.startBinding(instance, { key }, parameters);
+    const status = async () => (await keys())[0]?.last_operation;
+    const outcome = location ? await followOperation(client, location, { wait: flags.wait, steps: this.ui().steps, status, check: `'${this.config.bin} service-keys ${name}'` }) : 'done';
     this.ok();
+    if (outcome === 'in progress') this.log('Create in progress.');
   }
 }

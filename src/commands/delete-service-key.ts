@@ -1,20 +1,25 @@
 import { Args, Flags } from '@oclif/core';
 import { ApiCommand } from '../cli/api-command.js';
+import { followOperation } from '../cli/api/service-operations.js';
 import { confirmOrForce, requireArg } from '../cli/prompts.js';
 
 export default class DeleteServiceKey extends ApiCommand {
   static override aliases = ['dsk'];
 
-  static override description = 'Delete a service key (asks first at a terminal; -f to skip the question, required in scripts)';
+  static override description = `Delete a service key (asks first at a terminal; -f to skip the question, required in scripts)
+The broker deletes it in the background: without --wait the command returns once the broker has it, with --wait once it is gone.`;
 
-  static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey -f'];
+  static override examples = ['<%= config.bin %> <%= command.id %> mydb mykey -f', '<%= config.bin %> <%= command.id %> mydb mykey -f --wait'];
 
   static override args = {
     name: Args.string({ description: 'service instance name' }),
     key: Args.string({ description: 'service key name' }),
   };
 
-  static override flags = { force: Flags.boolean({ char: 'f', description: 'delete without asking' }) };
+  static override flags = {
+    force: Flags.boolean({ char: 'f', description: 'delete without asking' }),
+    wait: Flags.boolean({ char: 'w', description: 'wait until the operation is complete' }),
+  };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DeleteServiceKey);
@@ -28,9 +33,16 @@ export default class DeleteServiceKey extends ApiCommand {
     if (!sure) return this.log('Delete cancelled');
     this.log(`Deleting key ${key} for service instance ${name} as ${target.user}...`);
     const instance = await client.services.instance(name);
-    const bindings = await client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    const keys = () => client.services.bindings({ service_instance_guids: instance.guid, type: 'key', names: key });
+    const bindings = await keys();
     if (bindings.length === 0) this.log(`Service key ${key} does not exist for service instance ${name}.`);
-    for (const binding of bindings) await client.services.deleteBinding(binding);
+    let outcome: 'done' | 'in progress' = 'done';
+    for (const binding of bindings) {
+      const location = await client.services.deleteBinding(binding);
+      const status = async () => (await keys())[0]?.last_operation;
+      if (location && (await followOperation(client, location, { wait: flags.wait, steps: this.ui().steps, status, check: `'${this.config.bin} service-keys ${name}'` })) === 'in progress') outcome = 'in progress';
+    }
     this.ok();
+    if (outcome === 'in progress') this.log('Delete in progress.');
   }
 }

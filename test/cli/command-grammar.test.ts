@@ -21,6 +21,8 @@ const CF_ALIASES: Record<string, string> = {
   cs: 'create-service',
   csp: 'create-space',
   cups: 'create-user-provided-service',
+  sk: 'service-keys',
+  uups: 'update-user-provided-service',
   dsk: 'delete-service-key',
   ds: 'delete-service',
   d: 'delete',

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
 import { request } from '../../src/runtime/common/http.js';
 import { sleep, waitFor } from '../../src/runtime/common/net.js';
-import { boxApi, type BoxApi } from '../helpers/api.js';
+import { boxApi, jobOutcome, type BoxApi } from '../helpers/api.js';
 import { mysqlDatabase } from '../helpers/databases.js';
 import { DEVBOX_BIN, tempHome } from '../helpers/devbox.js';
 import { startNatsServer, type NatsServerProcess } from '../helpers/nats-server.js';
@@ -255,20 +255,20 @@ describe('scale out: components apart on a real nats-server and a shared MariaDB
     const databases = async (key: string) => Number((await varz(key)).databases);
     await waitFor('both nodes announced', async () => ((await varz('mysql-gateway')).nodes as { id: string }[]).length >= 2, { timeoutMs: 60_000 });
     for (let i = 0; i < 10; i++) {
-      const res = await provision(`db-${i}`);
-      assert.equal(res.status, 201, res.text);
+      const job = await jobOutcome(api, await provision(`db-${i}`));
+      assert.equal(job.state, 'COMPLETE', JSON.stringify(job.errors));
     }
     // The most available capacity first: 8 and 4 places leave 1 and 1 after 10.
     assert.deepEqual([await databases('node-big'), await databases('node-small')], [7, 3]);
 
     await stop('node-small');
     await sleep(NODE_TIMEOUT_MS + 1_000);
-    assert.equal((await provision('db-10')).status, 201);
+    assert.equal((await jobOutcome(api, await provision('db-10'))).state, 'COMPLETE');
     assert.equal(await databases('node-big'), 8, 'the provision went to the node still announcing');
     // node-small still had room for one, but it is gone: nothing is offered to it.
-    const refused = await provision('db-11');
-    assert.notEqual(refused.status, 201, refused.text);
-    assert.match(refused.text, /no mysql-node is available/);
+    const refused = await jobOutcome(api, await provision('db-11'));
+    assert.equal(refused.state, 'FAILED');
+    assert.match(refused.errors[0]?.detail ?? '', /no mysql-node is available/);
   });
 
   it('serves on when a controller is killed: the other answers, and serves the droplet to a new DEA', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { request, type HttpResponse } from '../../src/runtime/common/http.js';
 import { statePaths, type DevboxConfig } from '../../src/runtime/common/config.js';
+import { waitFor } from '../../src/runtime/common/poll.js';
 
 export interface BoxApi {
   api: string;
@@ -19,6 +20,27 @@ export async function passwordToken(uaa: string, username: string, password: str
     headers: { authorization: `Basic ${Buffer.from('cf:').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
   });
+}
+
+/** A job of the API as `GET /v3/jobs/:guid` renders it. */
+export interface ApiJob {
+  guid: string;
+  state: 'PROCESSING' | 'POLLING' | 'COMPLETE' | 'FAILED';
+  errors: { detail: string; title: string; code: number }[];
+}
+
+/**
+ * The end of the job a `202 Accepted` names in its Location (a service instance's or binding's
+ * create or delete: docs/services.md), bounded; throws when the answer was not a 202.
+ */
+export async function jobOutcome(api: Pick<BoxApi, 'call'>, res: HttpResponse, timeoutMs = 60_000): Promise<ApiJob> {
+  const location = res.headers.location;
+  if (res.status !== 202 || typeof location !== 'string') throw new Error(`expected 202 with a job's Location, got ${res.status}: ${res.text}`);
+  const jobPath = new URL(location, 'http://api').pathname;
+  return waitFor(`job ${jobPath} to end`, async () => {
+    const job = (await api.call('GET', jobPath)).json() as ApiJob;
+    return job.state === 'COMPLETE' || job.state === 'FAILED' ? job : undefined;
+  }, { timeoutMs, intervalMs: 100 });
 }
 
 export async function boxApi(home: string, routerPort: number): Promise<BoxApi> {

@@ -159,18 +159,28 @@ export interface ServicePlan extends Resource {
   relationships: { service_offering: { data: { guid: string } } };
 }
 
+/** What was last done to a service instance or binding: `create in progress`, `delete failed`… with the broker's words. */
+export interface LastOperation {
+  type: string;
+  state: string;
+  description?: string;
+  created_at?: string;
+  updated_at?: string;
+}
+
 export interface ServiceInstance extends Resource {
   name: string;
   type: 'managed' | 'user-provided';
   tags: string[];
   dashboard_url?: string | null;
-  last_operation: { type: string; state: string; description?: string };
+  last_operation: LastOperation;
   relationships: { space: { data: { guid: string } }; service_plan?: { data: { guid: string } } };
 }
 
 export interface ServiceCredentialBinding extends Resource {
   name: string | null;
   type: 'app' | 'key';
+  last_operation?: LastOperation;
   relationships: { app?: { data: { guid: string } }; service_instance: { data: { guid: string } } };
 }
 
@@ -180,8 +190,13 @@ export interface Page<T> {
   resources: T[];
 }
 
-/** An asynchronous job (the `Location` of a 202, e.g. after a DELETE): PROCESSING, then COMPLETE or FAILED. */
+/**
+ * An asynchronous job (the `Location` of a 202, e.g. after a DELETE): PROCESSING, then COMPLETE or
+ * FAILED; a service broker's work is POLLING while the broker works on asynchronously.
+ */
 export interface Job {
+  guid?: string;
+  operation?: string;
   state: string;
   errors: { detail: string }[];
 }

@@ -113,6 +113,18 @@ export class ApiTransport {
     }
   }
 
+  /**
+   * A write the API may answer with a job (202, `Location`: a service broker's work) or at once (201
+   * with the resource, 204): the job's URL, or the resource. Errors as `call`'s.
+   */
+  async start<T>(method: string, path: string, body?: unknown): Promise<{ location?: string; resource?: T }> {
+    const res = await this.send(method, path, { body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status >= 400) throw this.error(res);
+    const location = res.headers.location;
+    if (res.status === 202 && typeof location === 'string') return { location };
+    return res.text === '' ? {} : { resource: parseJson<T>(res.text) };
+  }
+
   /** A resource that may not be there: undefined when the API answers 404. */
   async getOptional<T>(path: string): Promise<T | undefined> {
     const res = await this.send('GET', path);

@@ -81,6 +81,7 @@ const controller: ComponentModule = {
           limits: { maxPackageBytes: Number(process.env.DEVBOX_MAX_PACKAGE_BYTES) || MAX_PACKAGE_BYTES },
           defaults: { memoryInMb: DEFAULT_MEMORY_MB, diskInMb: DEFAULT_DISK_MB, logRateLimit: -1 },
           sshProxies: new SshProxies({ host: `ssh.${ctx.config.domain}`, oauthClient: ctx.config.uaa.ssh_proxy_client.id }),
+          sharedDatabase: shared,
         };
         subscribeControllerMessages(bus, context);
         // Alone on SQLite, every STAGING build at start was cut off; on a shared MySQL database other

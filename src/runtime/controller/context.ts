@@ -67,6 +67,16 @@ export interface ControllerContext {
   defaults: { memoryInMb: number; diskInMb: number; logRateLimit: number };
   /** The ssh proxies heard on the bus (`GET /`'s `app_ssh`); absent where there is no bus: no link. */
   sshProxies?: SshProxies;
+  /** Runs the service jobs (broker work) in the background: set by the API server (http/server.ts). */
+  serviceJobs?: ServiceJobRunner;
+  /** Other controllers may use this database (MySQL): leases of live jobs are theirs until they expire. */
+  sharedDatabase?: boolean;
+}
+
+/** The background runner of service jobs (actions/service-jobs.ts). */
+export interface ServiceJobRunner {
+  /** Runs the job's next step now (or joins the one running); resolves when it has ended, never rejects. */
+  run(jobGuid: string): Promise<void>;
 }
 
 export interface RequestContext extends ControllerContext {

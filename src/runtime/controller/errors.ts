@@ -16,6 +16,10 @@ export const CF_ERRORS = {
   ResourceNotFound: { code: 10010, status: 404 },
   UniquenessError: { code: 10016, status: 422 },
   RequestEntityTooLarge: { code: 10013, status: 413 },
+  // A job's error: `<operation> could not be completed: <why>` (a broker's failure, in the job).
+  UnableToPerform: { code: 10009, status: 400 },
+  AsyncServiceInstanceOperationInProgress: { code: 60016, status: 409 },
+  AsyncServiceBindingOperationInProgress: { code: 90008, status: 409 },
   // Cloud Controller gives it ServerError's code.
   ServiceBrokerBadResponse: { code: 10001, status: 502 },
 } as const;

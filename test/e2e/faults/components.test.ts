@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../../src/runtime/common/http.js';
 import { freePort, sleep, waitFor } from '../../../src/runtime/common/net.js';
-import { boxApi, passwordToken, type BoxApi } from '../../helpers/api.js';
+import { boxApi, jobOutcome, passwordToken, type BoxApi } from '../../helpers/api.js';
 import { appInstances, boxCli, brokerRows, controllerRows, healthy, missing, nodeRows, readBox, REGISTER_INTERVAL_S, table, varz, waitForRestart, type AppInstance, type Box } from '../../helpers/box-probe.js';
 import { cleanupBox, tempHome } from '../../helpers/devbox.js';
 import { Traffic, type TrafficStats } from '../../helpers/traffic.js';
@@ -49,8 +49,14 @@ describe('faults: kill -9 of each component under steady traffic', function () {
   };
   const serviceInstanceGuid = async () => (await api.call('GET', '/v3/service_instances?names=notes-db')).json().resources[0].guid as string;
   /** A service key: a request through the controller, the broker, the node and its mysqld. */
-  const createKey = async (name: string) =>
-    (await api.call('POST', '/v3/service_credential_bindings', { type: 'key', name, relationships: { service_instance: { data: { guid: await serviceInstanceGuid() } } } }).catch(() => ({ status: 0 }))).status === 201;
+  const createKey = async (name: string) => {
+    try {
+      const res = await api.call('POST', '/v3/service_credential_bindings', { type: 'key', name, relationships: { service_instance: { data: { guid: await serviceInstanceGuid() } } } });
+      return (await jobOutcome(api, res, 30_000)).state === 'COMPLETE';
+    } catch {
+      return false;
+    }
+  };
 
   before(async function () {
     this.timeout(180_000);

@@ -88,11 +88,12 @@ describe('security: an app runs in a container of its own', function () {
     for (const secret of box.secrets()) assert.ok(!output.includes(secret), 'a secret of the box is visible from inside an app');
     const top = r.stdout.split('\n');
     assert.ok(!top.includes(path.basename(box.home)), 'no state directory at the root');
-    // Its own directory is the only one of the DEA's it has: from mountinfo, every mount's source.
+    // Its own directory is the only one of the DEA's it has: from mountinfo, every mount's source
     const mounts = (await sh('cat /proc/self/mountinfo')).stdout.split('\n').filter(Boolean);
     const fromState = mounts.map((m) => m.split(' ')[3]).filter((root) => root.startsWith(box.home));
     assert.ok(fromState.length > 0, 'its home is mounted from its instance directory');
-    for (const root of fromState) assert.match(root, /\/dea\/dea-0\/instances\/[0-9a-f-]{36}\/home(\/tmp)?$/, `only its own home: ${root}`);
+    // (and the host's /etc/passwd and /etc/group with its user vcap added, which the DEA writes)
+    for (const root of fromState) assert.match(root, /\/dea\/dea-0\/(instances\/[0-9a-f-]{36}\/home(\/tmp)?|tmp\/container-(passwd|group))$/, `only its own home: ${root}`);
   });
 
   it("cannot see, signal or read another app's processes or their environment", async () => {

@@ -8,7 +8,9 @@ import { statePaths, type DevboxConfig } from '../../../src/runtime/common/confi
 import { freePort } from '../../../src/runtime/common/net.js';
 import { boxApi, type BoxApi } from '../../helpers/api.js';
 import { controllerTestDatabases } from '../../helpers/controller.js';
-import { cleanupBox, devbox, tempHome } from '../../helpers/devbox.js';
+import { execa } from 'execa';
+import { waitFor } from '../../../src/runtime/common/poll.js';
+import { cleanupBox, DEVBOX_BIN, devbox, tempHome } from '../../helpers/devbox.js';
 import { startTestBroker } from './helpers.js';
 
 for (const database of controllerTestDatabases()) {
@@ -22,7 +24,8 @@ for (const database of controllerTestDatabases()) {
 
     const up = async () => {
       // A broker that never answers is given up on after 1.5 s, not CF's 60.
-      const result = await devbox(home, ['up', '-d', '--port', String(routerPort), ...database.upArgs()], { env: { DEVBOX_BROKER_TIMEOUT_MS: '1500' } });
+      // Asynchronous brokers are polled every 100 ms at most (not every 30 s).
+      const result = await devbox(home, ['up', '-d', '--port', String(routerPort), ...database.upArgs()], { env: { DEVBOX_BROKER_TIMEOUT_MS: '1500', DEVBOX_BROKER_POLL_INTERVAL_MS: '100' } });
       assert.equal(result.exitCode, 0, result.stdout + result.stderr);
       box = await boxApi(home, routerPort);
     };
@@ -133,7 +136,7 @@ for (const database of controllerTestDatabases()) {
         it('provisions with create-service, binds with bind-service, and the credentials reach VCAP_SERVICES', async () => {
           const created = await cli(['create-service', 'test-db', 'tiny', 'mydb', '-c', '{"size":"s"}']);
           assert.equal(created.exitCode, 0, created.stdout + created.stderr);
-          assert.match(created.stdout, /Creating service instance mydb in org devbox \/ space dev as admin\.\.\.\nOK/);
+          assert.match(created.stdout, /^Creating service instance mydb in org devbox \/ space dev as admin\.\.\.\n\nService instance mydb created\.\nOK$/);
           const instance = await instanceByName('mydb');
           assert.equal(instance.type, 'managed');
           assert.deepEqual({ type: instance.last_operation.type, state: instance.last_operation.state }, { type: 'create', state: 'succeeded' });
@@ -178,7 +181,8 @@ for (const database of controllerTestDatabases()) {
           assert.match(services.stdout, /mydb\s+test-db\s+tiny\s+svc-app\s+create succeeded\s+test-broker/);
           const one = await cli(['service', 'mydb']);
           assert.match(one.stdout, /plan:\s+tiny/);
-          assert.match(one.stdout, /Bound apps:\n\s+svc-app/);
+          assert.match(one.stdout, /Showing status of last operation:\n\s+status:\s+create succeeded\n\s+message:\s*\n\s+started:\s+\d{4}-/);
+          assert.match(one.stdout, /Showing bound apps:\n\s+name\s+binding name\s+status\s+message\n\s+svc-app\s+create succeeded/);
 
           const events = (await box.call('GET', `/v3/audit_events?target_guids=${instance.guid},${binding.guid}`)).json().resources.map((e: { type: string }) => e.type);
           assert.deepEqual(events.sort(), ['audit.service_binding.create', 'audit.service_instance.create']);
@@ -239,16 +243,187 @@ for (const database of controllerTestDatabases()) {
           assert.equal((await cli(['delete-service', 'keydb', '-f'])).exitCode, 0);
         });
 
-        it("surfaces a broker's 4xx description and sends no DELETE", async () => {
+        it("surfaces a broker's 4xx status and description and sends no DELETE; services shows create failed", async () => {
           broker.modes.provision = '400';
           try {
             const res = await cli(['create-service', 'test-db', 'tiny', 'rejected']);
             assert.equal(res.exitCode, 1);
-            assert.match(res.stderr, /plan says no/);
+            assert.match(res.stdout, /FAILED/);
+            assert.match(res.stderr, /^provision could not be completed: Service broker 'test-broker' refused PUT \/v2\/service_instances\/\S+ with status 400 \(BadRequest\): plan says no$/);
+            const listed = await cli(['services']);
+            assert.match(listed.stdout, /rejected\s+test-db\s+tiny\s+create failed\s+test-broker/);
             const id = broker.seen.filter((s) => s.method === 'PUT').at(-1)!.path.split('/').pop()!;
             assert.equal(deletesOf(id).length, 0);
           } finally {
             broker.modes.provision = 'ok';
+          }
+        });
+
+        const waitForOperation = (name: string, operation: string) =>
+          waitFor(`${name} to be ${operation}`, async () => {
+            const instance = await instanceByName(name);
+            return instance && `${instance.last_operation.type} ${instance.last_operation.state}` === operation;
+          }, { timeoutMs: 10_000 });
+
+        it('an asynchronous broker: create-service says the create is in progress and returns, service shows it; --wait waits until created', async () => {
+          broker.modes.provision = 'async';
+          broker.settings.asyncPolls = 1_000;
+          try {
+            const quick = await cli(['create-service', 'test-db', 'tiny', 'slowdb']);
+            assert.equal(quick.exitCode, 0, quick.stdout + quick.stderr);
+            assert.match(quick.stdout, /\n\nCreate in progress\. Use 'devbox services' or 'devbox service slowdb' to check operation status\.\nOK$/);
+            const shown = await cli(['service', 'slowdb']);
+            assert.match(shown.stdout, /Showing status of last operation:\n\s+status:\s+create in progress\n\s+message:\s+\d+ polls to go\n/);
+            assert.match((await cli(['services'])).stdout, /slowdb\s+test-db\s+tiny\s+create in progress\s+test-broker/);
+            broker.settle();
+            await waitForOperation('slowdb', 'create succeeded');
+
+            broker.settings.asyncPolls = 3;
+            const waited = await cli(['create-service', 'test-db', 'tiny', 'waitdb', '--wait']);
+            assert.equal(waited.exitCode, 0, waited.stdout + waited.stderr);
+            assert.match(waited.stdout, /\n\nWaiting for the operation to complete\.\.\.\n\s+done\nService instance waitdb created\.\nOK$/);
+            assert.equal((await instanceByName('waitdb')).last_operation.state, 'succeeded');
+          } finally {
+            broker.modes.provision = 'ok';
+            broker.settings.asyncPolls = 2;
+          }
+        });
+
+        it('stopped waiting (Ctrl-C, or the limit), the CLI says where the operation stands and that it goes on', async () => {
+          broker.modes.provision = 'async';
+          broker.settings.asyncPolls = 1_000;
+          try {
+            const child = execa(process.execPath, [DEVBOX_BIN, 'create-service', 'test-db', 'tiny', 'ctrlc-db', '--wait'], { env: { DEVBOX_HOME: home, NO_COLOR: '1' }, extendEnv: true, stdin: 'ignore', reject: false, timeout: 30_000 });
+            let out = '';
+            child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+            await waitFor('the CLI to wait for the operation', () => out.includes('Waiting for the operation to complete'), { timeoutMs: 15_000 });
+            // The job is being polled: the instance says so.
+            await waitFor('a poll', async () => /polls to go/.test((await instanceByName('ctrlc-db'))?.last_operation.description ?? ''), { timeoutMs: 10_000 });
+            child.kill('SIGINT');
+            const result = await child;
+            assert.equal(result.exitCode, 130, String(result.stdout) + String(result.stderr));
+            assert.match(String(result.stderr), /^Stopped waiting: the operation goes on in the background, and it is create in progress \(\d+ polls to go\)\. 'devbox service ctrlc-db' shows how it ends\.$/);
+
+            const limited = await devbox(home, ['create-service', 'test-db', 'tiny', 'limited-db', '-w'], { env: { DEVBOX_SERVICE_WAIT_MS: '1500' } });
+            assert.equal(limited.exitCode, 1, limited.stdout + limited.stderr);
+            assert.match(limited.stderr, /^Stopped waiting after 2 s: the operation goes on in the background, and it is create in progress/);
+            broker.settle();
+            await waitForOperation('ctrlc-db', 'create succeeded');
+            await waitForOperation('limited-db', 'create succeeded');
+          } finally {
+            broker.modes.provision = 'ok';
+            broker.settings.asyncPolls = 2;
+          }
+        });
+
+        it('update-service (plan, parameters, tags), rename-service, service-keys and update-user-provided-service', async () => {
+          const updated = await cli(['update-service', 'waitdb', '-c', '{"size":"l"}', '-t', 'a, b', '--wait']);
+          assert.equal(updated.exitCode, 0, updated.stdout + updated.stderr);
+          assert.match(updated.stdout, /Update of service instance waitdb complete\.\nOK$/);
+          assert.deepEqual(broker.seen.filter((s) => s.method === 'PATCH').at(-1)!.body.parameters, { size: 'l' });
+          assert.deepEqual((await instanceByName('waitdb')).tags, ['a', 'b']);
+          const plan = await cli(['update-service', 'waitdb', '-p', 'big']);
+          assert.equal(plan.exitCode, 1, 'test-db plans are not updateable');
+          assert.match(plan.stderr, /^The service does not support changing plans\./);
+          assert.match((await cli(['update-service', 'waitdb'])).stdout, /No flags specified\. No changes were made\.\nOK$/);
+
+          const renamed = await cli(['rename-service', 'waitdb', 'orders-db']);
+          assert.equal(renamed.exitCode, 0, renamed.stdout + renamed.stderr);
+          assert.match(renamed.stdout, /^Renaming service waitdb to orders-db in org devbox \/ space dev as admin\.\.\.\nOK$/);
+          assert.equal((await instanceByName('orders-db')).tags.length, 2);
+
+          assert.equal((await cli(['create-service-key', 'orders-db', 'k2', '--wait'])).exitCode, 0);
+          assert.equal((await cli(['create-service-key', 'orders-db', 'k1'])).exitCode, 0);
+          const keys = await cli(['service-keys', 'orders-db']);
+          assert.equal(keys.exitCode, 0, keys.stderr);
+          assert.match(keys.stdout, /^Getting keys for service instance orders-db as admin\.\.\.\n\nname\s+last operation\s+message\nk1\s+create succeeded\s*\nk2\s+create succeeded/);
+          assert.deepEqual(JSON.parse((await cli(['service-keys', 'orders-db', '--json'])).stdout).map((k: { name: string }) => k.name), ['k1', 'k2']);
+          for (const key of ['k1', 'k2']) assert.equal((await cli(['delete-service-key', 'orders-db', key, '-f', '--wait'])).exitCode, 0);
+          assert.match((await cli(['service-keys', 'orders-db'])).stdout, /No service keys for service instance orders-db/);
+
+          assert.equal((await cli(['create-user-provided-service', 'my-ups', '-p', '{"a":"1"}'])).exitCode, 0);
+          const ups = await cli(['update-user-provided-service', 'my-ups', '-p', '{"a":"2"}', '-l', 'syslog://logs.example:514', '-t', 'x']);
+          assert.equal(ups.exitCode, 0, ups.stdout + ups.stderr);
+          const upsRow = await instanceByName('my-ups');
+          assert.deepEqual((await box.call('GET', `/v3/service_instances/${upsRow.guid}/credentials`)).json(), { a: '2' });
+          assert.equal(upsRow.syslog_drain_url, 'syslog://logs.example:514');
+          assert.deepEqual(upsRow.tags, ['x']);
+          assert.match((await cli(['update-user-provided-service', 'orders-db', '-p', '{}'])).stderr, /is not user-provided/);
+        });
+
+        it('delete-service: in progress without --wait, deleted with it; a refused delete says delete failed; --purge forgets without the broker', async () => {
+          broker.modes.deprovision = 'async';
+          broker.settings.asyncPolls = 1_000;
+          try {
+            const quick = await cli(['delete-service', 'slowdb', '-f']);
+            assert.equal(quick.exitCode, 0, quick.stdout + quick.stderr);
+            assert.match(quick.stdout, /Delete in progress\. Use 'devbox services' or 'devbox service slowdb' to check operation status\.\nOK$/);
+            assert.match((await cli(['service', 'slowdb'])).stdout, /status:\s+delete in progress/);
+            broker.settle();
+            await waitFor('slowdb to be gone', async () => (await instanceByName('slowdb')) === undefined, { timeoutMs: 10_000 });
+          } finally {
+            broker.modes.deprovision = 'ok';
+            broker.settings.asyncPolls = 2;
+          }
+          broker.modes.deprovision = '400';
+          try {
+            const refused = await cli(['delete-service', 'orders-db', '-f']);
+            assert.equal(refused.exitCode, 1);
+            assert.match(refused.stderr, /^deprovision could not be completed: Service broker 'test-broker' refused DELETE \S+ with status 400 \(BadRequest\): plan says no$/);
+            const shown = await cli(['service', 'orders-db']);
+            assert.match(shown.stdout, /status:\s+delete failed\n\s+message:\s+Service broker 'test-broker' refused DELETE/);
+          } finally {
+            broker.modes.deprovision = 'ok';
+          }
+          const deleted = await cli(['delete-service', 'orders-db', '-f', '-w']);
+          assert.match(deleted.stdout, /Service instance orders-db deleted\.\nOK$/);
+
+          const seen = broker.seen.length;
+          const purged = await cli(['delete-service', 'ctrlc-db', '-f', '--purge']);
+          assert.equal(purged.exitCode, 0, purged.stdout + purged.stderr);
+          assert.match(purged.stdout, /^Purging service instance ctrlc-db in org devbox \/ space dev as admin\.\.\.\n\nService instance ctrlc-db purged\.\nOK$/);
+          assert.equal(await instanceByName('ctrlc-db'), undefined);
+          assert.equal(broker.seen.length, seen, 'the broker was not asked');
+          assert.match((await cli(['delete-service', 'ctrlc-db', '-f'])).stdout, /Service instance ctrlc-db did not exist\./);
+        });
+
+        it('two brokers offering one name: create-service needs -b, marketplace -b shows one; update-service-broker, delete-service-broker', async () => {
+          const second = startTestBroker('second-user', 'second-pw');
+          try {
+            const url = `http://127.0.0.1:${await second.listen()}`;
+            assert.equal((await cli(['create-service-broker', 'second-broker', 'second-user', 'second-pw', url])).exitCode, 0);
+            const ambiguous = await cli(['create-service', 'test-db', 'tiny', 'which-db']);
+            assert.equal(ambiguous.exitCode, 1);
+            assert.match(ambiguous.stderr, /^Service offering 'test-db' is provided by multiple service brokers \(second-broker, test-broker|test-broker, second-broker\)\. Specify a broker by using the '-b' flag\.$/);
+            const chosen = await cli(['create-service', 'test-db', 'tiny', 'which-db', '-b', 'second-broker']);
+            assert.equal(chosen.exitCode, 0, chosen.stdout + chosen.stderr);
+            assert.equal(second.instances.size, 1, "the second broker's");
+            const market = await cli(['marketplace', '-b', 'second-broker']);
+            assert.match(market.stdout, /all service offerings from service broker second-broker/);
+            assert.match(market.stdout, /test-db\s+tiny, big\s+A database for tests\s+second-broker/);
+            assert.doesNotMatch(market.stdout, /test-broker/);
+            assert.match((await cli(['marketplace', '-b', 'nobody'])).stderr, /Service broker 'nobody' not found/);
+
+            const stillUsed = await cli(['delete-service-broker', 'second-broker', '-f']);
+            assert.equal(stillUsed.exitCode, 1);
+            assert.match(stillUsed.stderr, /associated service instances: which-db/);
+            const moved = startTestBroker('second-user', 'n3w-pw');
+            try {
+              const newUrl = `http://127.0.0.1:${await moved.listen()}`;
+              const updated = await cli(['update-service-broker', 'second-broker', 'second-user', 'n3w-pw', newUrl]);
+              assert.equal(updated.exitCode, 0, updated.stdout + updated.stderr);
+              assert.equal((await box.call('GET', '/v3/service_brokers?names=second-broker')).json().resources[0].url, newUrl);
+              // The instance now lives with the new broker: gone for good from the old one's view.
+              assert.equal((await cli(['delete-service', 'which-db', '-f', '--purge'])).exitCode, 0);
+            } finally {
+              await moved.close();
+            }
+            const gone = await cli(['delete-service-broker', 'second-broker', '-f']);
+            assert.equal(gone.exitCode, 0, gone.stdout + gone.stderr);
+            assert.match(gone.stdout, /^Deleting service broker second-broker as admin\.\.\.\nOK$/);
+            assert.match((await cli(['delete-service-broker', 'second-broker', '-f'])).stdout, /Service broker second-broker does not exist\./);
+          } finally {
+            await second.close();
           }
         });
 
@@ -259,14 +434,23 @@ for (const database of controllerTestDatabases()) {
           try {
             const res = await cli(['bind-service', 'bind-fail-app', 'binddb']);
             assert.equal(res.exitCode, 1);
-            assert.match(res.stderr, /invalid response: status code: 500/);
+            assert.match(res.stderr, /^bind could not be completed: Service broker 'test-broker' failed PUT \S+ with status 500: the broker broke$/);
             const put = broker.seen.filter((s) => s.method === 'PUT' && s.path.includes('/service_bindings/')).at(-1)!;
             assert.equal(broker.seen.filter((s) => s.method === 'DELETE' && s.path === put.path).length, 1);
             const app = (await box.call('GET', '/v3/apps?names=bind-fail-app')).json().resources[0];
-            assert.equal((await box.call('GET', `/v3/service_credential_bindings?app_guids=${app.guid}`)).json().resources.length, 0);
+            const [binding] = (await box.call('GET', `/v3/service_credential_bindings?app_guids=${app.guid}`)).json().resources;
+            assert.deepEqual([binding.last_operation.type, binding.last_operation.state], ['create', 'failed']);
+            const shown = await cli(['service', 'binddb']);
+            assert.match(shown.stdout, /bind-fail-app\s+create failed\s+bind could not be completed|bind-fail-app\s+create failed\s+Service broker 'test-broker' failed PUT/);
           } finally {
             broker.modes.bind = 'ok';
           }
+          // Bound again, the failed binding is replaced.
+          const again = await cli(['bind-service', 'bind-fail-app', 'binddb']);
+          assert.equal(again.exitCode, 0, again.stdout + again.stderr);
+          const app = (await box.call('GET', '/v3/apps?names=bind-fail-app')).json().resources[0];
+          const bindings = (await box.call('GET', `/v3/service_credential_bindings?app_guids=${app.guid}`)).json().resources;
+          assert.deepEqual(bindings.map((b: { last_operation: { state: string } }) => b.last_operation.state), ['succeeded']);
         });
       });
     }

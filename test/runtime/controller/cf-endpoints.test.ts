@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { request } from '../../../src/runtime/common/http.js';
 import { tarball, uploadBody } from '../../helpers/archives.js';
 import { controllerTestDatabases, finishedBuild, STAGED_RESULT, startController, type ControllerHarness } from '../../helpers/controller.js';
-import { startTestBroker } from './helpers.js';
+import { jobIn, startTestBroker } from './helpers.js';
 
 for (const database of controllerTestDatabases()) {
   describe(`the v3 endpoints cf reads (${database.name}, in-process)`, function () {
@@ -177,11 +177,11 @@ for (const database of controllerTestDatabases()) {
       assert.deepEqual(plans.included.service_brokers, [{ name: 'test-broker', guid: brokerGuid }]);
 
       const created = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plans.resources.find((p: { name: string }) => p.name === 'tiny').guid } } } });
-      assert.ok([201, 202].includes(created.status), created.text);
+      assert.equal((await jobIn(box.call, created)).state, 'COMPLETE');
       const instance = (await get('/v3/service_instances?names=db')).resources[0];
       const app = (await box.call('POST', '/v3/apps', { name: 'bound-app', relationships: { space: { data: { guid: spaceGuid } } } })).json();
       const bound = await box.call('POST', '/v3/service_credential_bindings', { type: 'app', relationships: { app: { data: { guid: app.guid } }, service_instance: { data: { guid: instance.guid } } } });
-      assert.ok([201, 202].includes(bound.status), bound.text);
+      assert.equal((await jobIn(box.call, bound)).state, 'COMPLETE');
 
       const listed = await get(
         `/v3/service_instances?fields[service_plan]=guid,name,relationships.service_offering&fields[service_plan.service_offering]=guid,name,relationships.service_broker&fields[service_plan.service_offering.service_broker]=guid,name&fields[space]=name,guid&fields[space.organization]=name,guid&order_by=name&space_guids=${spaceGuid}`,

@@ -10,7 +10,7 @@ import { request } from '../../../src/runtime/common/http.js';
 import { resource, tarball, untar, uploadBody } from '../../helpers/archives.js';
 import { controllerTestDatabases, startController, type ControllerHarness } from '../../helpers/controller.js';
 import { zipArchive } from '../../helpers/zip.js';
-import { startTestBroker } from './helpers.js';
+import { jobIn, startTestBroker } from './helpers.js';
 
 const LIMIT = 1024 * 1024;
 const YAML = { 'content-type': 'application/x-yaml' };
@@ -209,28 +209,30 @@ applications:
         assert.equal(created.status, 202, created.text);
         const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
         const instance = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'tiny-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
-        assert.equal(instance.status, 201, instance.text);
-        instanceGuid = instance.json().guid;
+        assert.equal((await jobIn(box.call, instance)).state, 'COMPLETE');
+        instanceGuid = (await box.call('GET', '/v3/service_instances?names=tiny-db')).json().resources[0].guid;
       });
       after(() => broker.close());
 
-      it('a binding the broker refuses fails the job with its error; the rest is applied', async () => {
+      it('a binding the broker refuses fails the job with its error (the binding says create failed); the rest is applied, and applied again it binds', async () => {
         broker.modes.bind = '400';
         try {
           const res = await apply('applications:\n- name: needs-db\n  instances: 2\n  services: [tiny-db]\n');
           assert.equal(res.status, 202, res.text);
           const failed = await job(res.headers.location as string);
           assert.equal(failed.state, 'FAILED');
-          assert.match(failed.errors[0].detail, /^For application 'needs-db': For service 'tiny-db': /);
+          assert.match(failed.errors[0].detail, /^For application 'needs-db': For service 'tiny-db': bind could not be completed: .*plan says no$/);
           const app = await appNamed('needs-db');
           assert.equal((await web(app.guid)).instances, 2);
-          assert.equal((await box.call('GET', `/v3/service_credential_bindings?app_guids=${app.guid}`)).json().resources.length, 0);
+          const bindings = (await box.call('GET', `/v3/service_credential_bindings?app_guids=${app.guid}`)).json().resources;
+          assert.deepEqual(bindings.map((b: { last_operation: { type: string; state: string } }) => `${b.last_operation.type} ${b.last_operation.state}`), ['create failed']);
         } finally {
           broker.modes.bind = 'ok';
         }
         const again = await apply('applications:\n- name: needs-db\n  services: [tiny-db]\n');
         assert.equal((await job(again.headers.location as string)).state, 'COMPLETE');
-        assert.equal((await box.call('GET', `/v3/service_credential_bindings?app_guids=${(await appNamed('needs-db')).guid}`)).json().resources.length, 1);
+        const bound = (await box.call('GET', `/v3/service_credential_bindings?app_guids=${(await appNamed('needs-db')).guid}`)).json().resources;
+        assert.deepEqual(bound.map((b: { last_operation: { state: string } }) => b.last_operation.state), ['succeeded']);
       });
 
       it('a managed instance is renamed and retagged; a plan its offering does not let change is refused', async () => {

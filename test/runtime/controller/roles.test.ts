@@ -4,7 +4,7 @@
 // statuses and errors as Cloud Controller's v3 reference; test/e2e/cf-cli.test.ts runs the real cf.
 import assert from 'node:assert/strict';
 import { controllerTestDatabases, startController, type ControllerHarness } from '../../helpers/controller.js';
-import { startTestBroker } from './helpers.js';
+import { jobIn, startTestBroker } from './helpers.js';
 
 const rel = (name: string, guid: string) => ({ [name]: { data: { guid } } });
 
@@ -258,14 +258,17 @@ for (const database of controllerTestDatabases()) {
         const plan = async (name: string) => (await call('GET', `/v3/service_plans?names=${name}&service_broker_guids=${brokerGuid}`)).resources[0].guid as string;
         tiny = await plan('tiny');
         big = await plan('big');
-        instance = (await call('POST', '/v3/service_instances', { type: 'managed', name: 'updatable', relationships: { ...rel('space', spaceGuid), ...rel('service_plan', tiny) } }, 201)).guid;
+        const created = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'updatable', relationships: { ...rel('space', spaceGuid), ...rel('service_plan', tiny) } });
+        assert.equal((await jobIn(box.call, created)).state, 'COMPLETE');
+        instance = (await call('GET', '/v3/service_instances?names=updatable')).resources[0].guid;
       });
       after(() => broker.close());
       const patches = () => broker.seen.filter((s) => s.method === 'PATCH');
 
-      it('a plan change is the broker\'s PATCH (with previous values and context), answered 202 with a complete job', async () => {
+      it('a plan change is the broker\'s PATCH (with previous values and context), answered 202 with its job, which completes', async () => {
         const res = await box.call('PATCH', `/v3/service_instances/${instance}`, { relationships: rel('service_plan', big) });
-        const job = await completed(res);
+        const job = await jobIn(box.call, res);
+        assert.equal(job.state, 'COMPLETE');
         assert.equal(job.operation, 'service_instance.update');
         const [sent] = patches();
         assert.equal(sent.path, `/v2/service_instances/${instance}`);
@@ -282,7 +285,7 @@ for (const database of controllerTestDatabases()) {
       it('parameters go to the broker (hidden in the audit event); an asynchronous broker is polled to its end', async () => {
         broker.modes.update = 'async';
         try {
-          await completed(await box.call('PATCH', `/v3/service_instances/${instance}`, { parameters: { size: 'xl' } }));
+          assert.equal((await jobIn(box.call, await box.call('PATCH', `/v3/service_instances/${instance}`, { parameters: { size: 'xl' } }))).state, 'COMPLETE');
         } finally {
           broker.modes.update = 'ok';
         }
@@ -298,11 +301,12 @@ for (const database of controllerTestDatabases()) {
         assert.equal(patches().length, 2);
       });
 
-      it('a broker that refuses answers its error and leaves the plan; the last operation says update failed', async () => {
+      it('a broker that refuses fails the job with its error and leaves the plan; the last operation says update failed', async () => {
         broker.modes.update = '400';
         try {
-          const detail = await refused('PATCH', `/v3/service_instances/${instance}`, { relationships: rel('service_plan', tiny) }, 502, 'CF-ServiceBrokerBadResponse');
-          assert.match(detail, /plan says no/);
+          const job = await jobIn(box.call, await box.call('PATCH', `/v3/service_instances/${instance}`, { relationships: rel('service_plan', tiny) }));
+          assert.equal(job.state, 'FAILED');
+          assert.match(job.errors[0].detail, /plan says no/);
         } finally {
           broker.modes.update = 'ok';
         }

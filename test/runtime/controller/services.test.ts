@@ -1,10 +1,14 @@
 // The controller as an Open Service Broker API platform, in the test process
 // (helpers/controller.ts) on SQLite and MySQL, against a small broker (helpers.ts) with switches to
-// fail: registration and catalog through the API, and orphan mitigation after failed provisions.
-// Provision, bind, VCAP_SERVICES, keys and user-provided services through the CLI are in box.test.ts.
+// fail: registration and catalog through the API, the 202 and job of a managed instance's create,
+// orphan mitigation in each case of the spec's table (the broker's instances always equal devbox's),
+// names claimed before the broker hears of them, and the words of a broker's failures.
+// Asynchronous brokers, bindings, deletes, purge and a controller's restart: services-async.test.ts.
+// Provision, bind, VCAP_SERVICES, keys and user-provided services through the CLI: box.test.ts.
 import assert from 'node:assert/strict';
+import { waitFor } from '../../../src/runtime/common/poll.js';
 import { controllerTestDatabases, startController, type ControllerHarness } from '../../helpers/controller.js';
-import { startTestBroker } from './helpers.js';
+import { jobIn, startTestBroker, type Mode } from './helpers.js';
 
 for (const database of controllerTestDatabases()) {
   describe(`controller as an OSBAPI platform (${database.name}, in-process)`, function () {
@@ -12,35 +16,43 @@ for (const database of controllerTestDatabases()) {
     let box: ControllerHarness;
     let spaceGuid: string;
     let brokerUrl: string;
-    let timeoutBefore: string | undefined;
+    let planGuid: string;
+    const saved: Record<string, string | undefined> = {};
     const broker = startTestBroker('broker-user', 'broker-s3cret');
 
     before(async () => {
-      // The controller reads its broker timeout at each call: 1.5 s here, as box.test.ts gives its box
-      // (not CF's 60), shorter still for the provision that times out.
-      timeoutBefore = process.env.DEVBOX_BROKER_TIMEOUT_MS;
-      process.env.DEVBOX_BROKER_TIMEOUT_MS = '1500';
+      // The controller reads these at each call: a broker that never answers is given up on after
+      // 1.5 s here (not CF's 60), and asynchronous brokers are polled every 50 ms at most.
+      for (const [name, value] of Object.entries({ DEVBOX_BROKER_TIMEOUT_MS: '1500', DEVBOX_BROKER_POLL_INTERVAL_MS: '50' })) {
+        saved[name] = process.env[name];
+        process.env[name] = value;
+      }
       brokerUrl = `http://127.0.0.1:${await broker.listen()}`;
       await database.start();
       box = await startController({ database });
       spaceGuid = (await box.call('GET', '/v3/spaces?names=dev')).json().resources[0].guid;
     });
     after(async () => {
-      if (timeoutBefore === undefined) delete process.env.DEVBOX_BROKER_TIMEOUT_MS;
-      else process.env.DEVBOX_BROKER_TIMEOUT_MS = timeoutBefore;
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       await box?.stop();
       await database.stop();
-      broker.close();
+      await broker.close();
     });
 
     const instanceByName = async (name: string) => (await box.call('GET', `/v3/service_instances?names=${name}`)).json().resources[0];
-    const deletesOf = (id: string) => broker.seen.filter((s) => s.method === 'DELETE' && s.path.includes(id));
+    const deletesOf = (id: string) => broker.seen.filter((s) => s.method === 'DELETE' && s.path === `/v2/service_instances/${id}`);
+    const create = (name: string, extra: Record<string, unknown> = {}) =>
+      box.call('POST', '/v3/service_instances', { type: 'managed', name, relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: planGuid } } }, ...extra });
+    /** devbox's managed instances whose create succeeded: what the broker must hold, no more. */
+    const kept = async () => (await box.call('GET', '/v3/service_instances?type=managed&per_page=5000')).json().resources.filter((i: { last_operation: { type: string; state: string } }) => !(i.last_operation.type === 'create' && i.last_operation.state === 'failed')).length;
 
     it('registers a broker through the API, fetching its catalog, and never shows its password', async () => {
       const created = await box.call('POST', '/v3/service_brokers', { name: 'test-broker', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } });
       assert.equal(created.status, 202, created.text);
-      const job = new URL(String(created.headers.location));
-      assert.equal((await box.call('GET', job.pathname)).json().state, 'COMPLETE');
+      assert.equal((await jobIn(box.call, created)).state, 'COMPLETE');
       const brokers = await box.call('GET', '/v3/service_brokers?names=test-broker');
       assert.equal(brokers.json().resources.length, 1);
       assert.equal(brokers.json().resources[0].url, brokerUrl);
@@ -60,59 +72,145 @@ for (const database of controllerTestDatabases()) {
       assert.equal(offering.broker_catalog.features.bindable, true);
       const plans = (await box.call('GET', `/v3/service_plans?service_offering_guids=${offering.guid}`)).json().resources;
       assert.deepEqual(plans.map((p: { name: string }) => p.name).sort(), ['big', 'tiny']);
+      planGuid = plans.find((p: { name: string }) => p.name === 'tiny').guid;
+      assert.equal((await box.call('GET', '/v3/service_plans?service_broker_names=test-broker&names=tiny')).json().resources[0].guid, planGuid, 'plans filter by broker name');
+      assert.equal((await box.call('GET', '/v3/service_plans?service_broker_names=other')).json().resources.length, 0);
 
       const refused = await box.call('POST', '/v3/service_brokers', { name: 'bad', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'x', password: 'y' } } });
       assert.equal(refused.status, 502);
       assert.equal(refused.json().errors[0].title, 'CF-ServiceBrokerBadResponse');
     });
 
-    for (const mode of ['500', 'timeout', 'garbage'] as const) {
-      it(`sends the matching DELETE after a provision that ${mode === '500' ? 'failed with 500' : mode === 'timeout' ? 'timed out' : 'answered an unreadable 201'} (orphan mitigation)`, async () => {
+    it('answers a managed create 202 with its job at once, while the broker is still working; the job ends COMPLETE', async () => {
+      broker.settings.delayMs = 600;
+      let res;
+      const started = Date.now();
+      try {
+        res = await create('slow-db', { parameters: { size: 's' } });
+        assert.ok(Date.now() - started < 500, `answered in ${Date.now() - started} ms, before the broker`);
+        assert.equal(res.status, 202, res.text);
+        assert.equal(res.text, '', 'no body, as Cloud Controller');
+        const instance = await instanceByName('slow-db');
+        assert.deepEqual([instance.last_operation.type, instance.last_operation.state], ['create', 'in progress']);
+        const processing = (await box.call('GET', new URL(String(res.headers.location)).pathname)).json();
+        assert.equal(processing.state, 'PROCESSING');
+        assert.equal(processing.operation, 'service_instance.create');
+        const job = await jobIn(box.call, res);
+        assert.equal(job.state, 'COMPLETE');
+      } finally {
+        broker.settings.delayMs = 0;
+      }
+      const instance = await instanceByName('slow-db');
+      assert.deepEqual([instance.last_operation.type, instance.last_operation.state], ['create', 'succeeded']);
+      assert.equal(instance.dashboard_url, `http://dash.example/${instance.guid}`);
+      const put = broker.seen.find((s) => s.method === 'PUT' && s.path === `/v2/service_instances/${instance.guid}`)!;
+      assert.equal(put.query.get('accepts_incomplete'), 'true');
+      assert.deepEqual(put.body.parameters, { size: 's' });
+      assert.equal(put.body.space_guid, spaceGuid);
+      const events = (await box.call('GET', `/v3/audit_events?target_guids=${instance.guid}`)).json().resources;
+      assert.deepEqual(events.map((e: { type: string }) => e.type), ['audit.service_instance.create']);
+      assert.equal(events[0].data.request.parameters, '[PRIVATE DATA HIDDEN]');
+    });
+
+    // The OSBAPI table: which answers to a provision leave something the platform must clean up.
+    const table: [Mode, boolean, RegExp][] = [
+      ['500', true, /^provision could not be completed: Service broker 'test-broker' failed PUT \/v2\/service_instances\/[^ ]+ with status 500: the broker broke$/],
+      ['timeout', true, /^provision could not be completed: The service broker 'test-broker' at http:\/\/127\.0\.0\.1:\d+ did not answer PUT \/v2\/service_instances\/[^ ]+ within 1\.5 s$/],
+      ['garbage', true, /with status 201 and a body that is not what the Open Service Broker API says: <html>not json$/],
+      ['200-garbage', true, /with status 200 and a body that is not what the Open Service Broker API says/],
+      ['204', true, /with status 204, which the Open Service Broker API does not allow there$/],
+      ['408', true, /refused PUT \/v2\/service_instances\/[^ ]+ with status 408: too slow$/],
+      ['400', false, /refused PUT \/v2\/service_instances\/[^ ]+ with status 400 \(BadRequest\): plan says no$/],
+      ['422-empty', false, /refused PUT \/v2\/service_instances\/[^ ]+ with status 422: \(an empty body\)$/],
+    ];
+    for (const [mode, orphan, detail] of table) {
+      it(`a provision answered ${mode}: the job fails saying so, the instance says create failed, ${orphan ? 'and the matching DELETE is sent once (orphan mitigation)' : 'and no DELETE is sent'}`, async () => {
         broker.modes.provision = mode;
-        if (mode === 'timeout') process.env.DEVBOX_BROKER_TIMEOUT_MS = '500';
+        const name = `orphan-${mode}`;
         try {
-          const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
-          const res = await box.call('POST', '/v3/service_instances', { type: 'managed', name: `orphan-${mode}`, relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
-          assert.equal(res.status, 502, res.text);
-          assert.equal(res.json().errors[0].title, 'CF-ServiceBrokerBadResponse');
-          const put = broker.seen.filter((s) => s.method === 'PUT' && /^\/v2\/service_instances\/[^/]+$/.test(s.path)).at(-1)!;
-          const id = put.path.split('/').pop()!;
-          const deletes = deletesOf(id);
-          assert.equal(deletes.length, 1, 'one orphan-mitigation DELETE');
-          assert.match(deletes[0].path, new RegExp(`^/v2/service_instances/${id}$`));
-          assert.equal(await instanceByName(`orphan-${mode}`), undefined);
+          const job = await jobIn(box.call, await create(name));
+          assert.equal(job.state, 'FAILED');
+          assert.equal(job.errors[0].title, 'CF-UnableToPerform');
+          assert.equal(job.errors[0].code, 10009);
+          assert.match(job.errors[0].detail, detail);
         } finally {
           broker.modes.provision = 'ok';
-          process.env.DEVBOX_BROKER_TIMEOUT_MS = '1500';
         }
+        const instance = await instanceByName(name);
+        assert.deepEqual([instance.last_operation.type, instance.last_operation.state], ['create', 'failed']);
+        assert.match(instance.last_operation.description, new RegExp(detail.source.replace('^provision could not be completed: ', '^')));
+        assert.equal(deletesOf(instance.guid).length, orphan ? 1 : 0);
+        assert.equal(broker.instances.size, await kept(), "the broker's instances are devbox's");
       });
     }
 
-    it('four creates of one name at once: one provisions and is created, three are refused before the broker hears of them (nothing leaked)', async () => {
-      const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
-      const puts = () => broker.seen.filter((s) => s.method === 'PUT' && /^\/v2\/service_instances\/[^/]+$/.test(s.path)).length;
-      const before = puts();
-      const body = { type: 'managed', name: 'racing-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } };
-      const answers = await Promise.all([1, 2, 3, 4].map(() => box.call('POST', '/v3/service_instances', body)));
-      assert.deepEqual(answers.map((r) => r.status).sort(), [201, 422, 422, 422], answers.map((r) => r.text).join('\n'));
-      for (const lost of answers.filter((r) => r.status === 422)) assert.equal(lost.json().errors[0].detail, 'The service instance name is taken: racing-db.');
-      assert.equal(puts() - before, 1, "the broker provisioned once: its instance count equals devbox's");
-      const created = await instanceByName('racing-db');
-      assert.equal(created.last_operation.state, 'succeeded');
+    it('a failed create keeps its name until a create of the same name replaces it (its broker asked to forget it once more)', async () => {
+      const failed = await instanceByName('orphan-500');
+      const before = deletesOf(failed.guid).length;
+      const again = await jobIn(box.call, await create('orphan-500'));
+      assert.equal(again.state, 'COMPLETE');
+      const replaced = await instanceByName('orphan-500');
+      assert.notEqual(replaced.guid, failed.guid);
+      assert.equal(replaced.last_operation.state, 'succeeded');
+      assert.equal((await box.call('GET', `/v3/service_instances/${failed.guid}`)).status, 404);
+      await waitForDeletes(failed.guid, before + 1);
+      assert.equal(broker.instances.size, await kept());
     });
 
-    it('withdraws the name when the broker fails to provision: it can be used again', async () => {
-      const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
-      broker.modes.provision = '500';
+    const waitForDeletes = (id: string, count: number) => waitFor(`${count} DELETEs of ${id} at the broker`, () => deletesOf(id).length === count, { timeoutMs: 5_000 });
+
+    it('four creates of one name at once: one is accepted and provisions, three are refused before the broker hears of them (nothing leaked)', async () => {
+      const puts = () => broker.seen.filter((s) => s.method === 'PUT' && /^\/v2\/service_instances\/[^/]+$/.test(s.path)).length;
+      const before = puts();
+      const answers = await Promise.all([1, 2, 3, 4].map(() => create('racing-db')));
+      assert.deepEqual(answers.map((r) => r.status).sort(), [202, 422, 422, 422], answers.map((r) => r.text).join('\n'));
+      for (const lost of answers.filter((r) => r.status === 422)) assert.equal(lost.json().errors[0].detail, 'The service instance name is taken: racing-db.');
+      assert.equal((await jobIn(box.call, answers.find((r) => r.status === 202)!)).state, 'COMPLETE');
+      assert.equal(puts() - before, 1, 'the broker provisioned once');
+      assert.equal((await instanceByName('racing-db')).last_operation.state, 'succeeded');
+      assert.equal(broker.instances.size, await kept(), "the broker's instance count equals devbox's");
+    });
+
+    it('a name being created is taken; a user-provided instance is created at once (201), as Cloud Controller', async () => {
+      broker.settings.delayMs = 300;
       try {
-        const res = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'withdrawn-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
-        assert.equal(res.status, 502, res.text);
+        const first = await create('claimed-db');
+        assert.equal(first.status, 202);
+        const second = await create('claimed-db');
+        assert.equal(second.status, 422);
+        assert.equal(second.json().errors[0].title, 'CF-UniquenessError');
+        await jobIn(box.call, first);
       } finally {
-        broker.modes.provision = 'ok';
+        broker.settings.delayMs = 0;
       }
-      assert.equal(await instanceByName('withdrawn-db'), undefined, 'the name is free again');
-      const again = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'withdrawn-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
-      assert.equal(again.status, 201, again.text);
+      const ups = await box.call('POST', '/v3/service_instances', { type: 'user-provided', name: 'ups', relationships: { space: { data: { guid: spaceGuid } } }, credentials: { a: 1 } });
+      assert.equal(ups.status, 201, ups.text);
+      assert.equal(ups.json().last_operation.state, 'succeeded');
+    });
+
+    it('reaches a broker registered under a *.localhost name (the built-in one is, through the router) at 127.0.0.1; deletes a broker without instances', async () => {
+      const url = brokerUrl.replace('127.0.0.1', 'other-broker.localhost');
+      const created = await box.call('POST', '/v3/service_brokers', { name: 'localhost-broker', url, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } });
+      assert.equal((await jobIn(box.call, created)).state, 'COMPLETE', created.text);
+      assert.equal(broker.seen.at(-1)!.headers.host, new URL(url).host, 'the name is kept in the Host header');
+      const guid = (await box.call('GET', '/v3/service_brokers?names=localhost-broker')).json().resources[0].guid;
+      assert.equal((await jobIn(box.call, await box.call('DELETE', `/v3/service_brokers/${guid}`))).state, 'COMPLETE');
+      assert.equal((await box.call('GET', '/v3/service_offerings?service_broker_names=localhost-broker')).json().resources.length, 0);
+    });
+
+    it('a broker that is not there: the job says which broker, where and what happened; no DELETE for a request it never had', async () => {
+      await broker.close();
+      try {
+        const job = await jobIn(box.call, await create('nobody-home'));
+        assert.equal(job.state, 'FAILED');
+        assert.match(job.errors[0].detail, new RegExp(`^provision could not be completed: The service broker 'test-broker' could not be reached at ${brokerUrl.replace(/\./g, '\\.')}: connection refused \\(ECONNREFUSED\\)$`));
+        assert.doesNotMatch(job.errors[0].detail, /devbox up/);
+      } finally {
+        await broker.listen(Number(new URL(brokerUrl).port));
+      }
+      const instance = await instanceByName('nobody-home');
+      assert.match(instance.last_operation.description, /could not be reached/);
+      assert.equal(deletesOf(instance.guid).length, 0);
     });
   });
 }

@@ -360,7 +360,9 @@ describe('controller: migration 0012 (ssh) on rows made before it', function () 
         const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
         const down = await migrator.migrateTo('0011_sidecars');
         assert.equal(down.error, undefined, String(down.error));
-        assert.deepEqual(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [['0012_ssh', 'Down', 'Success']]);
+        // Down through the later migrations too, each undone.
+        assert.deepEqual(down.results?.at(-1) && [down.results.at(-1)!.migrationName, down.results.at(-1)!.direction], ['0012_ssh', 'Down']);
+        assert.ok(down.results?.every((r) => r.direction === 'Down' && r.status === 'Success'), JSON.stringify(down.results));
         // As a controller before 0012 wrote them (seed and the actions now write the new columns).
         const at = now();
         const [org, space] = ['0ld00000-0000-4000-8000-00000000000a', '0ld00000-0000-4000-8000-00000000000b'];

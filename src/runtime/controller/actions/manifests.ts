@@ -17,15 +17,16 @@ import { insertJob, type JobRow } from '../repositories/jobs.js';
 import { allDomains, appDestinationsOfRoute, appProcesses, appRouteAddresses, appServiceNames, findAppByName, findInstanceInSpace, findRouteByAddress } from '../repositories/manifests.js';
 import { isUniqueViolation, jsonColumn, type Db } from '../repositories/query.js';
 import { DEFAULT_APP_PORT, deleteRouteDestination, insertRoute, insertRouteDestination, isMapped, type RouteRow } from '../repositories/routes.js';
-import type { InstanceRow } from '../repositories/services.js';
+import { findAppBinding, type InstanceRow } from '../repositories/services.js';
 import { sidecarsOfApp } from '../repositories/sidecars.js';
 import type { SpaceRow } from '../repositories/spaces.js';
 import { apiLog, newProcess } from './apps.js';
 import { recordAppEvent, recordEvent } from './audit.js';
 import { applyToInstances, routesChanged } from './instances.js';
 import { assertRouteHostAllowed } from './routes.js';
-import { completedJob } from './jobs.js';
+import { completedJob, jobErrors, serviceJobOutcome } from './jobs.js';
 import { createServiceBinding } from './service-bindings.js';
+import { createFailed, readLastOperation } from './service-operations.js';
 import { newSidecar, processMemoryProblem, updatedSidecar, writeNewSidecar, writeSidecarUpdate } from './sidecars.js';
 
 interface RouteAddress {
@@ -278,7 +279,11 @@ async function failedJob(db: Db, operation: string, resource: { guid: string; ty
     state: 'FAILED',
     resource_guid: resource.guid,
     resource_type: resource.type,
-    errors: JSON.stringify(errors.map((e) => ({ detail: e.detail, title: e.title, code: e.code }))),
+    errors: jobErrors(errors),
+    payload: null,
+    run_at: null,
+    lease_owner: null,
+    lease_until: null,
     created_at: at,
     updated_at: at,
   };
@@ -324,9 +329,13 @@ export async function applyManifest(ctx: RequestContext, space: SpaceRow, messag
   for (const [i, plan] of plans.entries()) {
     const app = written[i].app;
     for (const service of plan.services) {
-      if ((await appServiceNames(ctx.db, app.guid)).includes(service.instance.name)) continue;
+      // Bound already (or binding): nothing to do; a bind that failed is tried again.
+      const existing = await findAppBinding(ctx.db, service.instance.guid, app.guid);
+      if (existing && !createFailed(readLastOperation('service_bindings', existing))) continue;
       try {
-        await createServiceBinding(ctx, { type: 'app', appGuid: app.guid, instanceGuid: service.instance.guid, name: service.bindingName ?? null, parameters: service.parameters, metadata: { labels: {}, annotations: {} } });
+        const { job } = await createServiceBinding(ctx, { type: 'app', appGuid: app.guid, instanceGuid: service.instance.guid, name: service.bindingName ?? null, parameters: service.parameters, metadata: { labels: {}, annotations: {} } });
+        // The broker is asked now, as the manifest's job; an asynchronous one goes on after it (create in progress).
+        if (job) await serviceJobOutcome(ctx, job);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         failures.push(unprocessable(`For application '${app.name}': For service '${service.instance.name}': ${error.detail}`));

@@ -8,7 +8,7 @@ import type { JobRow } from '../repositories/jobs.js';
 import { deleteSpaceRow, spaceApps, spaceBindings, spaceInstances, spaceRoutes } from '../repositories/manifests.js';
 import { deleteAppAction } from './apps.js';
 import { recordEvent } from './audit.js';
-import { completedJob } from './jobs.js';
+import { completedJob, serviceJobOutcome } from './jobs.js';
 import { deleteRouteAction } from './routes.js';
 import { deleteServiceBinding } from './service-bindings.js';
 import { deleteServiceInstance } from './service-instances.js';
@@ -49,11 +49,15 @@ export async function createSpace(ctx: RequestContext, message: SpaceCreateMessa
  * Deletes the space and everything in it, as Cloud Controller's v3 delete does: its service
  * bindings and keys (unbound by their brokers), its service instances (deprovisioned), its apps
  * (stopped) and its routes, then the space. A broker's refusal stops it there with the broker's
- * error, the space and what is left in it kept, so it can be tried again.
+ * error, the space and what is left in it kept, so it can be tried again; so does a broker that
+ * unbinds or deprovisions asynchronously (the space can be deleted once it is done).
  */
 export async function deleteSpaceAction(ctx: RequestContext, space: SpaceRow): Promise<JobRow> {
-  for (const binding of await spaceBindings(ctx.db, space.guid)) await deleteServiceBinding(ctx, binding);
-  for (const instance of await spaceInstances(ctx.db, space.guid)) await deleteServiceInstance(ctx, instance);
+  const done = async (job: JobRow | undefined, what: string) => {
+    if (job && (await serviceJobOutcome(ctx, job)).state !== 'COMPLETE') throw unprocessable(`Cannot delete space ${space.name} yet: the broker of ${what} is still deleting it (asynchronously). Delete the space again once it is done.`);
+  };
+  for (const binding of await spaceBindings(ctx.db, space.guid)) await done(await deleteServiceBinding(ctx, binding), binding.type === 'app' ? 'a service binding' : `service key ${binding.name ?? ''}`);
+  for (const instance of await spaceInstances(ctx.db, space.guid)) await done(await deleteServiceInstance(ctx, instance), `service instance ${instance.name}`);
   for (const app of await spaceApps(ctx.db, space.guid)) await deleteAppAction(ctx, app);
   for (const route of await spaceRoutes(ctx.db, space.guid)) await deleteRouteAction(ctx, route);
   return ctx.db.transaction().execute(async (trx) => {

@@ -139,5 +139,5 @@ export async function brokerOfPlan(ctx: RequestContext, planGuid: string) {
   const found = await findPlanWithBroker(ctx.db, planGuid);
   if (!found) throw unprocessable('Invalid service plan. Ensure that the service plan exists, is available, and you have access to it.');
   const { plan, offering, broker } = found;
-  return { plan, offering, client: new BrokerClient(broker, ctx.actor.guid, ctx.log), ids: { service_id: offering.broker_id, plan_id: plan.broker_id } };
+  return { plan, offering, broker, client: new BrokerClient(broker, ctx.actor.guid, ctx.log), ids: { service_id: offering.broker_id, plan_id: plan.broker_id } };
 }

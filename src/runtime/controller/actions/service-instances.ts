@@ -1,41 +1,69 @@
-// Service instance actions: create (a managed one is provisioned by its broker; a user-provided one
-// holds the credentials given), update (a managed one's plan and parameters by its broker) and
-// delete. v3 makes the broker calls asynchronous; devbox calls the broker before answering, outside
-// any transaction, so every last_operation ends succeeded (but an update the broker refused, `update
-// failed`); a create shows `create in progress` while its broker works.
+// Service instance actions: create, update and delete, as Cloud Controller v3 does them. A
+// user-provided instance is written at once. A managed one's broker work is a job: the request
+// claims the name (or marks the operation in progress) and starts the job, in one transaction, and
+// answers 202; actions/service-jobs.ts then runs the job's steps below in the background (provision,
+// update or deprovision, then last_operation polls for an asynchronous broker), each step's outcome
+// written with its job. A provision that failed after the broker may have made something is undone
+// at the broker (orphan mitigation, the OSBAPI table); the row stays, `create failed`, until deleted
+// or replaced by a new create of its name.
 import { newGuid, now, type RequestContext } from '../context.js';
-import { ApiError, notUnique, unprocessable } from '../errors.js';
+import { ApiError, notAuthorized, notUnique, unprocessable } from '../errors.js';
 import type { ServiceInstanceCreateMessage, ServiceInstanceUpdateMessage } from '../messages/services.js';
 import { metadataUpdate } from '../messages/validate.js';
-import { updateInstance, updateInstanceBindings } from '../repositories/service-instance-updates.js';
-import type { JobRow } from '../repositories/jobs.js';
+import { endJob, liveJobsOf, type JobRow } from '../repositories/jobs.js';
 import { isUniqueViolation, jsonColumn, type Db } from '../repositories/query.js';
-import { deleteInstance, findInstanceByName, insertInstance, instanceBindingTypes, type InstanceRow, type OfferingRow, type PlanRow } from '../repositories/services.js';
-import { findSpace, getOrganization, getSpaceWithOrganization } from '../repositories/spaces.js';
+import { updateInstance, updateInstanceBindings } from '../repositories/service-instance-updates.js';
+import {
+  deleteInstance,
+  deleteInstanceBindings,
+  findInstance,
+  findInstanceByName,
+  insertInstance,
+  instanceBindings,
+  updateInstanceIf,
+  type InstanceRow,
+  type OfferingRow,
+  type PlanRow,
+} from '../repositories/services.js';
+import { findSpace, getSpaceWithOrganization } from '../repositories/spaces.js';
 import { recordEvent } from './audit.js';
-import { completedJob } from './jobs.js';
+import { jobErrors, serviceJob, type JobStep, type ServiceJobPayload } from './jobs.js';
 import { brokerOfPlan } from './service-brokers.js';
+import { askAgainLater, createFailed, inProgress, lastOperation, pollAgain, pollingOver, pollQuery, readLastOperation, succeeded, unableTo, unknownPoll, type OperationType } from './service-operations.js';
 
-/** A last_operation that has succeeded (devbox finishes every operation before answering). */
-export const succeeded = (type: 'create' | 'update' | 'delete', at: string) => JSON.stringify({ type, state: 'succeeded', description: '', created_at: at, updated_at: at });
+export { succeeded } from './service-operations.js';
+
+const RESOURCE_TYPE = 'service_instances';
 
 /** audit.service_instance.* or audit.user_provided_service_instance.*, as Cloud Controller names them. */
-function instanceEvent(db: Db, ctx: RequestContext, action: 'create' | 'update' | 'delete', row: InstanceRow, data: Record<string, unknown> = {}) {
+function instanceEvent(db: Db, ctx: RequestContext, action: string, row: InstanceRow, data: Record<string, unknown> = {}) {
   const kind = row.type === 'user-provided' ? 'user_provided_service_instance' : 'service_instance';
   return recordEvent(db, { type: `audit.${kind}.${action}`, actor: ctx.actor, target: { guid: row.guid, type: kind, name: row.name }, spaceGuid: row.space_guid, data });
 }
 
+/** 409: another operation of the instance is in progress. */
+const operationInProgress = (row: InstanceRow) => new ApiError('AsyncServiceInstanceOperationInProgress', `An operation for service instance ${row.name} is in progress.`);
+
+/** A transaction that claims a name: a unique violation is `taken`. */
+async function claiming<T>(ctx: RequestContext, taken: () => ApiError, work: (db: Db) => Promise<T>): Promise<T> {
+  try {
+    return await ctx.db.transaction().execute(work);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw taken();
+    throw error;
+  }
+}
+
 /**
- * Creates an instance. Its name is claimed first (the row, inserted under the unique key of space
- * and name, `create in progress`): two creates of one name never both reach the broker, so none
- * provisions something devbox then forgets. A managed one is then provisioned by its broker; when
- * that fails the claim is withdrawn (the broker client has done the spec's orphan mitigation).
+ * Creates an instance. A user-provided one is created at once. A managed one's name is claimed (the
+ * row, `create in progress`, under the unique key of space and name) with its job, before its broker
+ * hears of it: two creates of one name never both reach the broker. A `create failed` instance of
+ * the name is replaced, as Cloud Controller replaces it (its broker is asked once more to forget it).
  */
-export async function createServiceInstance(ctx: RequestContext, message: ServiceInstanceCreateMessage): Promise<InstanceRow> {
+export async function createServiceInstance(ctx: RequestContext, message: ServiceInstanceCreateMessage): Promise<{ instance: InstanceRow; job?: JobRow }> {
   const space = await findSpace(ctx.db, message.spaceGuid);
   if (!space) throw unprocessable('Invalid space. Ensure that the space exists and you have access to it.');
   const taken = () => notUnique(`The service instance name is taken: ${message.name}.`);
-  if (await findInstanceByName(ctx.db, space.guid, message.name)) throw taken();
   const at = now();
   const row: InstanceRow = {
     guid: newGuid(),
@@ -55,67 +83,127 @@ export async function createServiceInstance(ctx: RequestContext, message: Servic
   };
   // Credentials and parameters may be secrets: the event says only that they were given.
   const secrets = message.type === 'user-provided' ? { credentials: '[PRIVATE DATA HIDDEN]' } : message.parameters ? { parameters: '[PRIVATE DATA HIDDEN]' } : {};
-  const recordCreate = (db: Db) => instanceEvent(db, ctx, 'create', row, { request: { name: row.name, type: row.type, relationships: { space: space.guid, service_plan: row.plan_guid }, ...secrets } });
+  const request = () => ({ name: row.name, type: row.type, relationships: { space: space.guid, service_plan: row.plan_guid }, ...secrets });
   if (message.type === 'user-provided') {
     row.credentials = JSON.stringify(message.credentials);
     row.syslog_drain_url = message.syslogDrainUrl;
     row.route_service_url = message.routeServiceUrl;
-    await claim(ctx, row, taken, recordCreate);
-    return row;
+    if (await findInstanceByName(ctx.db, space.guid, row.name)) throw taken();
+    await claiming(ctx, taken, async (trx) => {
+      await insertInstance(trx, row);
+      await instanceEvent(trx, ctx, 'create', row, { request: request() });
+    });
+    return { instance: row };
   }
-  const { plan, offering, client, ids } = await brokerOfPlan(ctx, message.planGuid);
+  const { plan } = await brokerOfPlan(ctx, message.planGuid);
   row.plan_guid = plan.guid;
-  row.last_operation = JSON.stringify({ type: 'create', state: 'in progress', description: '', created_at: at, updated_at: at });
-  await claim(ctx, row, taken);
-  let answer: { dashboard_url?: unknown };
-  try {
-    const org = await getOrganization(ctx.db, space.organization_guid);
-    answer = await client.provision(
-      row.guid,
-      {
-        ...ids,
-        organization_guid: org.guid,
-        space_guid: space.guid,
-        ...(message.parameters ? { parameters: message.parameters } : {}),
-        context: { platform: 'cloudfoundry', organization_guid: org.guid, organization_name: org.name, space_guid: space.guid, space_name: space.name, instance_name: message.name },
-      },
-      ids,
-    );
-  } catch (error) {
-    await deleteInstance(ctx.db, row.guid);
-    throw error;
-  }
-  const done = now();
-  row.dashboard_url = typeof answer.dashboard_url === 'string' ? answer.dashboard_url : null;
-  row.last_operation = succeeded('create', done);
-  row.updated_at = done;
-  await ctx.db.transaction().execute(async (trx) => {
-    await updateInstance(trx, row.guid, { dashboard_url: row.dashboard_url, last_operation: row.last_operation, updated_at: done });
-    await recordCreate(trx);
+  row.last_operation = lastOperation('create', 'in progress', '', at);
+  const existing = await findInstanceByName(ctx.db, space.guid, row.name);
+  if (existing && !(existing.type === 'managed' && createFailed(readLastOperation('service_instances', existing)))) throw taken();
+  let replaced: InstanceRow | undefined;
+  const job = await claiming(ctx, taken, async (trx) => {
+    // Read again in the transaction: only the failed create read above is replaced, never a new one.
+    const old = existing && (await findInstance(trx, existing.guid));
+    if (old && old.last_operation === existing!.last_operation && !(await instanceBindings(trx, old.guid)).length) {
+      await deleteInstance(trx, old.guid);
+      replaced = old;
+    }
+    await insertInstance(trx, row);
+    return serviceJob(trx, 'service_instance.create', { guid: row.guid, type: RESOURCE_TYPE }, { actor: ctx.actor, ...(message.parameters ? { parameters: message.parameters } : {}), request: request() });
   });
-  ctx.log.info('provisioned', { instance: row.guid, offering: offering.name, plan: plan.name });
-  return row;
+  if (replaced) void forgetAtBroker(ctx, replaced);
+  void ctx.serviceJobs?.run(job.guid);
+  return { instance: row, job };
 }
 
-/** Inserts the instance's row (and, given, its audit event) in one transaction: a name another request holds is `taken`. */
-async function claim(ctx: RequestContext, row: InstanceRow, taken: () => ApiError, record?: (db: Db) => Promise<void>): Promise<void> {
+/** A failed instance replaced or purged: its broker is asked to forget it once more, best effort (orphan mitigation). */
+async function forgetAtBroker(ctx: RequestContext, row: InstanceRow): Promise<void> {
   try {
-    await ctx.db.transaction().execute(async (trx) => {
-      await insertInstance(trx, row);
-      if (record) await record(trx);
-    });
+    const { client, ids } = await brokerOfPlan(ctx, row.plan_guid!);
+    await client.mitigate(client.instancePath(row.guid), ids);
   } catch (error) {
-    if (isUniqueViolation(error)) throw taken();
-    throw error;
+    ctx.log.warn('could not ask the broker to forget a failed instance', { instance: row.guid, error: (error as Error).message });
+  }
+}
+
+/** The writes of an instance's job that ended (or polls on): its last operation, and the instance's own changes. */
+function settleInstance(instance: InstanceRow, job: JobRow, type: OperationType, state: 'in progress' | 'succeeded' | 'failed', description: string, changes: Partial<InstanceRow> = {}) {
+  return (db: Db) => updateInstance(db, instance.guid, { ...changes, last_operation: lastOperation(type, state, description, job.created_at), updated_at: now() });
+}
+
+/** A step of `service_instance.create`: the provision, then (asynchronous broker) its last_operation polls. */
+export async function instanceCreateStep(ctx: RequestContext, job: JobRow, payload: ServiceJobPayload): Promise<JobStep> {
+  const instance = await findInstance(ctx.db, job.resource_guid ?? '');
+  if (!instance) return { state: 'FAILED', error: unableTo('provision', 'the service instance was deleted before its create finished') };
+  const { plan, offering, broker, client, ids } = await brokerOfPlan(ctx, instance.plan_guid!);
+  const path = client.instancePath(instance.guid);
+  const created = (dashboardUrl: string | undefined, description = ''): JobStep => ({
+    state: 'COMPLETE',
+    write: async (db) => {
+      await settleInstance(instance, job, 'create', 'succeeded', description, dashboardUrl !== undefined ? { dashboard_url: dashboardUrl } : {})(db);
+      await instanceEvent(db, ctx, 'create', instance, { request: payload.request ?? {} });
+    },
+    after: () => ctx.log.info('provisioned', { instance: instance.guid, offering: offering.name, plan: plan.name, broker: broker.name }),
+  });
+  const failed = async (why: string, orphan: boolean): Promise<JobStep> => {
+    if (orphan) await client.mitigate(path, ids);
+    return { state: 'FAILED', error: unableTo('provision', why), write: settleInstance(instance, job, 'create', 'failed', why) };
+  };
+  if (job.state === 'PROCESSING') {
+    const { space, organization } = await getSpaceWithOrganization(ctx.db, instance.space_guid);
+    // The plan's version, as Cloud Controller sends it (the broker then knows what it made).
+    const maintenanceInfo = jsonColumn<{ maintenance_info?: unknown }, PlanRow, 'catalog'>('service_plans', plan, 'catalog', {}).maintenance_info;
+    const answer = await client.provision(instance.guid, {
+      ...ids,
+      organization_guid: organization.guid,
+      space_guid: space.guid,
+      ...(payload.parameters ? { parameters: payload.parameters } : {}),
+      ...(maintenanceInfo ? { maintenance_info: maintenanceInfo } : {}),
+      context: { platform: 'cloudfoundry', organization_guid: organization.guid, organization_name: organization.name, space_guid: space.guid, space_name: space.name, instance_name: instance.name },
+    });
+    if (answer.outcome === 'done') return created(answer.body.dashboard_url);
+    if (answer.outcome === 'failed') return failed(answer.message, answer.orphan);
+    // Busy with this instance: a provision of it may be under way (ours, sent before a restart).
+    if (answer.outcome === 'busy') return pollingOver(payload) ? failed(answer.message, true) : askAgainLater(payload, plan);
+    return {
+      ...pollAgain(payload, plan, answer),
+      write: async (db) => {
+        await settleInstance(instance, job, 'create', 'in progress', '')(db);
+        await instanceEvent(db, ctx, 'start_create', instance, { request: payload.request ?? {} });
+      },
+    };
+  }
+  if (pollingOver(payload)) return failed(`Service broker '${broker.name}' failed to provision within the required time.`, true);
+  const op = await client.lastOperation(path, pollQuery(ids, payload));
+  switch (op.state) {
+    case 'succeeded':
+      return created(undefined, op.description);
+    case 'failed':
+      return failed(op.description || `Service broker '${broker.name}' says the provision failed.`, true);
+    case 'gone':
+      return failed(`Service broker '${broker.name}' no longer knows the service instance (410 Gone).`, false);
+    case 'unknown':
+      unknownPoll(ctx, job, op.message);
+      return pollAgain(payload, plan);
+    default:
+      return { ...pollAgain(payload, plan, op), write: settleInstance(instance, job, 'create', 'in progress', op.description ?? '') };
   }
 }
 
 /**
- * Deletes an instance that has no bindings or keys left; a managed one is deprovisioned by its
- * broker first. A user-provided instance is gone at once (204); a managed one answers with a job.
+ * Deletes an instance that has no bindings or keys left. A user-provided one is gone at once
+ * (undefined: 204); a managed one's deprovision is a job. A create still polling its broker gives
+ * way to the delete (its job fails), as Cloud Controller lets a delete through then; any other
+ * operation in progress is a 409. `purge` (Cloud Controller's `purge=true`, admins only) forgets the
+ * instance, its bindings and keys without asking the broker: for a broker that is gone for good.
  */
-export async function deleteServiceInstance(ctx: RequestContext, row: InstanceRow): Promise<JobRow | undefined> {
-  const bindings = await instanceBindingTypes(ctx.db, row.guid);
+export async function deleteServiceInstance(ctx: RequestContext, row: InstanceRow, { purge = false } = {}): Promise<JobRow | undefined> {
+  if (purge) {
+    if (!ctx.actor.admin) throw notAuthorized();
+    await purgeServiceInstance(ctx, row);
+    return undefined;
+  }
+  const bindings = (await instanceBindings(ctx.db, row.guid)).map((b) => b.type);
   if (bindings.length) {
     const apps = bindings.filter((type) => type === 'app').length;
     const keys = bindings.length - apps;
@@ -123,19 +211,91 @@ export async function deleteServiceInstance(ctx: RequestContext, row: InstanceRo
     const todo = [apps ? 'unbind it from its apps (unbind-service)' : '', keys ? 'delete its service keys (delete-service-key)' : ''].filter(Boolean).join(' and ');
     throw new ApiError('AssociationNotEmpty', `Cannot delete service instance ${row.name}: it still has ${has}. Service keys, bindings, and shares must first be deleted: ${todo}, then delete it.`);
   }
-  if (row.type === 'managed' && row.plan_guid) {
-    const { client, ids } = await brokerOfPlan(ctx, row.plan_guid);
-    await client.deprovision(row.guid, ids);
+  if (row.type === 'user-provided') {
+    await ctx.db.transaction().execute(async (trx) => {
+      await deleteInstance(trx, row.guid);
+      await instanceEvent(trx, ctx, 'delete', row);
+    });
+    return undefined;
   }
-  return ctx.db.transaction().execute(async (trx) => {
-    await deleteInstance(trx, row.guid);
-    await instanceEvent(trx, ctx, 'delete', row);
-    return row.type === 'user-provided' ? undefined : completedJob(trx, 'service_instance.delete', { guid: row.guid, type: 'service_instances' });
+  const current = readLastOperation('service_instances', row);
+  let creating: JobRow | undefined;
+  if (inProgress(current)) {
+    if (current.type !== 'create') throw operationInProgress(row);
+    creating = (await liveJobsOf(ctx.db, row.guid)).find((j) => j.operation === 'service_instance.create');
+    // Before its broker answered the provision (PROCESSING) there is nothing the broker could delete yet.
+    if (creating?.state !== 'POLLING') throw operationInProgress(row);
+  }
+  const at = now();
+  const job = await ctx.db.transaction().execute(async (trx) => {
+    if (creating && !(await endJob(trx, creating.guid, jobErrors([unableTo('provision', 'the service instance was deleted before its create finished')]), at, ['POLLING']))) throw operationInProgress(row);
+    if (!(await updateInstanceIf(trx, row.guid, row.last_operation, { last_operation: lastOperation('delete', 'in progress', '', at), updated_at: at }))) throw operationInProgress(row);
+    return serviceJob(trx, 'service_instance.delete', { guid: row.guid, type: RESOURCE_TYPE }, { actor: ctx.actor });
   });
+  void ctx.serviceJobs?.run(job.guid);
+  return job;
+}
+
+/** Forgets the instance with its bindings and keys, without its broker; their live jobs fail. */
+async function purgeServiceInstance(ctx: RequestContext, row: InstanceRow): Promise<void> {
+  const at = now();
+  const purged = jobErrors([unableTo('the operation', 'the service instance was purged')]);
+  const bindings = await ctx.db.transaction().execute(async (trx) => {
+    const bindings = await instanceBindings(trx, row.guid);
+    for (const guid of [row.guid, ...bindings.map((b) => b.guid)]) for (const job of await liveJobsOf(trx, guid)) await endJob(trx, job.guid, purged, at);
+    await deleteInstanceBindings(trx, row.guid);
+    await deleteInstance(trx, row.guid);
+    await instanceEvent(trx, ctx, row.type === 'managed' ? 'purge' : 'delete', row, { request: { purge: true } });
+    return bindings;
+  });
+  ctx.log.info('purged', { instance: row.guid, name: row.name, bindings: bindings.length });
+}
+
+/** A step of `service_instance.delete`: the deprovision, then (asynchronous broker) its last_operation polls. */
+export async function instanceDeleteStep(ctx: RequestContext, job: JobRow, payload: ServiceJobPayload): Promise<JobStep> {
+  const instance = await findInstance(ctx.db, job.resource_guid ?? '');
+  if (!instance) return { state: 'COMPLETE' };
+  const { plan, broker, client, ids } = await brokerOfPlan(ctx, instance.plan_guid!);
+  const deleted: JobStep = {
+    state: 'COMPLETE',
+    write: async (db) => {
+      await deleteInstance(db, instance.guid);
+      await instanceEvent(db, ctx, 'delete', instance);
+    },
+    after: () => ctx.log.info('deprovisioned', { instance: instance.guid, broker: broker.name }),
+  };
+  const failed = (why: string): JobStep => ({ state: 'FAILED', error: unableTo('deprovision', why), write: settleInstance(instance, job, 'delete', 'failed', why) });
+  if (job.state === 'PROCESSING') {
+    const answer = await client.deprovision(instance.guid, ids);
+    if (answer.outcome === 'done') return deleted;
+    if (answer.outcome === 'failed') return failed(answer.message);
+    if (answer.outcome === 'busy') return pollingOver(payload) ? failed(answer.message) : askAgainLater(payload, plan);
+    return {
+      ...pollAgain(payload, plan, answer),
+      write: async (db) => {
+        await settleInstance(instance, job, 'delete', 'in progress', '')(db);
+        await instanceEvent(db, ctx, 'start_delete', instance);
+      },
+    };
+  }
+  if (pollingOver(payload)) return failed(`Service broker '${broker.name}' failed to deprovision within the required time.`);
+  const op = await client.lastOperation(client.instancePath(instance.guid), pollQuery(ids, payload));
+  switch (op.state) {
+    case 'succeeded':
+    case 'gone':
+      return deleted;
+    case 'failed':
+      return failed(op.description || `Service broker '${broker.name}' says the deprovision failed.`);
+    case 'unknown':
+      unknownPoll(ctx, job, op.message);
+      return pollAgain(payload, plan);
+    default:
+      return { ...pollAgain(payload, plan, op), write: settleInstance(instance, job, 'delete', 'in progress', op.description ?? '') };
+  }
 }
 
 /** A plan's (else its offering's) catalog flag, as Cloud Controller reads plan_updateable and bindable. */
-function catalogFlag(plan: PlanRow, offering: OfferingRow, flag: 'plan_updateable' | 'bindable'): boolean {
+export function catalogFlag(plan: PlanRow, offering: OfferingRow, flag: 'plan_updateable' | 'bindable'): boolean {
   const own = jsonColumn<Record<string, unknown>, PlanRow, 'catalog'>('service_plans', plan, 'catalog', {})[flag];
   if (typeof own === 'boolean') return own;
   return Boolean(jsonColumn<Record<string, unknown>, OfferingRow, 'catalog'>('service_offerings', offering, 'catalog', {})[flag]);
@@ -157,7 +317,7 @@ async function brokerUpdate(ctx: RequestContext, row: InstanceRow, message: Serv
     target = await brokerOfPlan(ctx, message.planGuid!);
     if (target.offering.guid !== current.offering.guid) throw new ApiError('InvalidRelation', 'service plan relates to a different service offering');
     if (!catalogFlag(current.plan, current.offering, 'plan_updateable')) throw unprocessable('The service does not support changing plans.');
-    if (!catalogFlag(target.plan, target.offering, 'bindable') && (await instanceBindingTypes(ctx.db, row.guid)).length) {
+    if (!catalogFlag(target.plan, target.offering, 'bindable') && (await instanceBindings(ctx.db, row.guid)).length) {
       throw unprocessable('The service plan is invalid: cannot switch to non-bindable plan when service bindings exist');
     }
   }
@@ -175,10 +335,10 @@ async function brokerUpdate(ctx: RequestContext, row: InstanceRow, message: Serv
 /**
  * Renames an instance, or changes its tags and metadata; a user-provided one's credentials, syslog
  * drain and route service URL too (its app bindings carry the new credentials at their apps' next
- * start). A managed instance's plan, parameters or maintenance_info are changed by its broker
- * first (`PATCH /v2/service_instances/:id`, outside any transaction), then written with the rest;
- * that update answers with a job (complete), as Cloud Controller answers 202 for it. A broker that
- * refuses leaves the instance as it was, its last operation `update failed`.
+ * start). These are written at once. A managed instance's plan, parameters or maintenance_info are
+ * its broker's: the instance's last operation is `update in progress` and a job asks the broker
+ * (`PATCH /v2/service_instances/:id`); the plan changes when the broker is done. A broker that
+ * refuses leaves the plan as it was, its last operation `update failed`.
  */
 export async function updateServiceInstance(ctx: RequestContext, row: InstanceRow, message: ServiceInstanceUpdateMessage): Promise<{ instance: InstanceRow; job?: JobRow }> {
   if (row.type === 'managed') {
@@ -188,66 +348,97 @@ export async function updateServiceInstance(ctx: RequestContext, row: InstanceRo
   } else if (message.parameters !== undefined || message.planGuid !== undefined || message.maintenanceInfo) {
     throw unprocessable('Parameters, service plan and maintenance info can be updated only for managed service instances.');
   }
+  if (inProgress(readLastOperation('service_instances', row))) throw operationInProgress(row);
   const name = message.name ?? row.name;
   const taken = () => notUnique(`The service instance name is taken: ${name}.`);
   if (name !== row.name && (await findInstanceByName(ctx.db, row.space_guid, name))) throw taken();
   const update = row.type === 'managed' ? await brokerUpdate(ctx, row, message) : undefined;
-  let dashboardUrl = row.dashboard_url;
-  if (update) {
-    const { space, organization } = await getSpaceWithOrganization(ctx.db, row.space_guid);
-    const { current, target } = update;
-    try {
-      const answer = await target.client.update(
-        row.guid,
-        {
-          service_id: current.offering.broker_id,
-          plan_id: target.plan.broker_id,
-          ...(message.parameters ? { parameters: message.parameters } : {}),
-          ...(message.maintenanceInfo ? { maintenance_info: message.maintenanceInfo } : {}),
-          previous_values: { service_id: current.offering.broker_id, plan_id: current.plan.broker_id, organization_id: organization.guid, space_id: space.guid },
-          context: { platform: 'cloudfoundry', organization_guid: organization.guid, organization_name: organization.name, space_guid: space.guid, space_name: space.name, instance_name: name },
-        },
-        target.ids,
-      );
-      if (typeof answer.dashboard_url === 'string') dashboardUrl = answer.dashboard_url;
-    } catch (error) {
-      if (error instanceof ApiError) {
-        const at = now();
-        await updateInstance(ctx.db, row.guid, { last_operation: JSON.stringify({ type: 'update', state: 'failed', description: error.detail, created_at: at, updated_at: at }), updated_at: at });
-      }
-      throw error;
-    }
-    ctx.log.info('updated by its broker', { instance: row.guid, offering: current.offering.name, plan: target.plan.name });
-  }
   const at = now();
   const updated: InstanceRow = {
     ...row,
     name,
-    plan_guid: update ? update.target.plan.guid : row.plan_guid,
-    dashboard_url: dashboardUrl,
     tags: message.tags ? JSON.stringify(message.tags) : row.tags,
     credentials: message.credentials ? JSON.stringify(message.credentials) : row.credentials,
     syslog_drain_url: message.syslogDrainUrl !== undefined ? message.syslogDrainUrl : row.syslog_drain_url,
     route_service_url: message.routeServiceUrl !== undefined ? message.routeServiceUrl : row.route_service_url,
     metadata: JSON.stringify(metadataUpdate(message.body, jsonColumn('service_instances', row, 'metadata', { labels: {}, annotations: {} }))),
-    last_operation: succeeded('update', at),
+    last_operation: update ? lastOperation('update', 'in progress', '', at) : succeeded('update', at),
     updated_at: at,
   };
   // Credentials and parameters may be secrets: the event says only that they were given.
   const request = { ...message.body, ...(message.credentials ? { credentials: '[PRIVATE DATA HIDDEN]' } : {}), ...(message.parameters ? { parameters: '[PRIVATE DATA HIDDEN]' } : {}) };
-  try {
-    const job = await ctx.db.transaction().execute(async (trx) => {
-      const { guid: _guid, type: _type, space_guid: _space, created_at: _created, ...changes } = updated;
-      await updateInstance(trx, row.guid, changes);
-      if (row.type === 'user-provided' && (message.credentials || message.syslogDrainUrl !== undefined)) {
-        await updateInstanceBindings(trx, row.guid, { credentials: updated.credentials ?? '{}', syslog_drain_url: updated.syslog_drain_url, updated_at: at });
-      }
+  const job = await claiming(ctx, taken, async (trx) => {
+    const { guid: _guid, type: _type, space_guid: _space, created_at: _created, ...changes } = updated;
+    if (!(await updateInstanceIf(trx, row.guid, row.last_operation, changes))) throw operationInProgress(row);
+    if (row.type === 'user-provided' && (message.credentials || message.syslogDrainUrl !== undefined)) {
+      await updateInstanceBindings(trx, row.guid, { credentials: updated.credentials ?? '{}', syslog_drain_url: updated.syslog_drain_url, updated_at: at });
+    }
+    if (!update) {
       await instanceEvent(trx, ctx, 'update', updated, { request });
-      return update ? completedJob(trx, 'service_instance.update', { guid: row.guid, type: 'service_instances' }) : undefined;
+      return undefined;
+    }
+    return serviceJob(trx, 'service_instance.update', { guid: row.guid, type: RESOURCE_TYPE }, {
+      actor: ctx.actor,
+      plan_guid: update.target.plan.guid,
+      ...(message.parameters ? { parameters: message.parameters } : {}),
+      ...(message.maintenanceInfo ? { maintenance_info: message.maintenanceInfo } : {}),
+      request,
     });
-    return { instance: updated, job };
-  } catch (error) {
-    if (isUniqueViolation(error)) throw taken();
-    throw error;
+  });
+  if (job) void ctx.serviceJobs?.run(job.guid);
+  return { instance: updated, job };
+}
+
+/** A step of `service_instance.update`: the broker's PATCH, then (asynchronous broker) its last_operation polls. */
+export async function instanceUpdateStep(ctx: RequestContext, job: JobRow, payload: ServiceJobPayload): Promise<JobStep> {
+  const instance = await findInstance(ctx.db, job.resource_guid ?? '');
+  if (!instance) return { state: 'FAILED', error: unableTo('update', 'the service instance was deleted before its update finished') };
+  const current = await brokerOfPlan(ctx, instance.plan_guid!);
+  const target = payload.plan_guid && payload.plan_guid !== current.plan.guid ? await brokerOfPlan(ctx, payload.plan_guid) : current;
+  const { client, broker } = target;
+  const updated = (dashboardUrl: string | undefined, description = ''): JobStep => ({
+    state: 'COMPLETE',
+    write: async (db) => {
+      await settleInstance(instance, job, 'update', 'succeeded', description, { plan_guid: target.plan.guid, ...(dashboardUrl !== undefined ? { dashboard_url: dashboardUrl } : {}) })(db);
+      await instanceEvent(db, ctx, 'update', instance, { request: payload.request ?? {} });
+    },
+    after: () => ctx.log.info('updated by its broker', { instance: instance.guid, offering: current.offering.name, plan: target.plan.name }),
+  });
+  const failed = (why: string): JobStep => ({ state: 'FAILED', error: unableTo('update', why), write: settleInstance(instance, job, 'update', 'failed', why) });
+  if (job.state === 'PROCESSING') {
+    const { space, organization } = await getSpaceWithOrganization(ctx.db, instance.space_guid);
+    const answer = await client.update(instance.guid, {
+      service_id: current.offering.broker_id,
+      plan_id: target.plan.broker_id,
+      ...(payload.parameters ? { parameters: payload.parameters } : {}),
+      ...(payload.maintenance_info ? { maintenance_info: payload.maintenance_info } : {}),
+      previous_values: { service_id: current.offering.broker_id, plan_id: current.plan.broker_id, organization_id: organization.guid, space_id: space.guid },
+      context: { platform: 'cloudfoundry', organization_guid: organization.guid, organization_name: organization.name, space_guid: space.guid, space_name: space.name, instance_name: instance.name },
+    });
+    if (answer.outcome === 'done') return updated(answer.body.dashboard_url);
+    if (answer.outcome === 'failed') return failed(answer.message);
+    if (answer.outcome === 'busy') return pollingOver(payload) ? failed(answer.message) : askAgainLater(payload, target.plan);
+    return {
+      ...pollAgain(payload, target.plan, answer),
+      write: async (db) => {
+        await settleInstance(instance, job, 'update', 'in progress', '')(db);
+        await instanceEvent(db, ctx, 'start_update', instance, { request: payload.request ?? {} });
+      },
+    };
+  }
+  if (pollingOver(payload)) return failed(`Service broker '${broker.name}' failed to update within the required time.`);
+  const op = await client.lastOperation(client.instancePath(instance.guid), pollQuery(target.ids, payload));
+  switch (op.state) {
+    case 'succeeded':
+      return updated(undefined, op.description);
+    case 'failed':
+      return failed(op.description || `Service broker '${broker.name}' says the update failed.`);
+    case 'gone':
+      return failed(`Service broker '${broker.name}' no longer knows the service instance (410 Gone).`);
+    case 'unknown':
+      unknownPoll(ctx, job, op.message);
+      return pollAgain(payload, target.plan);
+    default:
+      return { ...pollAgain(payload, target.plan, op), write: settleInstance(instance, job, 'update', 'in progress', op.description ?? '') };
   }
 }

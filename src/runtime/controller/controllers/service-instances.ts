@@ -1,9 +1,10 @@
 // /v3/service_instances and /v3/service_credential_bindings: thin routes over
-// actions/service-instances.ts and actions/service-bindings.ts. Creates answer 201 with the resource
-// (the broker has answered before); deleting a managed instance's resource answers 202 with a job, a
-// user-provided one's 204; updating a managed instance's plan or parameters answers 202 with a job.
+// actions/service-instances.ts and actions/service-bindings.ts. As Cloud Controller: what a broker
+// does (a managed instance's create, update of plan or parameters, delete; a managed instance's
+// binding or key, and its delete) answers 202 at once, `Location` the job that does it; a
+// user-provided instance and its bindings are done at once (201 with the resource, 204).
 import type { RequestContext } from '../context.js';
-import { notFound } from '../errors.js';
+import { notFound, unprocessable } from '../errors.js';
 import type { Routes } from '../http/routes.js';
 import { createServiceBinding, deleteServiceBinding } from '../actions/service-bindings.js';
 import { createServiceInstance, deleteServiceInstance, updateServiceInstance } from '../actions/service-instances.js';
@@ -15,6 +16,14 @@ import { presentBinding, presentBindingDetails, presentInstance, presentInstance
 import { BINDING_FILTERS, getBinding, getInstance, INSTANCE_FILTERS, listBindings, listInstances } from '../repositories/services.js';
 import { jobAccepted } from './jobs.js';
 import { bindingsIncluded, checkBindingQuery, checkInstanceQuery, instancesIncluded, withIncluded } from './service-included.js';
+
+/** A boolean query parameter (`purge=true`), false when absent. */
+function booleanParam(query: URLSearchParams, name: string): boolean {
+  const value = query.get(name);
+  if (value === null || value === 'false') return false;
+  if (value === 'true') return true;
+  throw unprocessable(`${name[0].toUpperCase()}${name.slice(1)} must be a boolean`);
+}
 
 const SHARED_SPACE_FIELDS = { space: ['guid', 'name', 'relationships.organization'], 'space.organization': ['guid', 'name'] } as const;
 
@@ -48,7 +57,10 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
     return { body: presentInstanceCredentials(row) };
   });
 
-  routes.post('/v3/service_instances', async (req, ctx) => ({ status: 201, body: presentInstance(await createServiceInstance(ctx, serviceInstanceCreateMessage(req.body)), ctx) }));
+  routes.post('/v3/service_instances', async (req, ctx) => {
+    const { instance, job } = await createServiceInstance(ctx, serviceInstanceCreateMessage(req.body));
+    return job ? jobAccepted(ctx, job.guid) : { status: 201, body: presentInstance(instance, ctx) };
+  });
 
   routes.patch('/v3/service_instances/:guid', async (req, ctx) => {
     const message = serviceInstanceUpdateMessage(req.body);
@@ -58,7 +70,8 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
   });
 
   routes.delete('/v3/service_instances/:guid', async (req, ctx) => {
-    const job = await deleteServiceInstance(ctx, await getInstance(ctx.db, req.params.guid));
+    const purge = booleanParam(req.query, 'purge');
+    const job = await deleteServiceInstance(ctx, await getInstance(ctx.db, req.params.guid), { purge });
     return job ? jobAccepted(ctx, job.guid) : { status: 204 };
   });
 
@@ -78,7 +91,10 @@ export function serviceInstanceRoutes(routes: Routes<RequestContext>): void {
 
   routes.get('/v3/service_credential_bindings/:guid/details', async (req, ctx) => ({ body: presentBindingDetails(await getBinding(ctx.db, req.params.guid)) }));
 
-  routes.post('/v3/service_credential_bindings', async (req, ctx) => ({ status: 201, body: presentBinding(await createServiceBinding(ctx, serviceBindingCreateMessage(req.body)), ctx) }));
+  routes.post('/v3/service_credential_bindings', async (req, ctx) => {
+    const { binding, job } = await createServiceBinding(ctx, serviceBindingCreateMessage(req.body));
+    return job ? jobAccepted(ctx, job.guid) : { status: 201, body: presentBinding(binding, ctx) };
+  });
 
   routes.delete('/v3/service_credential_bindings/:guid', async (req, ctx) => {
     const job = await deleteServiceBinding(ctx, await getBinding(ctx.db, req.params.guid));

@@ -7,6 +7,15 @@ const guid = 'varchar(36)';
 const name = 'varchar(255)';
 const time = 'varchar(32)';
 
+/** DROP INDEX: MySQL's names the table (`… ON t`), SQLite's refuses it (a syntax error, which changes nothing). */
+async function dropIndex(db: Kysely<unknown>, index: string, table: string): Promise<void> {
+  try {
+    await db.schema.dropIndex(index).on(table).execute();
+  } catch {
+    await db.schema.dropIndex(index).execute();
+  }
+}
+
 export const migrations: Record<string, Migration> = {
   '0001_core': {
     async up(db: Kysely<unknown>) {
@@ -452,6 +461,35 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('spaces').dropColumn('allow_ssh').execute();
       await db.schema.alterTable('apps').dropColumn('revisions_enabled').execute();
       await db.schema.alterTable('apps').dropColumn('enable_ssh').execute();
+    },
+  },
+  '0013_service_jobs': {
+    // Asynchronous service operations (issue 20): a job holds what its broker work still needs and
+    // who runs it (a lease), so that a controller that restarts, or another on the same database,
+    // goes on with it. A binding's claim makes one binding per app and one key per name a unique key.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('jobs').addColumn('payload', 'text').execute();
+      await db.schema.alterTable('jobs').addColumn('run_at', time).execute();
+      await db.schema.alterTable('jobs').addColumn('lease_owner', 'varchar(64)').execute();
+      await db.schema.alterTable('jobs').addColumn('lease_until', time).execute();
+      await db.schema.createIndex('jobs_state').on('jobs').column('state').execute();
+      await db.schema.alterTable('service_bindings').addColumn('claim', 'varchar(300)').execute();
+      const rows = await sql<{ guid: string; type: string; name: string | null; app_guid: string | null; instance_guid: string }>`select guid, type, name, app_guid, instance_guid from service_bindings order by created_at, guid`.execute(db);
+      // Two requests could bind twice before this key existed: the later keeps a claim of its own.
+      const seen = new Set<string>();
+      for (const row of rows.rows) {
+        let claim = row.type === 'key' ? `key:${row.name ?? ''}` : `app:${row.app_guid ?? ''}`;
+        if (seen.has(`${row.instance_guid} ${claim}`)) claim = `duplicate:${row.guid}`;
+        seen.add(`${row.instance_guid} ${claim}`);
+        await sql`update service_bindings set claim = ${claim} where guid = ${row.guid}`.execute(db);
+      }
+      await db.schema.createIndex('service_bindings_claim').on('service_bindings').columns(['instance_guid', 'claim']).unique().execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await dropIndex(db, 'service_bindings_claim', 'service_bindings');
+      await db.schema.alterTable('service_bindings').dropColumn('claim').execute();
+      await dropIndex(db, 'jobs_state', 'jobs');
+      for (const column of ['lease_until', 'lease_owner', 'run_at', 'payload']) await db.schema.alterTable('jobs').dropColumn(column).execute();
     },
   },
 };

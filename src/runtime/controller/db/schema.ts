@@ -109,10 +109,18 @@ export interface AuditEventTable {
 export interface JobTable extends Timestamps {
   guid: string;
   operation: string;
+  /** PROCESSING, POLLING (a broker works on asynchronously), COMPLETE, FAILED (as v3). */
   state: string;
   resource_guid: string | null;
   resource_type: string | null;
   errors: string;
+  /** JSON: what a job still to be done needs (actions/service-jobs.ts); null once it has ended, and for jobs done at once. */
+  payload: string | null;
+  /** When its next step is due (a last_operation poll); null: now. */
+  run_at: string | null;
+  /** The controller running a step of it, until when: another takes it over only after. */
+  lease_owner: string | null;
+  lease_until: string | null;
 }
 
 export interface PackageTable extends Timestamps {
@@ -241,6 +249,11 @@ export interface ServiceBindingTable extends Timestamps {
   syslog_drain_url: string | null;
   last_operation: string;
   metadata: string;
+  /**
+   * What the binding holds of its instance, unique per instance: `app:<app guid>` (one binding per
+   * app) or `key:<name>` (one key of a name), so that two requests cannot both bind.
+   */
+  claim: string;
 }
 
 /**

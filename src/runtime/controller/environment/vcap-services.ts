@@ -18,7 +18,13 @@ export interface VcapServiceEntry {
 }
 
 export async function serviceEntries(db: Db, appGuid: string): Promise<VcapServiceEntry[]> {
-  const rows = await appBindingsWithServices(db, appGuid);
+  // A binding whose broker has not made it (create in progress, or failed) has no credentials yet;
+  // one being deleted still has them until its broker is done.
+  const made = (r: { binding_guid: string; last_operation: string }) => {
+    const op = jsonColumn('service_bindings', { guid: r.binding_guid, last_operation: r.last_operation }, 'last_operation', {} as { type?: string; state?: string });
+    return op.type !== 'create' || op.state === 'succeeded';
+  };
+  const rows = (await appBindingsWithServices(db, appGuid)).filter(made);
   return rows.map((r) => {
     const userProvided = r.instance_type === 'user-provided';
     // The offering's tags, then the instance's own, each once.

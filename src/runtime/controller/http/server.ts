@@ -5,6 +5,7 @@ import { requestUrls } from '../../common/config.js';
 import { TokenError, hasScope, type TokenClaims, type TokenVerifier } from '../../common/tokens.js';
 import { ApiError, notAuthorized } from '../errors.js';
 import { recordUser } from '../actions/roles.js';
+import { ServiceJobs } from '../actions/service-jobs.js';
 import { readJsonBody, Routes, send, sendError, type ApiRequest } from './routes.js';
 import type { Actor, ControllerContext, RequestContext } from '../context.js';
 import { appRoutes } from '../controllers/apps.js';
@@ -53,6 +54,12 @@ const ANONYMOUS: Actor = { guid: 'anonymous', type: 'user', name: 'anonymous' };
 
 export function createApiServer(context: ControllerContext, verifier: TokenVerifier, stats: ApiStats): http.Server {
   const routes = apiRoutes();
+  // The broker work its requests start (202 and a job) goes on in the background while it serves.
+  let jobs: ServiceJobs | undefined;
+  if (!context.serviceJobs) {
+    jobs = new ServiceJobs(context);
+    context.serviceJobs = jobs;
+  }
   // The users this server has recorded (or found recorded): a token's user is written once, as
   // Cloud Controller creates a user row the first time it sees a token's user_id.
   const knownUsers = new Set<string>();
@@ -103,7 +110,7 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
     return response.status ?? 200;
   };
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     stats.requests++;
     handle(req, res)
       .then((status) => count(stats, status))
@@ -120,6 +127,12 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
         sendError(res, apiError);
       });
   });
+  if (jobs) {
+    const started = jobs;
+    server.once('listening', () => started.start());
+    server.once('close', () => started.stop());
+  }
+  return server;
 }
 
 function count(stats: ApiStats, status: number) {

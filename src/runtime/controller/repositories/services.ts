@@ -69,7 +69,7 @@ export const findPlan = (db: Db, guid: string) => db.selectFrom('service_plans')
 
 export const getPlan = async (db: Db, guid: string): Promise<PlanRow> => found(await findPlan(db, guid), 'Service plan');
 
-export const PLAN_FILTERS = ['names', 'service_offering_guids', 'service_offering_names', 'service_broker_guids'] as const;
+export const PLAN_FILTERS = ['names', 'service_offering_guids', 'service_offering_names', 'service_broker_guids', 'service_broker_names'] as const;
 
 export const listPlans = (db: Db, message: ListMessage<(typeof PLAN_FILTERS)[number]>) =>
   page(
@@ -78,6 +78,8 @@ export const listPlans = (db: Db, message: ListMessage<(typeof PLAN_FILTERS)[num
       service_offering_guids: 'offering_guid',
       service_offering_names: (q, names) => q.where('offering_guid', 'in', db.selectFrom('service_offerings').select('guid').where('name', 'in', names)),
       service_broker_guids: (q, brokers) => q.where('offering_guid', 'in', db.selectFrom('service_offerings').select('guid').where('broker_guid', 'in', brokers)),
+      service_broker_names: (q, names) =>
+        q.where('offering_guid', 'in', db.selectFrom('service_offerings').select('guid').where('broker_guid', 'in', db.selectFrom('service_brokers').select('guid').where('name', 'in', names))),
     }),
     message,
   );
@@ -134,7 +136,7 @@ export const findInstance = (db: Db, guid: string) => db.selectFrom('service_ins
 export const getInstance = async (db: Db, guid: string): Promise<InstanceRow> => found(await findInstance(db, guid), 'Service instance');
 
 export const findInstanceByName = (db: Db, spaceGuid: string, name: string) =>
-  db.selectFrom('service_instances').select('guid').where('space_guid', '=', spaceGuid).where('name', '=', name).executeTakeFirst();
+  db.selectFrom('service_instances').selectAll().where('space_guid', '=', spaceGuid).where('name', '=', name).executeTakeFirst();
 
 export const INSTANCE_FILTERS = ['names', 'space_guids', 'service_plan_guids'] as const;
 
@@ -150,6 +152,15 @@ export const listInstances = (db: Db, message: InstanceListMessage) => {
 export const insertInstance = (db: Db, row: InstanceRow) => db.insertInto('service_instances').values(row).execute();
 
 export const deleteInstance = (db: Db, guid: string) => db.deleteFrom('service_instances').where('guid', '=', guid).execute();
+
+/**
+ * Changes the instance if its last operation is still `lastOperation` (as read): false when another
+ * request started an operation on it meanwhile.
+ */
+export async function updateInstanceIf(db: Db, guid: string, lastOperation: string, changes: Partial<Omit<InstanceRow, 'guid' | 'type' | 'space_guid' | 'created_at'>>): Promise<boolean> {
+  const result = await db.updateTable('service_instances').set(changes).where('guid', '=', guid).where('last_operation', '=', lastOperation).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
 
 // Credential bindings (type app: to an app; type key: a service key)
 
@@ -177,17 +188,34 @@ export const listBindings = (db: Db, message: BindingListMessage) => {
 export const instanceBindingTypes = async (db: Db, instanceGuid: string): Promise<string[]> =>
   (await db.selectFrom('service_bindings').select('type').where('instance_guid', '=', instanceGuid).execute()).map((b) => b.type);
 
-export const findAppBinding = (db: Db, instanceGuid: string, appGuid: string) =>
-  db.selectFrom('service_bindings').select('guid').where('instance_guid', '=', instanceGuid).where('app_guid', '=', appGuid).executeTakeFirst();
+/** What a binding holds of its instance (unique per instance): one binding per app, one key per name. */
+export const bindingClaim = (binding: { type: 'app'; appGuid: string } | { type: 'key'; name: string }) => (binding.type === 'app' ? `app:${binding.appGuid}` : `key:${binding.name}`);
 
-export const findKeyByName = (db: Db, instanceGuid: string, name: string) =>
-  db.selectFrom('service_bindings').select('guid').where('instance_guid', '=', instanceGuid).where('type', '=', 'key').where('name', '=', name).executeTakeFirst();
+export const findBindingByClaim = (db: Db, instanceGuid: string, claim: string) =>
+  db.selectFrom('service_bindings').selectAll().where('instance_guid', '=', instanceGuid).where('claim', '=', claim).executeTakeFirst();
+
+/** The app's binding to the instance, if any. */
+export const findAppBinding = (db: Db, instanceGuid: string, appGuid: string) => findBindingByClaim(db, instanceGuid, bindingClaim({ type: 'app', appGuid }));
 
 export const insertBinding = (db: Db, row: BindingRow) => db.insertInto('service_bindings').values(row).execute();
 
+export const updateBinding = (db: Db, guid: string, changes: Partial<Pick<BindingRow, 'credentials' | 'syslog_drain_url' | 'last_operation' | 'updated_at'>>) =>
+  db.updateTable('service_bindings').set(changes).where('guid', '=', guid).execute();
+
+/** Changes the binding if its last operation is still `lastOperation` (as read): false when another request got there first. */
+export async function updateBindingIf(db: Db, guid: string, lastOperation: string, changes: Partial<Pick<BindingRow, 'last_operation' | 'updated_at'>>): Promise<boolean> {
+  const result = await db.updateTable('service_bindings').set(changes).where('guid', '=', guid).where('last_operation', '=', lastOperation).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 export const deleteBinding = (db: Db, guid: string) => db.deleteFrom('service_bindings').where('guid', '=', guid).execute();
 
-/** The app's bindings (not its keys) with their instance, plan and offering, oldest first: what VCAP_SERVICES is made of. */
+/** The instance's bindings and keys, whatever their state. */
+export const instanceBindings = (db: Db, instanceGuid: string) => db.selectFrom('service_bindings').selectAll().where('instance_guid', '=', instanceGuid).execute();
+
+export const deleteInstanceBindings = (db: Db, instanceGuid: string) => db.deleteFrom('service_bindings').where('instance_guid', '=', instanceGuid).execute();
+
+/** The app's bindings (not its keys) with their instance, plan and offering, oldest first: what VCAP_SERVICES is made of (of those its broker has made). */
 export const appBindingsWithServices = (db: Db, appGuid: string) =>
   db
     .selectFrom('service_bindings as b')
@@ -199,6 +227,7 @@ export const appBindingsWithServices = (db: Db, appGuid: string) =>
       'b.name as binding_name',
       'b.credentials',
       'b.syslog_drain_url',
+      'b.last_operation',
       'i.guid as instance_guid',
       'i.name as instance_name',
       'i.type as instance_type',
