@@ -36,15 +36,34 @@ interface Finished {
 }
 
 /** Collects a channel's output until it closes, with how its process ended. */
+/**
+ * How each channel's command ended, recorded from the moment the channel opened: a quick command's
+ * `exit` can come before a test attaches its listeners (output waits in the stream; events do not).
+ */
+const exits = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+function recordExit(stream: ClientChannel): ClientChannel {
+  stream.once('exit', (code: number | null, signal?: string) => exits.set(stream, { code, ...(signal ? { signal } : {}) }));
+  return stream;
+}
+
 function finished(stream: ClientChannel, ms = 15_000): Promise<Finished> {
   const result: Finished = { out: '', err: '' };
   stream.on('data', (c: Buffer) => (result.out += c.toString()));
   stream.stderr.on('data', (c: Buffer) => (result.err += c.toString()));
-  stream.on('exit', (code: number | null, signal?: string) => {
-    result.code = code;
-    if (signal) result.signal = signal;
-  });
-  return within(new Promise((resolve) => stream.on('close', () => resolve(result))), ms, 'the channel to close');
+  return within(
+    new Promise((resolve) =>
+      stream.on('close', () => {
+        const exit = exits.get(stream);
+        if (exit) {
+          result.code = exit.code;
+          if (exit.signal) result.signal = exit.signal;
+        }
+        resolve(result);
+      }),
+    ),
+    ms,
+    'the channel to close',
+  );
 }
 
 // In containers (where the machine has them), and as plain processes (DEVBOX_DEA_CONTAINERS=off).
@@ -90,10 +109,10 @@ for (const containers of ['auto', 'off'] as const) describe(`dea ssh (containers
   }
 
   const exec = (client: ssh2.Client, command: string, options: ssh2.ExecOptions = {}) =>
-    within(new Promise<ClientChannel>((resolve, reject) => client.exec(command, options, (error, stream) => (error ? reject(error) : resolve(stream)))), 10_000, `exec ${command}`);
+    within(new Promise<ClientChannel>((resolve, reject) => client.exec(command, options, (error, stream) => (error ? reject(error) : resolve(recordExit(stream))))), 10_000, `exec ${command}`);
 
   const shell = (client: ssh2.Client, window: PseudoTtyOptions) =>
-    within(new Promise<ClientChannel>((resolve, reject) => client.shell(window, (error, stream) => (error ? reject(error) : resolve(stream)))), 10_000, 'a shell');
+    within(new Promise<ClientChannel>((resolve, reject) => client.shell(window, (error, stream) => (error ? reject(error) : resolve(recordExit(stream))))), 10_000, 'a shell');
 
   /** Waits until a channel's output so far matches `pattern`. */
   function output(stream: ClientChannel): { seen(pattern: RegExp, what: string): Promise<string> } {
