@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
+import { isZipHeader } from '../runtime/common/zip.js';
 import { CliError } from './base-command.js';
 import { CfIgnore } from './cfignore.js';
 import type { FileResource } from './api/resources.js';
@@ -41,13 +42,13 @@ export interface AppFiles {
   archive?: { path: string; size: number };
 }
 
-/** A zip archive starts with a local file header (`PK\x03\x04`), or is empty (`PK\x05\x06`). */
+/** Whether the file is a zip archive (by its first bytes). */
 async function isZipFile(file: string): Promise<boolean> {
   const handle = await fs.promises.open(file, 'r');
   try {
     const head = Buffer.alloc(4);
     const { bytesRead } = await handle.read(head, 0, 4, 0);
-    return bytesRead === 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+    return isZipHeader(head.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
+import { isZipHeader } from '../../common/zip.js';
 import { ApiError, unprocessable } from '../errors.js';
 import { newGuid, now, type ControllerContext, type RequestContext } from '../context.js';
 import { removeWhenClosed, safeEntryPath, safeLinkTarget, SizeLimitError, type PackageEntry } from '../blobstore.js';
@@ -81,7 +82,7 @@ async function readUpload(ctx: Context, upload: PackageUpload): Promise<PackageE
   const budget = { bytes: ctx.limits.maxPackageBytes };
   const { resources: matched, sawBits } = await upload.read(async (bits) => {
     const { head, rest } = await sniff(bits, 4);
-    if (isZip(head)) await readZip(ctx, rest, entries, budget);
+    if (isZipHeader(head)) await readZip(ctx, rest, entries, budget);
     else await readBits(ctx, rest, entries, budget);
   });
   const stored = await ctx.blobstore.present(matched.map((r) => ({ sha1: r.checksum.value, size: r.size_in_bytes })));
@@ -127,8 +128,6 @@ async function sniff(stream: Readable, bytes: number): Promise<{ head: Buffer; r
   return { head, rest: Readable.from(again(), { objectMode: false }) };
 }
 
-/** A zip archive starts with a local file header (`PK\x03\x04`), or is empty (`PK\x05\x06`). */
-const isZip = (head: Buffer) => head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;

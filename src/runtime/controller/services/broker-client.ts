@@ -56,7 +56,7 @@ export type BrokerAnswer<T> =
   | { outcome: 'busy'; message: string };
 
 /** A last_operation poll: the broker's state, 410 Gone, or no usable answer (polled again later). */
-export type LastOperation =
+export type LastOperationPoll =
   | { state: 'in progress' | 'succeeded' | 'failed'; description?: string; retryAfterMs?: number }
   | { state: 'gone' }
   | { state: 'unknown'; message: string };
@@ -297,7 +297,7 @@ export class BrokerClient {
   }
 
   /** GET <path>/last_operation: where an asynchronous operation stands. Anything unusable is `unknown` (polled again), as Cloud Controller does. */
-  async lastOperation(path: string, query: Record<string, string>): Promise<LastOperation> {
+  async lastOperation(path: string, query: Record<string, string>): Promise<LastOperationPoll> {
     let res: Reply;
     try {
       res = await this.call('GET', `${path}/last_operation?${new URLSearchParams(query).toString()}`);
