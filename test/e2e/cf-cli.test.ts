@@ -164,6 +164,21 @@ describe('the cf CLI: a developer\'s day against devbox', function () {
     assert.match(service, /service_instance_sharing" feature flag is disabled/);
   });
 
+  it('user-provided services: tags, syslog drain and route service URL, checked as Cloud Controller checks them', async () => {
+    await cf.ok(['create-user-provided-service', 'ups-full', '-p', '{"a":"b"}', '-t', 'x, y', '-l', 'syslog://127.0.0.1:5140', '-r', 'https://rs.example.com']);
+    const shown = await cf.ok(['service', 'ups-full']);
+    assert.match(shown, /tags:\s+x, y/);
+    assert.match(shown, /syslog drain URL:\s+syslog:\/\/127\.0\.0\.1:5140/i);
+    assert.match(shown, /route service URL:\s+https:\/\/rs\.example\.com/i);
+    const insecure = await cf.run(['update-user-provided-service', 'ups-full', '-r', 'http://rs.example.com']);
+    assert.notEqual(insecure.exitCode, 0);
+    assert.match(insecure.stdout + insecure.stderr, /Route service url must be https/);
+    const garbage = await cf.run(['create-user-provided-service', 'ups-bad', '-l', 'not a url']);
+    assert.notEqual(garbage.exitCode, 0);
+    assert.match(garbage.stdout + garbage.stderr, /Syslog drain url must be a valid URI/);
+    assert.equal((await cf.run(['service', 'ups-bad'])).exitCode, 1, 'a refused create leaves no instance');
+  });
+
   it('create-service-key and service-keys', async () => {
     await cf.ok(['create-service-key', 'db', 'k1']);
     const key = await row(['service-keys', 'db'], 'name', 'k1');

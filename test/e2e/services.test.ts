@@ -57,12 +57,23 @@ describe('service bindings in a running app', function () {
     assert.equal(services['user-provided'][0].credentials.hostname, 'db.example');
     assert.equal(env.DATABASE_URL, 'mysql2://u:p@db.example:3306/d');
 
-    await ok(['create-user-provided-service', 'other', '-p', '{"token":"t"}']);
+    const credentialsFile = path.join(dir, 'other.json');
+    fs.writeFileSync(credentialsFile, '{"token":"t"}');
+    const created = await cli(['create-user-provided-service', 'other', '-p', credentialsFile, '-t', 'api, v2', '-l', 'syslog://127.0.0.1:5140', '-r', 'https://rs.example.com']);
+    assert.equal(created.exitCode, 0, created.stderr);
+    assert.match(created.stderr, /Warning: devbox's router has no route services/);
+    const noTerminal = await cli(['create-user-provided-service', 'asked', '-p', 'username, password']);
+    assert.equal(noTerminal.exitCode, 2);
+    assert.match(noTerminal.stderr, /asks for each value at a terminal, and there is none: give the credentials as JSON instead/);
     const bound = await ok(['bind-service', 'envapp', 'other']);
     assert.match(bound, /OK\n\nTIP: Use 'devbox restage envapp' to ensure your env variable changes take effect/);
     await ok(['restart', 'envapp']);
     const after = JSON.parse((await appEnv()).VCAP_SERVICES);
     assert.deepEqual(after['user-provided'].map((e: { name: string }) => e.name).sort(), ['db', 'other']);
+    const other = after['user-provided'].find((e: { name: string }) => e.name === 'other');
+    assert.deepEqual(other.credentials, { token: 't' });
+    assert.deepEqual(other.tags, ['api', 'v2']);
+    assert.equal(other.syslog_drain_url, 'syslog://127.0.0.1:5140');
     assert.match(await ok(['env', 'envapp']), /VCAP_SERVICES/);
   });
 });

@@ -155,8 +155,9 @@ export class Services {
     return location;
   }
 
-  createUserProvidedInstance(name: string, credentials: Record<string, unknown>): Promise<ServiceInstance> {
-    return this.client.call('POST', '/v3/service_instances', { type: 'user-provided', name, credentials, relationships: { space: { data: { guid: this.client.target.current().space.guid } } } });
+  /** `fields`: credentials, and optionally syslog_drain_url, route_service_url and tags, as the API names them. */
+  createUserProvidedInstance(name: string, fields: { credentials: Record<string, unknown>; syslog_drain_url?: string; route_service_url?: string; tags?: string[] }): Promise<ServiceInstance> {
+    return this.client.call('POST', '/v3/service_instances', { type: 'user-provided', name, ...fields, relationships: { space: { data: { guid: this.client.target.current().space.guid } } } });
   }
 
   /** Changes an instance: at once (the instance), or through its broker (the job's URL). */

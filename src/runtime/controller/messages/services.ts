@@ -89,6 +89,32 @@ function stringTags(body: Body): string[] {
   return tags as string[];
 }
 
+/**
+ * A user-provided instance's syslog drain and route service URLs, as Cloud Controller checks them:
+ * blank or null clears one; a drain is a URI with a scheme the logs component drains to; a route
+ * service must be https. Undefined when not given.
+ */
+function userProvidedUrl(body: Body, field: 'syslog_drain_url' | 'route_service_url'): string | null | undefined {
+  if (body[field] === null) return null;
+  const value = optionalString(body, field, { max: 2048 });
+  if (value === undefined) return undefined;
+  if (value.trim() === '') return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw unprocessable(`${field === 'syslog_drain_url' ? 'Syslog drain url' : 'Route service url'} must be a valid URI (e.g. ${field === 'syslog_drain_url' ? 'syslog://logs.example.com:514' : 'https://route-service.example.com'})`);
+  }
+  if (field === 'route_service_url' && url.protocol !== 'https:') throw unprocessable('Route service url must be https');
+  if (field === 'syslog_drain_url' && !SYSLOG_DRAIN_SCHEMES.includes(url.protocol)) {
+    throw unprocessable(`Syslog drain url must use one of the schemes ${SYSLOG_DRAIN_SCHEMES.map((s) => s.replace(':', '://')).join(', ')} (got ${url.protocol.replace(':', '://')})`);
+  }
+  return value;
+}
+
+/** The drains Loggregator (and devbox's logs component) writes to: syslog over TCP or TLS, and HTTP(S) POSTs. */
+const SYSLOG_DRAIN_SCHEMES = ['syslog:', 'syslog-tls:', 'https:', 'http:'];
+
 export function serviceInstanceCreateMessage(raw: unknown): ServiceInstanceCreateMessage {
   const body = asObject(raw);
   const type = body.type;
@@ -105,8 +131,8 @@ export function serviceInstanceCreateMessage(raw: unknown): ServiceInstanceCreat
       ...common,
       type,
       credentials: optionalObject(body, 'credentials') ?? {},
-      syslogDrainUrl: optionalString(body, 'syslog_drain_url', { max: 2048 }) ?? null,
-      routeServiceUrl: optionalString(body, 'route_service_url', { max: 2048 }) ?? null,
+      syslogDrainUrl: userProvidedUrl(body, 'syslog_drain_url') ?? null,
+      routeServiceUrl: userProvidedUrl(body, 'route_service_url') ?? null,
     };
   }
   const parameters = optionalObject(body, 'parameters');
@@ -153,8 +179,8 @@ export function serviceInstanceUpdateMessage(raw: unknown): ServiceInstanceUpdat
   if (body.name !== undefined) message.name = requiredString(body, 'name');
   if (body.tags !== undefined) message.tags = stringTags(body);
   if (body.credentials !== undefined) message.credentials = optionalObject(body, 'credentials');
-  if (body.syslog_drain_url !== undefined) message.syslogDrainUrl = body.syslog_drain_url === null ? null : optionalString(body, 'syslog_drain_url', { max: 2048 });
-  if (body.route_service_url !== undefined) message.routeServiceUrl = body.route_service_url === null ? null : optionalString(body, 'route_service_url', { max: 2048 });
+  if (body.syslog_drain_url !== undefined) message.syslogDrainUrl = userProvidedUrl(body, 'syslog_drain_url');
+  if (body.route_service_url !== undefined) message.routeServiceUrl = userProvidedUrl(body, 'route_service_url');
   if (body.parameters !== undefined) message.parameters = optionalObject(body, 'parameters');
   if (body.relationships !== undefined) message.planGuid = relationshipGuid(body, 'service_plan');
   if (body.maintenance_info !== undefined) {
