@@ -22,6 +22,7 @@ describe('asynchronous service operations with cf and devbox (a broker of the te
   let home: string;
   let cf: Cf;
   let api: BoxApi;
+  let brokerUrl: string;
   const broker = startTestBroker('async-user', 'async-pw');
   const cli = (args: string[], timeoutMs = 60_000) => devbox(home, args, { timeoutMs });
   const instance = async (name: string) => (await api.call('GET', `/v3/service_instances?names=${name}`)).json().resources[0];
@@ -41,8 +42,8 @@ describe('asynchronous service operations with cf and devbox (a broker of the te
     api = await boxApi(home, port);
     cf = await cfFor({ home });
     await cf.login();
-    const url = `http://127.0.0.1:${await broker.listen()}`;
-    const registered = await cli(['create-service-broker', 'async-broker', 'async-user', 'async-pw', url]);
+    brokerUrl = `http://127.0.0.1:${await broker.listen()}`;
+    const registered = await cli(['create-service-broker', 'async-broker', 'async-user', 'async-pw', brokerUrl]);
     assert.equal(registered.exitCode, 0, registered.stdout + registered.stderr);
   });
   after(async function () {
@@ -52,15 +53,29 @@ describe('asynchronous service operations with cf and devbox (a broker of the te
     await broker.close();
   });
 
-  it(`a broker that takes ${SLOW_BROKER_MS / 1000} s: cf create-service --wait and devbox create-service both wait it out, no 30 s cliff`, async function () {
+  it(`a broker that takes ${SLOW_BROKER_MS / 1000} s: cf create-service --wait, devbox create-service and cf create-service-broker (its catalog that slow) all wait it out, no 30 s cliff`, async function () {
     this.timeout(SLOW_BROKER_MS + 60_000);
     broker.settings.delayMs = SLOW_BROKER_MS;
+    const slowCatalog = startTestBroker('catalog-user', 'catalog-pw', { offering: 'slow-catalog-db' });
+    slowCatalog.settings.catalogDelayMs = SLOW_BROKER_MS;
+    const slowCatalogUrl = `http://127.0.0.1:${await slowCatalog.listen()}`;
     const started = Date.now();
-    let viaCf, viaDevbox;
+    let viaCf, viaDevbox, registered;
     try {
-      [viaCf, viaDevbox] = await Promise.all([cf.run(['create-service', 'test-db', 'tiny', 'slow-cf', '--wait']), cli(['create-service', 'test-db', 'tiny', 'slow-devbox'], SLOW_BROKER_MS + 30_000)]);
+      [viaCf, viaDevbox, registered] = await Promise.all([
+        cf.run(['create-service', 'test-db', 'tiny', 'slow-cf', '--wait']),
+        cli(['create-service', 'test-db', 'tiny', 'slow-devbox'], SLOW_BROKER_MS + 30_000),
+        cf.run(['create-service-broker', 'slow-catalog', 'catalog-user', 'catalog-pw', slowCatalogUrl]),
+      ]);
     } finally {
       broker.settings.delayMs = 0;
+    }
+    try {
+      assert.equal(registered.exitCode, 0, registered.stdout + registered.stderr);
+      assert.ok(table(await cf.ok(['marketplace']), 'offering').some((r) => r.offering === 'slow-catalog-db'), 'its catalog is in the marketplace');
+      assert.equal((await cli(['delete-service-broker', 'slow-catalog', '-f'])).exitCode, 0);
+    } finally {
+      await slowCatalog.close();
     }
     assert.ok(Date.now() - started >= SLOW_BROKER_MS, 'the broker was that slow');
     assert.equal(viaCf.exitCode, 0, viaCf.stdout + viaCf.stderr);
@@ -70,6 +85,15 @@ describe('asynchronous service operations with cf and devbox (a broker of the te
     assert.equal(await operationOf('slow-cf'), 'create succeeded');
     assert.equal(await operationOf('slow-devbox'), 'create succeeded');
     assert.equal(broker.instances.size, 2, 'one each, nothing left over');
+  });
+
+  it('a broker whose catalog cannot be had: devbox create-service-broker says why and how to mend or remove it', async () => {
+    const refused = await cli(['create-service-broker', 'wrong-pw', 'async-user', 'not-the-password', brokerUrl]);
+    assert.equal(refused.exitCode, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /Authentication failed for the service broker API/);
+    assert.match(refused.stderr, /Service broker wrong-pw is registered, but its catalog could not be fetched: mend it with 'devbox update-service-broker wrong-pw USERNAME PASSWORD URL', or remove it with 'devbox delete-service-broker wrong-pw'/);
+    const removed = await cli(['delete-service-broker', 'wrong-pw', '-f']);
+    assert.equal(removed.exitCode, 0, removed.stdout + removed.stderr);
   });
 
   it('an asynchronous broker: cf create-service returns "Create in progress", cf service and cf services show it; with --wait it is created', async () => {

@@ -58,14 +58,26 @@ export class Services {
     return (await this.brokers([name]))[0];
   }
 
+  /**
+   * Registers a broker and waits, as long as the broker takes, for the controller to fetch its
+   * catalog. A catalog that cannot be had leaves the broker registered (as Cloud Controller does):
+   * the error says how to mend or remove it.
+   */
   async createBroker(name: string, username: string, password: string, url: string): Promise<void> {
-    await this.client.call('POST', '/v3/service_brokers', { name, url, authentication: { type: 'basic', credentials: { username, password } } });
+    const { location } = await this.client.start('POST', '/v3/service_brokers', { name, url, authentication: { type: 'basic', credentials: { username, password } } });
+    if (!location) return;
+    try {
+      await this.untilComplete(location, `the catalog of service broker ${name}`);
+    } catch (error) {
+      if (!(error instanceof CliError) || error.exitCode !== 1) throw error;
+      throw new CliError(`${error.message}\nService broker ${name} is registered, but its catalog could not be fetched: mend it with 'devbox update-service-broker ${name} USERNAME PASSWORD URL', or remove it with 'devbox delete-service-broker ${name}'.`);
+    }
   }
 
-  /** Changes the broker's credentials and url (its catalog is fetched again). */
+  /** Changes the broker's credentials and url, and waits for its catalog to be fetched with them (a failure changes nothing). */
   async updateBroker(broker: ServiceBroker, username: string, password: string, url: string): Promise<void> {
     const { location } = await this.client.start('PATCH', `/v3/service_brokers/${broker.guid}`, { url, authentication: { type: 'basic', credentials: { username, password } } });
-    if (location) await this.follow(location, { wait: true });
+    if (location) await this.untilComplete(location, `the catalog of service broker ${broker.name}`);
   }
 
   async deleteBroker(broker: ServiceBroker): Promise<void> {

@@ -22,6 +22,8 @@ export const CF_ERRORS = {
   AsyncServiceBindingOperationInProgress: { code: 90008, status: 409 },
   // Cloud Controller gives it ServerError's code.
   ServiceBrokerBadResponse: { code: 10001, status: 502 },
+  // A broker deleted while its catalog job ran.
+  ServiceBrokerGone: { code: 270011, status: 422 },
 } as const;
 
 export type CfErrorName = keyof typeof CF_ERRORS;

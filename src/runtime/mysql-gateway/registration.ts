@@ -1,10 +1,13 @@
-// Making sure the controller knows the built-in broker (docs/services-protocol.md): with a
-// components token from uaa, `GET /v3/service_brokers?names=p-mysql`, then `POST` it when absent or
+// Making sure the controller knows a built-in broker (docs/services-protocol.md): with a
+// components token from uaa, `GET /v3/service_brokers?names=<name>`, then `POST` it when absent or
 // `PATCH` it when its URL or credentials changed. Runs in the background with backoff: the
 // controller may be starting, or (older controllers) have no broker endpoints; health never waits.
 import { request } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { backoffDelay } from '../common/poll.js';
+import { backoffDelay, waitFor } from '../common/poll.js';
+
+/** How long a registration's catalog job is followed: the controller gives a broker 60 s to answer. */
+const JOB_WAIT_MS = 90_000;
 
 export interface RegistrationOptions {
   apiUrl: string;
@@ -79,6 +82,22 @@ export class BrokerRegistration {
     return token;
   }
 
+  /** Follows the registration's job to its end; a FAILED one throws its error (the attempt is made again later). */
+  private async jobCompletes(path: string, headers: Record<string, string>): Promise<void> {
+    await waitFor(
+      `the controller's job ${path}`,
+      async () => {
+        if (this.stopped) return true;
+        const res = await request({ url: `${this.o.apiUrl}${path}`, headers, timeoutMs: 5_000 });
+        if (res.status !== 200) throw new Error(`the controller answered ${res.status} to GET ${path}`);
+        const job = JSON.parse(res.text) as { state?: string; errors?: { detail?: string }[] };
+        if (job.state === 'FAILED') throw new Error(`the controller could not fetch the catalog: ${job.errors?.map((e) => e.detail).join('; ') || 'no reason given'}`);
+        return job.state === 'COMPLETE' ? true : undefined;
+      },
+      { timeoutMs: JOB_WAIT_MS, backoff: { initialMs: 50, maxMs: 1_000 }, retryIf: () => false },
+    );
+  }
+
   private async registerOnce(): Promise<void> {
     const token = await this.token();
     const headers = { authorization: `bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' };
@@ -91,18 +110,17 @@ export class BrokerRegistration {
       url: this.o.brokerUrl,
       authentication: { type: 'basic', credentials: { username: this.o.username, password: this.o.password } },
     };
-    if (!existing) {
-      const res = await request({ url: `${this.o.apiUrl}/v3/service_brokers`, method: 'POST', headers, body: JSON.stringify(payload), timeoutMs: 15_000 });
-      if (res.status < 200 || res.status >= 300) throw new Error(`the controller answered ${res.status} to POST /v3/service_brokers: ${res.text.slice(0, 200)}`);
-      this.o.log.info('registered the service broker with the controller', { name: this.o.brokerName, url: this.o.brokerUrl });
-      return;
-    }
-    // The password is not readable back from the controller: PATCH whenever the URL differs, and
-    // always send the credentials with it (they come from config.json, which may have been reset).
-    if (existing.url !== this.o.brokerUrl) {
-      const res = await request({ url: `${this.o.apiUrl}/v3/service_brokers/${existing.guid}`, method: 'PATCH', headers, body: JSON.stringify({ url: payload.url, authentication: payload.authentication }), timeoutMs: 15_000 });
-      if (res.status < 200 || res.status >= 300) throw new Error(`the controller answered ${res.status} to PATCH /v3/service_brokers/${existing.guid}`);
-      this.o.log.info('updated the service broker registration', { name: this.o.brokerName, url: this.o.brokerUrl });
-    }
+    // The password is not readable back from the controller, and a registration whose catalog could
+    // not be fetched stays (SYNCHRONIZATION_FAILED): an existing broker is PATCHed with the URL and
+    // credentials at every start, which fetches its catalog again.
+    const res = existing
+      ? await request({ url: `${this.o.apiUrl}/v3/service_brokers/${existing.guid}`, method: 'PATCH', headers, body: JSON.stringify({ url: payload.url, authentication: payload.authentication }), timeoutMs: 15_000 })
+      : await request({ url: `${this.o.apiUrl}/v3/service_brokers`, method: 'POST', headers, body: JSON.stringify(payload), timeoutMs: 15_000 });
+    const what = existing ? `PATCH /v3/service_brokers/${existing.guid}` : 'POST /v3/service_brokers';
+    if (res.status < 200 || res.status >= 300) throw new Error(`the controller answered ${res.status} to ${what}: ${res.text.slice(0, 200)}`);
+    // Registering is a job (the controller fetches the catalog in the background): registered once it is COMPLETE.
+    const location = res.headers.location;
+    if (typeof location === 'string') await this.jobCompletes(new URL(location, this.o.apiUrl).pathname, headers);
+    this.o.log.info(existing ? 'updated the service broker registration' : 'registered the service broker with the controller', { name: this.o.brokerName, url: this.o.brokerUrl });
   }
 }

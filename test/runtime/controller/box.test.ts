@@ -128,9 +128,11 @@ for (const database of controllerTestDatabases()) {
           const plansOf = await cli(['marketplace', '-e', 'test-db']);
           assert.match(plansOf.stdout, /tiny\s+A tiny one\s+free/);
 
-          const refused = await box.call('POST', '/v3/service_brokers', { name: 'bad', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'x', password: 'y' } } });
-          assert.equal(refused.status, 502);
-          assert.equal(refused.json().errors[0].title, 'CF-ServiceBrokerBadResponse');
+          const refused = await cli(['create-service-broker', 'bad', 'x', 'y', brokerUrl]);
+          assert.equal(refused.exitCode, 1);
+          assert.match(refused.stderr, /Authentication failed for the service broker API/);
+          assert.match(refused.stderr, /Service broker bad is registered, but its catalog could not be fetched/);
+          assert.equal((await cli(['delete-service-broker', 'bad', '-f'])).exitCode, 0);
         });
 
         it('provisions with create-service, binds with bind-service, and the credentials reach VCAP_SERVICES', async () => {

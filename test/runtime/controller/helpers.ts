@@ -36,13 +36,13 @@ interface Pending {
 /**
  * A tiny OSBAPI broker: one offering (`test-db`, plans tiny and big), basic auth, switchable
  * answers. `planUpdateable`: the offering says plan_updateable. `delayMs` (changeable) delays every
- * answer but the catalog's: a slow broker. `instances` and `bindings` are what it holds.
+ * answer but the catalog's: a slow broker; `catalogDelayMs` the catalog's. `instances` and `bindings` are what it holds.
  */
 export function startTestBroker(username: string, password: string, { planUpdateable = false, offering = 'test-db', delayMs = 0, maximumPollingDuration }: { planUpdateable?: boolean; offering?: string; delayMs?: number; maximumPollingDuration?: number } = {}) {
   const seen: Seen[] = [];
   const modes: { provision: Mode; bind: Mode; update: Mode; deprovision: Mode; unbind: Mode; lastOperation: 'ok' | '500' } = { provision: 'ok', bind: 'ok', update: 'ok', deprovision: 'ok', unbind: 'ok', lastOperation: 'ok' };
   /** `retryAfterS`: the Retry-After header of `in progress` last operations. */
-  const settings: { delayMs: number; asyncPolls: number; retryAfterS?: number } = { delayMs, asyncPolls: 2 };
+  const settings: { delayMs: number; catalogDelayMs: number; asyncPolls: number; retryAfterS?: number } = { delayMs, catalogDelayMs: 0, asyncPolls: 2 };
   const instances = new Set<string>();
   const bindings = new Map<string, Record<string, unknown>>();
   const pending = new Map<string, Pending>();
@@ -63,7 +63,7 @@ export function startTestBroker(username: string, password: string, { planUpdate
       if (req.headers.authorization !== `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`) return reply(401, {});
       if (req.headers['x-broker-api-version'] !== '2.17') return reply(412, { description: 'version' });
       if (req.method === 'GET' && url.pathname === '/v2/catalog') {
-        return reply(200, {
+        const catalog = () => reply(200, {
           services: [
             {
               id: 'svc-1',
@@ -81,6 +81,9 @@ export function startTestBroker(username: string, password: string, { planUpdate
             },
           ],
         });
+        if (settings.catalogDelayMs > 0) setTimeout(catalog, settings.catalogDelayMs);
+        else catalog();
+        return;
       }
       const answer = () => {
         /** A change the broker makes (create or delete) answered by `mode`; `made` is what it holds after. */

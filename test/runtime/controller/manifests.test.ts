@@ -206,7 +206,7 @@ applications:
       before(async () => {
         const url = `http://127.0.0.1:${await broker.listen()}`;
         const created = await box.call('POST', '/v3/service_brokers', { name: 'manifest-broker', url, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } });
-        assert.equal(created.status, 202, created.text);
+        assert.equal((await jobIn(box.call, created)).state, 'COMPLETE', created.text);
         const plan = (await box.call('GET', '/v3/service_plans?names=tiny')).json().resources[0];
         const instance = await box.call('POST', '/v3/service_instances', { type: 'managed', name: 'tiny-db', relationships: { space: { data: { guid: spaceGuid } }, service_plan: { data: { guid: plan.guid } } } });
         assert.equal((await jobIn(box.call, instance)).state, 'COMPLETE');

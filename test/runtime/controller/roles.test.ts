@@ -253,7 +253,7 @@ for (const database of controllerTestDatabases()) {
       let instance: string;
       before(async () => {
         const url = `http://127.0.0.1:${await broker.listen()}`;
-        await completed(await box.call('POST', '/v3/service_brokers', { name: 'update-broker', url, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } }));
+        assert.equal((await jobIn(box.call, await box.call('POST', '/v3/service_brokers', { name: 'update-broker', url, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } }))).state, 'COMPLETE');
         const brokerGuid = (await call('GET', '/v3/service_brokers?names=update-broker')).resources[0].guid as string;
         const plan = async (name: string) => (await call('GET', `/v3/service_plans?names=${name}&service_broker_guids=${brokerGuid}`)).resources[0].guid as string;
         tiny = await plan('tiny');

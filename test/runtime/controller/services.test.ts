@@ -76,9 +76,51 @@ for (const database of controllerTestDatabases()) {
       assert.equal((await box.call('GET', '/v3/service_plans?service_broker_names=test-broker&names=tiny')).json().resources[0].guid, planGuid, 'plans filter by broker name');
       assert.equal((await box.call('GET', '/v3/service_plans?service_broker_names=other')).json().resources.length, 0);
 
+    });
+
+    it('registers a broker as a job, as Cloud Controller: a catalog refused fails the job with the broker\'s error, the broker stays SYNCHRONIZATION_FAILED until updated or deleted', async () => {
       const refused = await box.call('POST', '/v3/service_brokers', { name: 'bad', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'x', password: 'y' } } });
-      assert.equal(refused.status, 502);
-      assert.equal(refused.json().errors[0].title, 'CF-ServiceBrokerBadResponse');
+      assert.equal(refused.status, 202, refused.text);
+      const failed = await jobIn(box.call, refused);
+      assert.equal(failed.state, 'FAILED');
+      assert.equal(failed.operation, 'service_broker.catalog.synchronize');
+      assert.equal(failed.errors[0].title, 'CF-ServiceBrokerBadResponse');
+      assert.match(failed.errors[0].detail, /Authentication failed for the service broker API/);
+      const bad = (await box.call('GET', '/v3/service_brokers?names=bad')).json().resources[0];
+      assert.ok(bad, 'the broker stays, as in Cloud Controller');
+      assert.equal((await box.call('GET', `/v3/service_offerings?service_broker_guids=${bad.guid}`)).json().resources.length, 0);
+      const retaken = await box.call('POST', '/v3/service_brokers', { name: 'bad', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'x', password: 'y' } } });
+      assert.equal(retaken.status, 422);
+      assert.equal(retaken.json().errors[0].title, 'CF-UniquenessError');
+
+      // An update with a wrong password changes nothing; one with the right credentials fetches the catalog.
+      const wrong = await jobIn(box.call, await box.call('PATCH', `/v3/service_brokers/${bad.guid}`, { name: 'bad-renamed', authentication: { type: 'basic', credentials: { username: 'x', password: 'z' } } }));
+      assert.equal(wrong.state, 'FAILED');
+      assert.equal((await box.call('GET', `/v3/service_brokers/${bad.guid}`)).json().name, 'bad', 'a failed update keeps the name');
+      const fixed = await jobIn(box.call, await box.call('PATCH', `/v3/service_brokers/${bad.guid}`, { authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } }));
+      assert.equal(fixed.state, 'COMPLETE', JSON.stringify(fixed.errors));
+      assert.equal(fixed.operation, 'service_broker.update');
+      assert.equal((await box.call('GET', `/v3/service_offerings?service_broker_guids=${bad.guid}`)).json().resources.length, 1);
+      assert.equal((await jobIn(box.call, await box.call('DELETE', `/v3/service_brokers/${bad.guid}`))).state, 'COMPLETE');
+    });
+
+    it('answers a registration 202 at once while a slow broker is asked for its catalog; updating or deleting it meanwhile is refused', async () => {
+      broker.settings.catalogDelayMs = 800;
+      try {
+        const started = Date.now();
+        const created = await box.call('POST', '/v3/service_brokers', { name: 'slow-broker', url: brokerUrl, authentication: { type: 'basic', credentials: { username: 'broker-user', password: 'broker-s3cret' } } });
+        assert.equal(created.status, 202, created.text);
+        assert.ok(Date.now() - started < 500, `answered in ${Date.now() - started} ms, before the broker`);
+        const slow = (await box.call('GET', '/v3/service_brokers?names=slow-broker')).json().resources[0];
+        const busy = await box.call('PATCH', `/v3/service_brokers/${slow.guid}`, { url: brokerUrl });
+        assert.equal(busy.status, 422);
+        assert.match(busy.json().errors[0].detail, /Cannot update a broker when other operation is already in progress/);
+        assert.equal((await box.call('DELETE', `/v3/service_brokers/${slow.guid}`)).status, 422);
+        assert.equal((await jobIn(box.call, created)).state, 'COMPLETE');
+        assert.equal((await jobIn(box.call, await box.call('DELETE', `/v3/service_brokers/${slow.guid}`))).state, 'COMPLETE');
+      } finally {
+        broker.settings.catalogDelayMs = 0;
+      }
     });
 
     it('answers a managed create 202 with its job at once, while the broker is still working; the job ends COMPLETE', async () => {

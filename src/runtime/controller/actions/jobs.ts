@@ -4,6 +4,7 @@
 // PROCESSING, run in the background a step at a time by actions/service-jobs.ts, POLLING while an
 // asynchronous broker works, then COMPLETE or FAILED.
 import { newGuid, now, type Actor, type RequestContext } from '../context.js';
+import type { BrokerState } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { getJob, insertJob, type JobRow } from '../repositories/jobs.js';
 import { jsonColumn, type Db } from '../repositories/query.js';
@@ -37,6 +38,17 @@ export interface ServiceJobPayload {
   maintenance_info?: { version: string };
   /** What the audit event of the operation records of the request (secrets hidden). */
   request?: Record<string, unknown>;
+  /** A broker update's new name, url and credentials, kept once its catalog is fetched with them (the payload is cleared when the job ends). */
+  broker_update?: BrokerUpdate;
+}
+
+export interface BrokerUpdate {
+  name?: string;
+  url?: string;
+  username?: string;
+  password?: string;
+  /** The broker's state to go back to if the update fails. */
+  previous_state: BrokerState;
 }
 
 /** A job whose broker work is still to be done; actions/service-jobs.ts runs it. */

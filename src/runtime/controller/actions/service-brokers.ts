@@ -1,8 +1,12 @@
-// Service broker actions: register, update and delete a broker. Registering (or updating its name,
-// url or credentials) fetches the broker's catalog first, outside any transaction; the broker, its
-// offerings and plans and the audit event are then written in one. v3 answers with a job, COMPLETE.
+// Service broker actions: register, update and delete a broker. As in Cloud Controller, registering
+// (or updating its name, url or credentials) is a job: the request checks what it can, marks the
+// broker SYNCHRONIZING and answers 202; the job (run by actions/service-jobs.ts) fetches the catalog,
+// as slow as the broker is, then writes the broker's changes, its offerings and plans in one
+// transaction and makes it AVAILABLE. A catalog that cannot be had fails the job with the broker's
+// error: a new broker stays SYNCHRONIZATION_FAILED (update or delete it), an update changes nothing.
 import { emptyMetadata, newGuid, now, type RequestContext } from '../context.js';
-import { notUnique, unprocessable } from '../errors.js';
+import type { BrokerState } from '../db/schema.js';
+import { ApiError, notUnique, unprocessable } from '../errors.js';
 import type { BrokerCreateMessage, BrokerUpdateMessage } from '../messages/services.js';
 import { metadataUpdate } from '../messages/validate.js';
 import type { JobRow } from '../repositories/jobs.js';
@@ -11,6 +15,7 @@ import {
   brokerInstanceNames,
   deleteBroker,
   deleteStaleCatalog,
+  findBroker,
   findBrokerByName,
   findOfferingByCatalogId,
   findPlanByCatalogId,
@@ -25,7 +30,7 @@ import {
 } from '../repositories/services.js';
 import { BrokerClient, type CatalogService } from '../services/broker-client.js';
 import { recordEvent } from './audit.js';
-import { completedJob } from './jobs.js';
+import { completedJob, serviceJob, type BrokerUpdate, type JobStep, type ServiceJobPayload } from './jobs.js';
 
 const nameTaken = () => notUnique('Name must be unique');
 
@@ -74,57 +79,101 @@ export async function createBroker(ctx: RequestContext, message: BrokerCreateMes
     username: message.credentials.username,
     password: message.credentials.password,
     metadata: JSON.stringify(message.metadata),
+    state: 'SYNCHRONIZING',
     created_at: at,
     updated_at: at,
   };
   if (await findBrokerByName(ctx.db, row.name)) throw nameTaken();
-  const catalog = await new BrokerClient(row, ctx.actor.guid, ctx.log).catalog();
+  let job: JobRow;
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
+    job = await ctx.db.transaction().execute(async (trx) => {
       await insertBroker(trx, row);
-      await storeCatalog(trx, row.guid, catalog);
       await recordEvent(trx, { type: 'audit.service_broker.create', actor: ctx.actor, target: brokerTarget(row), data: { request: { name: row.name, url: row.url, authentication: HIDDEN } } });
-      return completedJob(trx, 'service_broker.catalog.synchronize', { guid: row.guid, type: 'service_broker' });
+      return serviceJob(trx, 'service_broker.catalog.synchronize', { guid: row.guid, type: 'service_brokers' }, { actor: ctx.actor });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw nameTaken();
     throw error;
   }
+  void ctx.serviceJobs?.run(job.guid);
+  return job;
 }
 
 /**
- * Updates the broker. A change of name, url or credentials (or an empty request) fetches its
- * catalog again and answers with a job; a metadata-only update answers with the broker.
+ * Updates the broker. A change of name, url or credentials (or an empty request: fetch the catalog
+ * again) is a job, and the broker is SYNCHRONIZING until it ends; metadata alone is changed at once.
  */
 export async function updateBrokerAction(ctx: RequestContext, broker: BrokerRow, message: BrokerUpdateMessage): Promise<{ broker: BrokerRow; job?: JobRow }> {
-  const next: BrokerRow = {
-    ...broker,
-    name: message.name ?? broker.name,
-    url: message.url ?? broker.url,
-    username: message.credentials?.username ?? broker.username,
-    password: message.credentials?.password ?? broker.password,
-    metadata: JSON.stringify(metadataUpdate(message.body, jsonColumn('service_brokers', broker, 'metadata', emptyMetadata()))),
-    updated_at: now(),
-  };
+  const metadata = JSON.stringify(metadataUpdate(message.body, jsonColumn('service_brokers', broker, 'metadata', emptyMetadata())));
   const refresh = message.url !== undefined || message.credentials !== undefined || message.name !== undefined || Object.keys(message.body).length === 0;
-  const catalog = refresh ? await new BrokerClient(next, ctx.actor.guid, ctx.log).catalog() : undefined;
-  try {
-    const job = await ctx.db.transaction().execute(async (trx) => {
-      await updateBroker(trx, broker.guid, { name: next.name, url: next.url, username: next.username, password: next.password, metadata: next.metadata, updated_at: next.updated_at });
-      if (catalog) await storeCatalog(trx, broker.guid, catalog);
-      const request = { name: message.name, url: message.url, ...(message.credentials ? { authentication: HIDDEN } : {}) };
-      await recordEvent(trx, { type: 'audit.service_broker.update', actor: ctx.actor, target: brokerTarget(next), data: { request } });
-      return catalog ? completedJob(trx, 'service_broker.update', { guid: broker.guid, type: 'service_broker' }) : undefined;
-    });
-    return { broker: next, job };
-  } catch (error) {
-    if (isUniqueViolation(error)) throw nameTaken();
-    throw error;
+  if (!refresh) {
+    const next: BrokerRow = { ...broker, metadata, updated_at: now() };
+    await updateBroker(ctx.db, broker.guid, { metadata, updated_at: next.updated_at });
+    return { broker: next };
   }
+  if (broker.state === 'SYNCHRONIZING') throw unprocessable('Cannot update a broker when other operation is already in progress');
+  if (message.name !== undefined && message.name !== broker.name && (await findBrokerByName(ctx.db, message.name))) throw nameTaken();
+  const update: BrokerUpdate = {
+    ...(message.name !== undefined ? { name: message.name } : {}),
+    ...(message.url !== undefined ? { url: message.url } : {}),
+    ...(message.credentials ? { username: message.credentials.username, password: message.credentials.password } : {}),
+    previous_state: broker.state,
+  };
+  const job = await ctx.db.transaction().execute(async (trx) => {
+    await updateBroker(trx, broker.guid, { metadata, state: 'SYNCHRONIZING', updated_at: now() });
+    const request = { name: message.name, url: message.url, ...(message.credentials ? { authentication: HIDDEN } : {}) };
+    await recordEvent(trx, { type: 'audit.service_broker.update', actor: ctx.actor, target: brokerTarget(broker), data: { request } });
+    return serviceJob(trx, 'service_broker.update', { guid: broker.guid, type: 'service_brokers' }, { actor: ctx.actor, broker_update: update });
+  });
+  void ctx.serviceJobs?.run(job.guid);
+  return { broker: { ...broker, metadata, state: 'SYNCHRONIZING' }, job };
+}
+
+/** A registration's job: the broker's catalog fetched (as slow as the broker is), then stored and the broker AVAILABLE. */
+export async function brokerSynchronizeStep(ctx: RequestContext, job: JobRow): Promise<JobStep> {
+  const broker = await findBroker(ctx.db, job.resource_guid ?? '');
+  if (!broker) return { state: 'FAILED', error: new ApiError('ServiceBrokerGone', 'The service broker was removed before the synchronization completed') };
+  const catalog = await new BrokerClient(broker, ctx.actor.guid, ctx.log).catalog();
+  return {
+    state: 'COMPLETE',
+    write: async (trx) => {
+      await storeCatalog(trx, broker.guid, catalog);
+      await updateBroker(trx, broker.guid, { state: 'AVAILABLE', updated_at: now() });
+    },
+  };
+}
+
+/** An update's job: the catalog fetched with the new name, url or credentials; they are kept only if it is had. */
+export async function brokerUpdateStep(ctx: RequestContext, job: JobRow, payload: ServiceJobPayload): Promise<JobStep> {
+  const broker = await findBroker(ctx.db, job.resource_guid ?? '');
+  if (!broker) return { state: 'FAILED', error: new ApiError('ServiceBrokerGone', 'The service broker was removed before the synchronization completed') };
+  const { previous_state: _previous, ...changes } = payload.broker_update ?? { previous_state: broker.state };
+  const catalog = await new BrokerClient({ ...broker, ...changes }, ctx.actor.guid, ctx.log).catalog();
+  return {
+    state: 'COMPLETE',
+    write: async (trx) => {
+      try {
+        await updateBroker(trx, broker.guid, { ...changes, state: 'AVAILABLE', updated_at: now() });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw nameTaken();
+        throw error;
+      }
+      await storeCatalog(trx, broker.guid, catalog);
+    },
+  };
+}
+
+/** A broker job that failed: a new broker stays SYNCHRONIZATION_FAILED, an updated one is as it was. */
+export function brokerJobFailed(job: JobRow, payload: ServiceJobPayload) {
+  const state: BrokerState = payload.broker_update?.previous_state ?? 'SYNCHRONIZATION_FAILED';
+  return async (db: Db) => {
+    if (job.resource_guid) await updateBroker(db, job.resource_guid, { state, updated_at: now() });
+  };
 }
 
 /** Deletes the broker with its offerings and plans; a broker whose plans have instances stays. */
 export async function deleteBrokerAction(ctx: RequestContext, broker: BrokerRow): Promise<JobRow> {
+  if (broker.state === 'SYNCHRONIZING') throw unprocessable('Cannot delete a broker when other operation is already in progress');
   const instances = await brokerInstanceNames(ctx.db, broker.guid);
   if (instances.length) throw unprocessable(`Can not remove brokers that have associated service instances: ${instances.join(', ')}`);
   return ctx.db.transaction().execute(async (trx) => {

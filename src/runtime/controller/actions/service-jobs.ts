@@ -18,18 +18,31 @@ import { updateBinding } from '../repositories/services.js';
 import { brokerTimeoutMs } from '../services/broker-client.js';
 import { jobErrors, type JobStep, type ServiceJobPayload } from './jobs.js';
 import { bindingCreateStep, bindingDeleteStep } from './service-bindings.js';
+import { brokerJobFailed, brokerSynchronizeStep, brokerUpdateStep } from './service-brokers.js';
 import { instanceCreateStep, instanceDeleteStep, instanceUpdateStep } from './service-instances.js';
 import { lastOperation, unableTo, type OperationType } from './service-operations.js';
 
 type Step = (ctx: RequestContext, job: JobRow, payload: ServiceJobPayload) => Promise<JobStep>;
+/** A job that failed outright (the broker refused, something it needs is gone): the job's error, and what its resource becomes. */
+type Failure = (job: JobRow, payload: ServiceJobPayload, error: ApiError) => { error: ApiError; write: NonNullable<JobStep['write']> };
 
-/** Each kind of service job: its step, and what its failure is called (Cloud Controller's words). */
-const KINDS: Record<string, { step: Step; verb: string; type: OperationType }> = {
-  'service_instance.create': { step: instanceCreateStep, verb: 'provision', type: 'create' },
-  'service_instance.update': { step: instanceUpdateStep, verb: 'update', type: 'update' },
-  'service_instance.delete': { step: instanceDeleteStep, verb: 'deprovision', type: 'delete' },
-  'service_bindings.create': { step: bindingCreateStep, verb: 'bind', type: 'create' },
-  'service_bindings.delete': { step: bindingDeleteStep, verb: 'unbind', type: 'delete' },
+/** An instance's or binding's operation that failed: Cloud Controller's `<verb> could not be completed`, and its last_operation `failed`. */
+const operationFailed =
+  (verb: string, type: OperationType): Failure =>
+  (job, _payload, error) => ({ error: unableTo(verb, error.detail), write: failResource(job, type, error.detail) });
+
+/** A broker's catalog that could not be had: the broker's own error, and the broker's state. */
+const brokerFailed: Failure = (job, payload, error) => ({ error, write: brokerJobFailed(job, payload) });
+
+/** Each kind of service job: its step, and what its failure is. */
+const KINDS: Record<string, { step: Step; fail: Failure }> = {
+  'service_instance.create': { step: instanceCreateStep, fail: operationFailed('provision', 'create') },
+  'service_instance.update': { step: instanceUpdateStep, fail: operationFailed('update', 'update') },
+  'service_instance.delete': { step: instanceDeleteStep, fail: operationFailed('deprovision', 'delete') },
+  'service_bindings.create': { step: bindingCreateStep, fail: operationFailed('bind', 'create') },
+  'service_bindings.delete': { step: bindingDeleteStep, fail: operationFailed('unbind', 'delete') },
+  'service_broker.catalog.synchronize': { step: brokerSynchronizeStep, fail: brokerFailed },
+  'service_broker.update': { step: brokerUpdateStep, fail: brokerFailed },
 };
 
 /** How often live jobs nobody runs are looked for. */
@@ -125,8 +138,8 @@ export class ServiceJobs implements ServiceJobRunner {
         await settleJobStep(db, job.guid, this.owner, { run_at: new Date(Date.now() + RETRY_MS).toISOString() });
         return this.later(job.guid, RETRY_MS);
       }
-      // Something the job needs is gone (the plan, the broker): it fails, and so does its resource's operation.
-      outcome = { state: 'FAILED', error: unableTo(kind.verb, error.detail), write: failResource(job, kind.type, error.detail) };
+      // The broker refused, or something the job needs is gone (the plan, the broker): it fails, and so does its resource's operation.
+      outcome = { state: 'FAILED', ...kind.fail(job, payload, error) };
     }
     const settled = await db.transaction().execute(async (trx) => {
       const changes =

@@ -492,4 +492,14 @@ export const migrations: Record<string, Migration> = {
       for (const column of ['lease_until', 'lease_owner', 'run_at', 'payload']) await db.schema.alterTable('jobs').dropColumn(column).execute();
     },
   },
+  '0014_service_broker_state': {
+    // Registering or updating a broker is a job (issue 20), as in Cloud Controller: the broker is
+    // SYNCHRONIZING while its catalog is fetched, then AVAILABLE, or SYNCHRONIZATION_FAILED.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('service_brokers').addColumn('state', 'varchar(32)', (c) => c.notNull().defaultTo('AVAILABLE')).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('service_brokers').dropColumn('state').execute();
+    },
+  },
 };

@@ -194,7 +194,11 @@ export interface ServiceBrokerTable extends Timestamps {
   /** Basic auth password for the broker: never returned by the API, never logged. */
   password: string;
   metadata: string;
+  /** Cloud Controller's broker states: SYNCHRONIZING while a job fetches its catalog, then AVAILABLE or SYNCHRONIZATION_FAILED. */
+  state: BrokerState;
 }
+
+export type BrokerState = 'SYNCHRONIZING' | 'AVAILABLE' | 'SYNCHRONIZATION_FAILED';
 
 export interface ServiceOfferingTable extends Timestamps {
   guid: string;
