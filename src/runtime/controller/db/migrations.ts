@@ -502,4 +502,32 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('service_brokers').dropColumn('state').execute();
     },
   },
+  '0015_mysql_credentials_as_cf_mysql': {
+    // The built-in MySQL broker's bindings made before its credentials became cf-mysql's (issue 20)
+    // carried devbox's internal node id and a `host` beside `hostname`: apps see only cf-mysql's keys.
+    async up(db: Kysely<unknown>) {
+      const rows = await sql<{ guid: string; credentials: string }>`
+        select b.guid, b.credentials from service_bindings b
+        join service_instances i on i.guid = b.instance_guid
+        join service_plans p on p.guid = i.plan_guid
+        join service_offerings o on o.guid = p.offering_guid
+        join service_brokers k on k.guid = o.broker_guid
+        where k.name = 'p-mysql'`.execute(db);
+      for (const row of rows.rows) {
+        let credentials: Record<string, unknown>;
+        try {
+          credentials = JSON.parse(row.credentials) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        if (!('node_id' in credentials) && !('host' in credentials && 'hostname' in credentials)) continue;
+        delete credentials.node_id;
+        if ('hostname' in credentials) delete credentials.host;
+        await sql`update service_bindings set credentials = ${JSON.stringify(credentials)} where guid = ${row.guid}`.execute(db);
+      }
+    },
+    async down() {
+      // What was removed was never meant for apps.
+    },
+  },
 };
