@@ -5,6 +5,7 @@ import { CliError } from '../cli/base-command.js';
 import { choose, interactive, requireFlag } from '../cli/prompts.js';
 import { loginEndpoint, Session } from '../cli/session.js';
 import { AuthRefused } from '../cli/uaa-client.js';
+import { LOCKED_DESCRIPTION } from '../runtime/uaa/lockout.js';
 
 const ATTEMPTS = 3;
 
@@ -43,6 +44,10 @@ Not needed after 'devbox up': the CLI logs in as the box's admin by itself until
         session = await Session.login(this.home, { ...endpoint, username, password });
       } catch (error) {
         if (!(error instanceof AuthRefused)) throw error;
+        // Asking again would only extend the lockout.
+        if (error.description === LOCKED_DESCRIPTION) {
+          throw new CliError(`${error.description} It lifts by itself after the lockout period (5 minutes after the last failed attempt, by default): try again then. A session you already have goes on meanwhile.`);
+        }
         const retry = asked && interactive() && attempt < ATTEMPTS;
         if (retry) {
           this.logToStderr('Credentials were rejected, please try again.');

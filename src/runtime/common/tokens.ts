@@ -44,11 +44,12 @@ export interface TokenClaims {
   rev_sig?: string;
 }
 
-export type TokenErrorReason = 'missing' | 'invalid' | 'expired';
+export type TokenErrorReason = 'missing' | 'invalid' | 'expired' | 'audience';
 
 /**
- * Why a token was refused. `missing` maps to Cloud Foundry's CF-NotAuthenticated, `invalid` and
- * `expired` to CF-InvalidAuthToken. The message never contains the token itself.
+ * Why a token was refused. `missing` maps to Cloud Foundry's CF-NotAuthenticated, `invalid`,
+ * `expired` and `audience` (a genuine token whose `aud` does not name this resource) to
+ * CF-InvalidAuthToken. The message never contains the token itself.
  */
 export class TokenError extends Error {
   override readonly name = 'TokenError';
@@ -167,7 +168,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       // As the UAA client library the controller uses (TokenCoder, audience_ids): the token must
       // carry an `aud` naming the resource.
       if (audiences !== undefined && !claims.aud.some((a) => audiences.includes(a))) {
-        throw new TokenError('invalid', `Invalid audience: ${claims.aud.join(' ') || '(none)'} (expected ${audiences.join(' or ')})`);
+        const resources = audiences.join(' or ');
+        const scopes = audiences.map((a) => `${a}.*`).join(' or ');
+        throw new TokenError('audience', `Invalid audience: the token's aud (${claims.aud.join(' ') || 'none'}) does not include ${resources}. Use a token with a ${scopes} scope (log in again without narrowing the scopes).`);
       }
       return claims;
     },

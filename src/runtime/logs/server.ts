@@ -9,6 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { createHttpServer, requestDeadlines, type RefusedRequests, type RequestDeadlines } from '../common/http.js';
 import type { AppAccess } from './access.js';
 import { isAppGuid } from './envelope.js';
 import { infoBody, parseReadQuery, readBody, readErrorBody, ReadQueryError, selectRecords } from './log-cache.js';
@@ -22,6 +23,8 @@ export interface LogsHttpCounters {
   /** log-cache's `/api/v1/read/:source_id` */
   read_requests: number;
   responses: Record<string, number>;
+  /** Requests refused before routing (common/http.ts): two Host headers, a body that did not come in time. */
+  refused?: RefusedRequests;
 }
 
 const CODES: Record<string, number> = {
@@ -30,6 +33,7 @@ const CODES: Record<string, number> = {
   'CF-NotAuthorized': 10003,
   'CF-ResourceNotFound': 10010,
   'CF-NotFound': 10000,
+  'CF-InvalidRequest': 10004,
   'CF-BadQueryParameter': 10005,
   'CF-ServiceUnavailable': 10015,
 };
@@ -53,7 +57,16 @@ function authorizationOf(req: IncomingMessage, url: URL): string | undefined {
   return token ? `bearer ${token}` : undefined;
 }
 
-export function createLogsServer({ store, hub, access, counters }: { store: LogStore; hub: StreamHub; access: AppAccess; counters: LogsHttpCounters }): http.Server {
+export interface LogsServerOptions {
+  store: LogStore;
+  hub: StreamHub;
+  access: AppAccess;
+  counters: LogsHttpCounters;
+  /** How long a request may take to come in (default: requestDeadlines(), from DEVBOX_HTTP_*). */
+  deadlines?: RequestDeadlines;
+}
+
+export function createLogsServer({ store, hub, access, counters, deadlines = requestDeadlines() }: LogsServerOptions): http.Server {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
 
   const count = (status: number) => (counters.responses[status] = (counters.responses[status] ?? 0) + 1);
@@ -119,7 +132,37 @@ export function createLogsServer({ store, hub, access, counters }: { store: LogS
     reply(res, 200, readBody(selectRecords(store.recent(guid), query)));
   };
 
-  const server = http.createServer((req, res) => {
+  /** The upgrade to the log stream (WebSocket). */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    counters.requests++;
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      const { url, guid, action } = parse(req);
+      if (!guid || action !== 'stream') return refuseUpgrade(socket, 404, 'CF-NotFound', 'Unknown request: the log stream is at /apps/:guid/stream');
+      counters.stream_requests++;
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'CF-BadQueryParameter', 'only WebSocket upgrades are served');
+      if (!isAppGuid(guid)) return refuseUpgrade(socket, 404, 'CF-ResourceNotFound', 'App not found');
+      const decision = await access.check(authorizationOf(req, url), guid);
+      if (!decision.ok) return refuseUpgrade(socket, decision.status, decision.title, decision.detail);
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        count(101);
+        hub.add(guid, ws);
+      });
+    })().catch(() => socket.destroy());
+  };
+
+  counters.refused ??= { duplicate_host: 0, body_timeout: 0 };
+  // Two Host headers (400) and request deadlines (408) are common/http.ts's, in this server's error
+  // shape; the upgrade to the stream is checked for two Host headers too.
+  const guards = {
+    deadlines,
+    upgrade,
+    refused: counters.refused,
+    errorBody: (_status: number, message: string) => ({ contentType: 'application/json; charset=utf-8', body: errorBody('CF-InvalidRequest', message) }),
+    onRefused: (reason: keyof RefusedRequests) => count(reason === 'duplicate_host' ? 400 : 408),
+  };
+  const server = createHttpServer((req, res) => {
     counters.requests++;
     void (async () => {
       const { url, guid, action } = parse(req);
@@ -146,26 +189,7 @@ export function createLogsServer({ store, hub, access, counters }: { store: LogS
       if (!res.headersSent) reply(res, 500, errorBody('CF-ServerError', (error as Error).message));
       else res.destroy();
     });
-  });
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    counters.requests++;
-    socket.on('error', () => socket.destroy());
-    void (async () => {
-      const { url, guid, action } = parse(req);
-      if (!guid || action !== 'stream') return refuseUpgrade(socket, 404, 'CF-NotFound', 'Unknown request: the log stream is at /apps/:guid/stream');
-      counters.stream_requests++;
-      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'CF-BadQueryParameter', 'only WebSocket upgrades are served');
-      if (!isAppGuid(guid)) return refuseUpgrade(socket, 404, 'CF-ResourceNotFound', 'App not found');
-      const decision = await access.check(authorizationOf(req, url), guid);
-      if (!decision.ok) return refuseUpgrade(socket, decision.status, decision.title, decision.detail);
-      if (socket.destroyed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        count(101);
-        hub.add(guid, ws);
-      });
-    })().catch(() => socket.destroy());
-  });
+  }, guards);
 
   return server;
 }

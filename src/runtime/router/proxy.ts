@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import { bodyOverdue } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { waitFor } from '../common/poll.js';
 import type { Handler, LocalResponse, RequestInfo } from './handlers/types.js';
@@ -659,9 +660,10 @@ class Exchange implements RequestInfo {
     }
     this.bodyWaitMs += now - this.bodyTickAt;
     this.bodyTickAt = now;
-    const { requestBodyTimeoutMs: timeout, requestBodyMinRate: rate } = this.proxy.settings;
+    const { requestBodyTimeoutMs: bodyIdleMs, requestBodyMinRate: bodyMinRate } = this.proxy.settings;
     const bytes = this.requestScanner === null ? this.bytesIn : this.requestScanner.dataBytes;
-    return now - this.bodyByteAt >= timeout || (rate > 0 && this.bodyWaitMs >= timeout + (bytes * 1000) / rate);
+    // The rule every server of the box applies (common/http.ts).
+    return bodyOverdue(this.bodyWaitMs, now - this.bodyByteAt, bytes, { bodyIdleMs, bodyMinRate });
   }
 
   /** The request body did not come in time: 408 while nothing of the response was sent, else cut off. */

@@ -2,6 +2,7 @@
 // environment variables (so tests and operators can shorten timers without flags). docs/router.md
 // lists them.
 import os from 'node:os';
+import { DEFAULT_REQUEST_DEADLINES, requestDeadlines } from '../common/http.js';
 
 export interface RouterSettings {
   /** Address to listen on: loopback unless asked otherwise (DESIGN.md §3). */
@@ -84,9 +85,9 @@ export const DEFAULTS: Omit<RouterSettings, 'port' | 'workers' | 'tls' | 'listen
   backendIdleTimeoutMs: 30_000,
   maxIdlePerBackend: 256,
   clientIdleTimeoutMs: 900_000,
-  requestHeadTimeoutMs: 30_000,
-  requestBodyTimeoutMs: 20_000,
-  requestBodyMinRate: 1024,
+  requestHeadTimeoutMs: DEFAULT_REQUEST_DEADLINES.headMs,
+  requestBodyTimeoutMs: DEFAULT_REQUEST_DEADLINES.bodyIdleMs,
+  requestBodyMinRate: DEFAULT_REQUEST_DEADLINES.bodyMinRate,
   startResponseDelayMs: 5_000,
   startSettleMs: 250,
   maxHeaderBytes: 64 * 1024,
@@ -131,6 +132,8 @@ export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.en
   const scheduling = env.DEVBOX_ROUTER_SCHEDULING ?? DEFAULTS.scheduling;
   if (scheduling !== 'rr' && scheduling !== 'none') throw new Error(`DEVBOX_ROUTER_SCHEDULING=${scheduling}: expected rr or none`);
   const accessLog = env.DEVBOX_ROUTER_ACCESS_LOG;
+  // The deadlines every server of the box has (DEVBOX_HTTP_*, common/http.ts), unless the router's own are given.
+  const deadlines = requestDeadlines(env);
   return {
     host: routerHost(env),
     port,
@@ -145,9 +148,9 @@ export function routerSettings(port: number, env: NodeJS.ProcessEnv = process.en
     backendIdleTimeoutMs: int(env, 'DEVBOX_ROUTER_BACKEND_IDLE_TIMEOUT_MS', DEFAULTS.backendIdleTimeoutMs, 1),
     maxIdlePerBackend: int(env, 'DEVBOX_ROUTER_MAX_IDLE_PER_BACKEND', DEFAULTS.maxIdlePerBackend, 0),
     clientIdleTimeoutMs: int(env, 'DEVBOX_ROUTER_CLIENT_IDLE_TIMEOUT_MS', DEFAULTS.clientIdleTimeoutMs, 1),
-    requestHeadTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_HEAD_TIMEOUT_MS', DEFAULTS.requestHeadTimeoutMs, 1),
-    requestBodyTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_TIMEOUT_MS', DEFAULTS.requestBodyTimeoutMs, 1),
-    requestBodyMinRate: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_MIN_RATE', DEFAULTS.requestBodyMinRate, 0),
+    requestHeadTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_HEAD_TIMEOUT_MS', deadlines.headMs, 1),
+    requestBodyTimeoutMs: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_TIMEOUT_MS', deadlines.bodyIdleMs, 1),
+    requestBodyMinRate: int(env, 'DEVBOX_ROUTER_REQUEST_BODY_MIN_RATE', deadlines.bodyMinRate, 0),
     startResponseDelayMs: int(env, 'DEVBOX_ROUTER_START_RESPONSE_DELAY_MS', DEFAULTS.startResponseDelayMs, 0),
     startSettleMs: int(env, 'DEVBOX_ROUTER_START_SETTLE_MS', DEFAULTS.startSettleMs, 0),
     maxHeaderBytes: int(env, 'DEVBOX_ROUTER_MAX_HEADER_BYTES', DEFAULTS.maxHeaderBytes, 1024),

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { exportJWK } from 'jose';
 import { addressUrls, UAA_PATH_PREFIX } from '../common/config.js';
+import { createHttpServer, requestCutOff, requestDeadlines, type RefusedRequests, type RequestDeadlines } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { AuthorizationCodes, type AuthorizationCodeStats } from './authorization-codes.js';
 import { badClient, badRequest, insufficientScope, invalidCode, lockedOut, noClientAuthentication, OAuthError, userTokenRequired } from './errors.js';
@@ -30,6 +31,8 @@ export interface UaaStats {
   lockout: LockoutStats;
   /** One-time codes (/oauth/authorize): issued, redeemed, refused, evicted, live. */
   authorization_codes: AuthorizationCodeStats;
+  /** Requests refused before uaa looked at them (common/http.ts): two Host headers, a body too slow. */
+  refused: RefusedRequests;
 }
 
 export interface UaaServerOptions {
@@ -37,6 +40,8 @@ export interface UaaServerOptions {
   log: Logger;
   /** The clock of what uaa keeps in memory (lockouts, one-time codes); tests move it. */
   now?: () => number;
+  /** How long a request may take to come in (default: requestDeadlines(), from DEVBOX_HTTP_*). */
+  deadlines?: RequestDeadlines;
 }
 
 type EndpointHandler = (req: http.IncomingMessage, url: URL) => Promise<Reply>;
@@ -60,6 +65,7 @@ export class UaaServer {
   private isListening = false;
   private readonly counters: Omit<UaaStats, 'lockout' | 'authorization_codes'> = {
     requests: 0,
+    refused: { duplicate_host: 0, body_timeout: 0 },
     tokens_issued: { password: 0, client_credentials: 0, refresh_token: 0, authorization_code: 0 },
     token_failures: {},
     userinfo: { ok: 0, refused: 0 },
@@ -67,7 +73,7 @@ export class UaaServer {
   };
   private readonly routes: Record<string, { methods: string[]; handler: EndpointHandler }>;
 
-  constructor({ settings, log, now }: UaaServerOptions) {
+  constructor({ settings, log, now, deadlines = requestDeadlines() }: UaaServerOptions) {
     this.settings = settings;
     this.log = log;
     this.tokens = new TokenService(settings);
@@ -83,9 +89,13 @@ export class UaaServer {
       '/login': { methods: ['GET', 'HEAD'], handler: async (req, url) => ({ body: this.info(req, url) }) },
       '/healthz': { methods: ['GET', 'HEAD'], handler: async () => ({ body: 'ok', headers: { 'content-type': 'text/plain' } }) },
     };
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.headersTimeout = 20_000;
-    this.server.requestTimeout = 30_000;
+    // Two Host headers (400) and request deadlines (408) are common/http.ts's, in uaa's error shape.
+    this.server = createHttpServer((req, res) => void this.handle(req, res), {
+      deadlines,
+      refused: this.counters.refused,
+      errorBody: (status, message) => ({ contentType: JSON_TYPE, body: JSON.stringify(badRequest(message).body()) }),
+      onRefused: (reason, req) => this.log.info('request refused', { reason, method: req.method, path: (req.url ?? '').split('?')[0] }),
+    });
   }
 
   get port(): number {
@@ -131,8 +141,6 @@ export class UaaServer {
     this.counters.requests++;
     let reply: Reply;
     try {
-      // Two Host headers: refused, as gorouter refuses them (node:http would take the first).
-      if (hostHeaders(req.rawHeaders) > 1) throw badRequest('More than one Host header');
       const url = new URL(req.url ?? '/', 'http://uaa.invalid');
       const path = routePath(url.pathname);
       const route = this.routes[path];
@@ -145,6 +153,8 @@ export class UaaServer {
         reply = await route.handler(req, url);
       }
     } catch (error) {
+      // The body did not come in time: answered 408 already (common/http.ts).
+      if (requestCutOff(req)) return;
       reply = this.errorReply(error);
     }
     this.send(req, res, reply);
@@ -388,13 +398,6 @@ export class UaaServer {
       timestamp: new Date().toISOString(),
     };
   }
-}
-
-/** How many Host fields a request has (node:http keeps only the first in `headers`). */
-function hostHeaders(raw: string[]): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') n++;
-  return n;
 }
 
 /**

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { RequestDeadlines } from '../../../src/runtime/common/http.js';
 import { createTokenVerifier, TokenError } from '../../../src/runtime/common/tokens.js';
 import { routePath, UaaServer } from '../../../src/runtime/uaa/server.js';
 import { ADMIN_SCOPES, uaaSettings } from '../../../src/runtime/uaa/settings.js';
@@ -22,9 +23,9 @@ function assertOAuthError(reply: HttpReply, status: number, error: string, descr
   else if (description) assert.match(reply.json.error_description, description);
 }
 
-async function startServer(key: TestKey, options: { env?: NodeJS.ProcessEnv; adminPassword?: string } = {}) {
+async function startServer(key: TestKey, options: { env?: NodeJS.ProcessEnv; adminPassword?: string; deadlines?: RequestDeadlines } = {}) {
   const settings = uaaSettings(testConfig(key, { adminPassword: options.adminPassword }), { env: options.env ?? {} });
-  const server = new UaaServer({ settings, log: silentLog });
+  const server = new UaaServer({ settings, log: silentLog, deadlines: options.deadlines });
   await server.listen(0);
   return server;
 }
@@ -475,7 +476,34 @@ describe('uaa server: failed logins lock the user name out (UAA\'s lockout polic
       socket.on('error', reject);
     });
     assert.match(reply, /^HTTP\/1\.1 400 /);
-    assert.match(reply, /"error":"invalid_request","error_description":"More than one Host header"/);
+    assert.match(reply, /\{"error":"invalid_request","error_description":"More than one Host header: send exactly one"\}$/);
+    assert.equal(server.stats().refused.duplicate_host, 1);
+  });
+
+  it('answers 408 in UAA\'s error shape to a token request whose body stops coming, and counts no login failure', async () => {
+    const server = await startServer(key, { deadlines: { headMs: 1_000, bodyIdleMs: 300, bodyMinRate: 100 } });
+    servers.push(server);
+    const body = new URLSearchParams(WRONG).toString();
+    const started = Date.now();
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () =>
+        // All of the body but its last byte, which never comes.
+        socket.write(`POST /oauth/token HTTP/1.1\r\nHost: uaa.localhost\r\nAuthorization: ${CF}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, -1)}`),
+      );
+      let out = '';
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+      setTimeout(() => socket.destroy(), 5_000).unref();
+    });
+    const ms = Date.now() - started;
+    assert.match(reply, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*Content-Type: application\/json;charset=UTF-8\r\n/);
+    assert.match(reply, /\{"error":"invalid_request","error_description":"request body not received in time: [^"]*Send the body without pauses\."\}$/);
+    assert.ok(ms >= 280 && ms < 2_000, `after ${ms} ms`);
+    const stats = server.stats();
+    assert.equal(stats.refused.body_timeout, 1);
+    assert.deepEqual(stats.token_failures, {}, 'the password was never looked at');
+    assert.deepEqual(stats.lockout, { locked: 0, refused: 0, lockouts: 0 });
   });
 });
 

@@ -119,13 +119,17 @@ describe('common/tokens: createTokenVerifier', () => {
     assert.deepEqual((await controller.verify(await sign(key, accessClaims()))).aud, ['openid', 'cloud_controller', 'cf']);
     // A token for other resources (a scope narrowed to openid, say) is not the controller's.
     const elsewhere = await sign(key, accessClaims({ scope: ['openid'], aud: ['openid', 'cf'] }));
-    await refused(controller.verify(elsewhere), 'invalid', /^Invalid audience: openid cf \(expected cloud_controller\)$/);
-    await refused(controller.verify(await sign(key, accessClaims({ aud: undefined }))), 'invalid', /Invalid audience: \(none\)/);
+    await refused(
+      controller.verify(elsewhere),
+      'audience',
+      /^Invalid audience: the token's aud \(openid cf\) does not include cloud_controller\. Use a token with a cloud_controller\.\* scope \(log in again without narrowing the scopes\)\.$/,
+    );
+    await refused(controller.verify(await sign(key, accessClaims({ aud: undefined }))), 'audience', /Invalid audience: the token's aud \(none\)/);
     // A single string `aud`, and a list of acceptable resources (the logs component's).
     const logs = createTokenVerifier({ publicPem: key.public_pem, audience: LOGS_AUDIENCE });
     assert.deepEqual((await logs.verify(await sign(key, accessClaims({ aud: 'doppler' })))).aud, ['doppler']);
     await logs.verify(await sign(key, accessClaims()));
-    await refused(logs.verify(elsewhere), 'invalid', /expected cloud_controller or doppler/);
+    await refused(logs.verify(elsewhere), 'audience', /does not include cloud_controller or doppler\. Use a token with a cloud_controller\.\* or doppler\.\* scope/);
     // Without an audience, as before: any.
     await createTokenVerifier({ publicPem: key.public_pem }).verify(elsewhere);
     assert.throws(() => createTokenVerifier({ publicPem: key.public_pem, audience: [] }), /at least one resource/);

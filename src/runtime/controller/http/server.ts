@@ -1,7 +1,9 @@
 // The API server: authenticates every request with uaa's token (except the info endpoints), routes
 // it to its controller (controllers/), and answers every failure as a Cloud Controller error.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestUrls } from '../../common/config.js';
+import { createHttpServer, requestCutOff, requestDeadlines, type RefusedRequests, type RequestDeadlines } from '../../common/http.js';
 import { TokenError, hasScope, type TokenClaims, type TokenVerifier } from '../../common/tokens.js';
 import { ApiError, notAuthorized } from '../errors.js';
 import { recordUser } from '../actions/roles.js';
@@ -35,6 +37,8 @@ export interface ApiStats {
   requests: number;
   responses: Record<string, number>;
   errors: number;
+  /** Requests refused before routing (common/http.ts): two Host headers, a body that did not come in time. */
+  refused?: RefusedRequests;
 }
 
 export function apiRoutes(): Routes<RequestContext> {
@@ -52,7 +56,7 @@ function actorOf(claims: TokenClaims): Actor {
 
 const ANONYMOUS: Actor = { guid: 'anonymous', type: 'user', name: 'anonymous' };
 
-export function createApiServer(context: ControllerContext, verifier: TokenVerifier, stats: ApiStats): http.Server {
+export function createApiServer(context: ControllerContext, verifier: TokenVerifier, stats: ApiStats, deadlines: RequestDeadlines = requestDeadlines()): http.Server {
   const routes = apiRoutes();
   // The broker work its requests start (202 and a job) goes on in the background while it serves.
   let jobs: ServiceJobs | undefined;
@@ -77,6 +81,8 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
       claims = await verifier.verify(req.headers.authorization);
     } catch (error) {
       if (error instanceof TokenError && error.reason === 'missing') throw new ApiError('NotAuthenticated', 'Authentication error');
+      // A genuine token for another resource: said, so that its holder knows which token to get.
+      if (error instanceof TokenError && error.reason === 'audience') throw new ApiError('InvalidAuthToken', `Invalid Auth Token: ${error.message}`);
       throw new ApiError('InvalidAuthToken', 'Invalid Auth Token');
     }
     const reading = method === 'GET' || method === 'HEAD';
@@ -110,11 +116,22 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
     return response.status ?? 200;
   };
 
-  const server = http.createServer((req, res) => {
+  stats.refused ??= { duplicate_host: 0, body_timeout: 0 };
+  const refused = stats.refused;
+  // Two Host headers (400) and request deadlines (408) are common/http.ts's, in Cloud Controller's
+  // error shape (CF-InvalidRequest; the HTTP status tells a 408 apart).
+  const errorBody = (_status: number, message: string) => ({ contentType: 'application/json; charset=utf-8', body: JSON.stringify(new ApiError('InvalidRequest', message).toJSON()) });
+  const onRefused = (reason: keyof RefusedRequests, req: IncomingMessage) => {
+    count(stats, reason === 'body_timeout' ? 408 : 400);
+    context.log.info('request refused', { reason, method: req.method, path: (req.url ?? '').split('?')[0] });
+  };
+  const server = createHttpServer((req, res) => {
     stats.requests++;
     handle(req, res)
       .then((status) => count(stats, status))
       .catch((error: unknown) => {
+        // The body did not come in time: answered 408 (or cut off) and counted already.
+        if (requestCutOff(req)) return;
         let apiError = error as ApiError;
         if (!(error instanceof ApiError)) {
           stats.errors++;
@@ -126,7 +143,7 @@ export function createApiServer(context: ControllerContext, verifier: TokenVerif
         req.resume();
         sendError(res, apiError);
       });
-  });
+  }, { deadlines, refused, errorBody, onRefused });
   if (jobs) {
     const started = jobs;
     server.once('listening', () => started.start());
