@@ -32,6 +32,7 @@ import { serviceRouteBindingRoutes } from '../controllers/service-route-bindings
 import { serviceRoutes } from '../controllers/services.js';
 import { sidecarRoutes } from '../controllers/sidecars.js';
 import { stackRoutes } from '../controllers/stacks.js';
+import { syslogDrainRoutes } from '../controllers/syslog-drains.js';
 
 export interface ApiStats {
   requests: number;
@@ -43,7 +44,7 @@ export interface ApiStats {
 
 export function apiRoutes(): Routes<RequestContext> {
   const routes = new Routes<RequestContext>();
-  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, taskRoutes, roleRoutes, quotaRoutes, featureRoutes, internalRoutes]) register(routes);
+  for (const register of [infoRoutes, organizationRoutes, domainRoutes, appRoutes, processRoutes, routeRoutes, packageRoutes, buildAndDropletRoutes, serviceRoutes, serviceRouteBindingRoutes, auditEventRoutes, jobRoutes, manifestRoutes, processInstanceRoutes, stackRoutes, featureFlagRoutes, deploymentRoutes, sidecarRoutes, taskRoutes, roleRoutes, quotaRoutes, featureRoutes, internalRoutes, syslogDrainRoutes]) register(routes);
   return routes;
 }
 
