@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchBuildpacks } from './buildpacks.js';
 import { benchBus } from './bus.js';
 import { benchCfPush } from './cf-push.js';
 import { benchContainers } from './containers.js';
@@ -16,6 +17,7 @@ const suites: [string, () => Promise<BenchRow[]>][] = [
   ['up', () => benchUp()],
   ['push', () => benchPush()],
   ['cf push', () => benchCfPush()],
+  ['buildpacks', () => benchBuildpacks()],
   ['bus', () => benchBus()],
   ['logs', () => benchLogs()],
   ['services', () => benchServices()],

@@ -56,8 +56,8 @@ export function stagingFailure(build: Build, app: string, ui: Pick<Ui, 'bin' | '
   const match = /^(\w+) - (.*)$/s.exec(error);
   const [id, reason] = match ? [match[1], match[2]] : ['', error];
   const tips: string[] = [];
-  if (id === 'NoAppDetectedError') tips.push(`TIP: devbox's buildpacks are java, nodejs, python, staticfile and binary: name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.`);
-  if (id === 'NoSuchBuildpack') tips.push(`TIP: devbox's buildpacks are java, nodejs, python, staticfile and binary, or a buildpack directory given by its path.`);
+  if (id === 'NoAppDetectedError') tips.push(`TIP: 'devbox buildpacks' lists devbox's buildpacks (java, ruby, nodejs, go, python, php, staticfile, binary): name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.`);
+  if (id === 'NoSuchBuildpack') tips.push(`TIP: 'devbox buildpacks' lists devbox's buildpacks (java, ruby, nodejs, go, python, php, staticfile, binary); a buildpack directory is given by its path.`);
   tips.push(moreInformationTip(ui, app));
   return new CliError(`Error staging application: ${reason}\n\n${tips.join('\n')}`);
 }

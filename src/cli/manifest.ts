@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type Tags } from 'yaml';
 import { CliError } from './base-command.js';
 import { PROCESS_HEALTH_CHECK_TYPES, type ProcessHealthCheckType } from '../runtime/common/health-checks.js';
 import { BadSize, parseMegabytes } from './units.js';
@@ -146,10 +146,18 @@ function aliasLoop(data: unknown, at = 'the manifest', ancestors = new Set<objec
   return undefined;
 }
 
+/**
+ * The yaml package's YAML 1.1 float rule takes a lone `.` (`path: .`) for NaN; go-yaml, the cf CLI's
+ * parser, reads it as the string it is. A float must have a digit.
+ */
+function floatsNeedADigit(tags: Tags): Tags {
+  return tags.map((tag) => (typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:float' && 'test' in tag && tag.test?.test('.') ? { ...tag, test: new RegExp(`(?=.*[0-9])${tag.test.source}`) } : tag));
+}
+
 /** Parses and checks a manifest's text. Relative paths (path, buildpack directories) are resolved against baseDir. */
 export function parseManifest(text: string, { file, baseDir = process.cwd() }: { file?: string; baseDir?: string } = {}): Manifest {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: true, prettyErrors: false, lineCounter });
+  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: true, prettyErrors: false, lineCounter, customTags: floatsNeedADigit });
   if (doc.errors.length > 0) {
     const problems = doc.errors.slice(0, 5).map((e) => {
       const at = lineCounter.linePos(e.pos[0]);
@@ -458,6 +466,7 @@ export function normalizeBuildpacks(names: string[], baseDir = process.cwd()): s
  * absolute. URLs (git buildpacks) are names here: the DEA refuses them with the list of buildpacks.
  */
 export function isBuildpackPath(name: string): boolean {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return false;
+  // URLs, and git's `user@host:path` form.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name) || /^[\w.-]+@[\w.-]+:/.test(name)) return false;
   return name.includes('/') || name.includes(path.sep) || name.startsWith('.') || name.startsWith('~');
 }

@@ -33,7 +33,7 @@ Uploads the app's directory (only files the box does not have yet; .cfignore is 
     memory: Flags.string({ char: 'm', description: 'memory limit per instance, e.g. 256M, 1G' }),
     disk: Flags.string({ char: 'k', description: 'disk limit per instance, e.g. 512M, 1G' }),
     instances: Flags.integer({ char: 'i', description: 'number of instances', min: 0, max: 1000 }),
-    buildpack: Flags.string({ char: 'b', description: "buildpack: java, nodejs, python, staticfile, binary, or a buildpack directory; 'default' to detect (repeat for several)", multiple: true }),
+    buildpack: Flags.string({ char: 'b', description: "buildpack: java, ruby, nodejs, go, python, php, staticfile, binary (or CF's names, e.g. go_buildpack), or a buildpack directory; 'default' to detect (repeat for several)", multiple: true }),
     command: Flags.string({ char: 'c', description: "start command; 'null' for the buildpack's" }),
     'no-start': Flags.boolean({ description: 'upload the app but do not stage or start it (a started app is stopped)' }),
     strategy: Flags.string({ description: "replace a started app's instances with no downtime: rolling", options: [...STRATEGIES] }),

@@ -27,7 +27,7 @@ describe('staging and starting', () => {
     const error = stagingFailure({ state: 'FAILED', error: 'NoAppDetectedError - An app was not successfully detected by any available buildpack' } as Build, 'shop', ui);
     assert.equal(
       error.message,
-      "Error staging application: An app was not successfully detected by any available buildpack\n\nTIP: devbox's buildpacks are java, nodejs, python, staticfile and binary: name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.\nTIP: Use 'devbox logs shop --recent' for more information",
+      "Error staging application: An app was not successfully detected by any available buildpack\n\nTIP: 'devbox buildpacks' lists devbox's buildpacks (java, ruby, nodejs, go, python, php, staticfile, binary): name one with -b (binary needs -c COMMAND), or give your own buildpack directory with -b PATH.\nTIP: Use 'devbox logs shop --recent' for more information",
     );
     assert.match(stagingFailure({ state: 'FAILED', error: 'BuildpackCompileFailed - exit 1' } as Build, 'shop', { bin: 'devbox', logs: false }).message, /^Error staging application: exit 1\n\nTIP: Use 'devbox events shop' for more information$/);
     assert.equal(moreInformationTip({ bin: 'devbox', logs: false }, 'x'), "TIP: Use 'devbox events x' for more information");

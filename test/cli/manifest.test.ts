@@ -28,6 +28,12 @@ function problems(text: string): string[] {
 }
 
 describe('manifest.yml', () => {
+  it("reads `path: .` as the manifest's own directory, as cf does (YAML 1.1 would make it a float)", () => {
+    const { apps } = parse('applications:\n- name: here\n  path: .\n  env:\n    RATIO: 1.5\n    DOT: -.\n');
+    assert.equal(apps[0].path, base);
+    assert.deepEqual(apps[0].env, { RATIO: '1.5', DOT: '-.' });
+  });
+
   it('reads every field of an app', () => {
     const { apps, warnings } = parse(`---
 applications:

@@ -166,7 +166,7 @@ describe('devbox push, restage, start, app instances', function () {
     const r = await fails(1, ['push', 'nodetect', '-p', path.join(fixtures, 'push/undetectable')]);
     assert.match(r.stdout, /^Staging app and tracing logs\.\.\.\n(?: {3}.*\n)*FAILED$/m);
     assert.match(r.stderr, /^Error staging application: An app was not successfully detected by any available buildpack$/m);
-    assert.match(r.stderr, /^TIP: devbox's buildpacks are java, nodejs, python, staticfile and binary/m);
+    assert.match(r.stderr, /^TIP: 'devbox buildpacks' lists devbox's buildpacks \(java, ruby, nodejs, go, python, php, staticfile, binary\)/m);
     assert.match(r.stderr, /^TIP: Use 'devbox logs nodetect --recent' for more information$/m);
   });
 

@@ -5,6 +5,7 @@ import { Session } from '../session.js';
 import { Apps } from './apps.js';
 import { Builds } from './builds.js';
 import { Orgs } from './orgs.js';
+import { Platform } from './platform.js';
 import { Processes } from './processes.js';
 import { Routes } from './routes.js';
 import { Services } from './services.js';
@@ -23,6 +24,7 @@ export class ApiClient extends ApiTransport {
   readonly services = new Services(this);
   readonly tasks = new Tasks(this);
   readonly ssh = new Ssh(this);
+  readonly platform = new Platform(this);
 
   /** The client of the session API commands run in (see Session.resume); targets devbox/dev in a new session. */
   static async connect(home: string): Promise<ApiClient> {

@@ -127,9 +127,22 @@ export interface SupervisorOptions {
   controllerDb?: string;
   /** An existing MySQL server for the MySQL service, instead of a private one. */
   mysqlUrl?: string;
-  /** How long `start` waits for every component to be healthy. */
+  /** How long `start` waits for every component to be healthy; default startTimeoutMs(). */
   startTimeoutMs?: number;
   restartBackoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
+}
+
+/**
+ * How long a start waits for every component to be healthy: DEVBOX_START_TIMEOUT_MS, else 60 s. A
+ * start takes seconds; a machine busy with other work (a CI runner, parallel test suites) can take
+ * tens of them, and a component that cannot start (a port taken) fails the start sooner anyway.
+ */
+export function startTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DEVBOX_START_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return 60_000;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1_000) throw new Error(`DEVBOX_START_TIMEOUT_MS must be a whole number of milliseconds, 1000 or more; got '${raw}'`);
+  return value;
 }
 
 export type SupervisorEvent =
@@ -200,7 +213,7 @@ export class Supervisor extends EventEmitter<{ event: [SupervisorEvent] }> {
       for (const spec of plan) {
         this.children.push({ spec, key: componentKey(spec.name, spec.index), statusPort: this.ports.components[componentKey(spec.name, spec.index)].status_port, servicePort: this.servicePort(spec), startedAt: 0, restarts: 0, consecutiveFailures: 0 });
       }
-      const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+      const deadline = Date.now() + (this.options.startTimeoutMs ?? startTimeoutMs());
       const first = this.children.filter((c) => c.spec.first);
       const rest = this.children.filter((c) => !c.spec.first);
       await Promise.all(first.map((c) => this.startAndWait(c, deadline)));

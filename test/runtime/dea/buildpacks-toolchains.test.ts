@@ -1,15 +1,12 @@
-// On a real DEA: apps of the languages devbox has no buildpack for (Go, Ruby, PHP) are known by
-// their files and NoAppDetectedError says so and how to push them; Cloud Foundry's
-// `<name>_buildpack` names; and the versions an app pins (runtime.txt, .python-version,
-// engines.node) against the machine's.
+// On a real DEA: the versions an app pins (runtime.txt, .python-version, engines.node) against the
+// machine's. (Go, Ruby and PHP, and Cloud Foundry's `<name>_buildpack` names: staging-languages.test.ts.)
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BUILTIN_ORDER } from '../../../src/runtime/dea/staging/buildpacks.js';
 import { newGuid, packageOf, stageApp, startHarness, type Harness } from './helpers.js';
 
 
-describe('apps devbox has no buildpack for, buildpack names, and version pins', function () {
+describe('version pins of node and python apps', function () {
   this.timeout(60_000);
   let h: Harness;
   let scratch: string;
@@ -28,39 +25,6 @@ describe('apps devbox has no buildpack for, buildpack names, and version pins', 
     }
     return dir;
   };
-
-  const GO_MAIN = 'package main\n\nimport (\n\t"net/http"\n\t"os"\n)\n\nfunc main() {\n\thttp.ListenAndServe(":"+os.Getenv("PORT"), nil)\n}\n';
-  const cases: { language: string; marker: string; files: Record<string, string>; hint: RegExp }[] = [
-    { language: 'Go', marker: 'go.mod', files: { 'go.mod': 'module example.com/hello\n\ngo 1.21\n', 'main.go': GO_MAIN }, hint: /-b binary_buildpack -c \.\/app$/ },
-    { language: 'Go', marker: 'Godeps/Godeps.json', files: { 'Godeps/Godeps.json': '{}', 'main.go': GO_MAIN }, hint: /go build/ },
-    { language: 'Go', marker: 'vendor/modules.txt', files: { 'vendor/modules.txt': '# example.com/dep v1.0.0\n', 'main.go': GO_MAIN }, hint: /go build/ },
-    { language: 'Ruby', marker: 'Gemfile', files: { Gemfile: "source 'https://rubygems.org'\ngem 'sinatra'\n", 'config.ru': "require './app'\nrun Sinatra::Application\n" }, hint: /bundle exec rackup -p \$PORT/ },
-    { language: 'PHP', marker: 'composer.json', files: { 'composer.json': '{}' }, hint: /php -S 0\.0\.0\.0:\$PORT/ },
-    { language: 'PHP', marker: 'index.php', files: { 'index.php': '<?php echo "hello";\n' }, hint: /php -S/ },
-  ];
-
-  it('an app of a language devbox has no buildpack for (Go, Ruby, PHP): NoAppDetectedError saying what it looks like and how to push it', async () => {
-    for (const c of cases) {
-      const { reply } = await stageApp(h, newGuid(), await packageOf(appDir(`${c.language}-${newGuid()}`, c.files)));
-      assert.equal(reply.error?.id, 'NoAppDetectedError', JSON.stringify(reply));
-      const prefix = `An app was not successfully detected by any available buildpack: it looks like a ${c.language} app (${c.marker}), and devbox has no ${c.language} buildpack: `;
-      assert.ok(reply.error.message.startsWith(prefix), reply.error.message);
-      assert.match(reply.error.message, c.hint);
-    }
-    const nothing = await stageApp(h, newGuid(), await packageOf(appDir('nothing', { 'README.md': 'nothing to detect\n' })));
-    assert.equal(nothing.reply.error?.message, 'An app was not successfully detected by any available buildpack');
-  });
-
-  it("CF's <name>_buildpack names select every built-in; an unknown one lists them", async () => {
-    const pkg = await packageOf(appDir('named', { 'README.md': 'nothing to detect\n' }));
-    for (const name of BUILTIN_ORDER) {
-      const { reply } = await stageApp(h, newGuid(), pkg, { buildpacks: [`${name}_buildpack`], start_command: 'true' });
-      assert.notEqual(reply.error?.id, 'NoSuchBuildpack', `${name}_buildpack: ${JSON.stringify(reply)}`);
-    }
-    const unknown = await stageApp(h, newGuid(), pkg, { buildpacks: ['go_buildpack'] });
-    assert.equal(unknown.reply.error?.id, 'NoSuchBuildpack');
-    assert.match(unknown.reply.error.message, /Available buildpacks: java, nodejs, python, staticfile, binary/);
-  });
 
   it('python: an exact runtime.txt or .python-version the machine lacks fails, a version line it lacks warns', async () => {
     // The python a staging finds (a version manager's choice may differ from this process's).

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../../../src/runtime/common/poll.js';
 import { HOST_PASSTHROUGH } from '../../../src/runtime/dea/instances/env.js';
+import { STAGING_PASSTHROUGH } from '../../../src/runtime/dea/staging/stager.js';
 import { untar } from '../../helpers/archives.js';
 import { FIXTURES, get, newGuid, packageOf, stageApp, startHarness, startInstance, type Harness } from './helpers.js';
 
@@ -212,7 +213,7 @@ describe('dea staging', function () {
     const { reply } = await stageApp(h, newGuid(), await packageOf(path.join(FIXTURES, 'node-hello')), { buildpacks: ['dotnet_core_buildpack'] });
     assert.equal(reply.error.id, 'NoSuchBuildpack');
     assert.match(reply.error.message, /'dotnet_core_buildpack' not found/);
-    assert.match(reply.error.message, /java, nodejs, python, staticfile, binary/);
+    assert.match(reply.error.message, /java, ruby, nodejs, go, python, php, staticfile, binary/);
   });
 
   it('fails with NoAppDetectedError when no buildpack detects the app', async () => {
@@ -299,7 +300,7 @@ describe('dea staging', function () {
     const names = said('env names: ').replace('STG/0 OUT probe env names: ', '').trim().split(' ');
     for (const name of ['PATH', 'LANG', 'HOME', 'TMPDIR', 'USER', 'CF_STACK', 'MEMORY_LIMIT', 'GREETING', 'SECRET_FILES']) assert.ok(names.includes(name), `${name} in ${names.join(' ')}`);
     // Nothing of the DEA's own environment but what a stager gets (and what sh and npm set themselves).
-    const given = new Set(['PATH', 'LANG', 'HOME', 'TMPDIR', 'USER', 'PWD', 'SHLVL', '_', 'OLDPWD', 'INIT_CWD', 'NODE', 'NODE_ENV', 'COLOR', 'EDITOR', ...HOST_PASSTHROUGH]);
+    const given = new Set(['PATH', 'LANG', 'HOME', 'TMPDIR', 'USER', 'PWD', 'SHLVL', '_', 'OLDPWD', 'INIT_CWD', 'NODE', 'NODE_ENV', 'COLOR', 'EDITOR', ...HOST_PASSTHROUGH, ...STAGING_PASSTHROUGH]);
     const leaked = Object.keys(process.env).filter((key) => names.includes(key) && !given.has(key) && !/^npm_/i.test(key));
     assert.deepEqual(leaked, [], `the DEA's environment leaked into the staging: ${leaked.join(' ')}`);
   });

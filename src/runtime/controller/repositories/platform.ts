@@ -4,12 +4,52 @@
 // from their names (the same on every box and every restart) and their timestamps are the box's
 // (when the shared domain was seeded). Lists page and filter in memory, as the SQL lists do.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { BUILTIN_ORDER } from '../../dea/staging/buildpacks.js';
 import type { ListMessage } from '../messages/list.js';
 import type { Db } from './query.js';
 
 export const STACK_NAME = 'host';
-export const STACK_DESCRIPTION = 'The host machine: apps run as processes of the machine devbox runs on';
+
+/**
+ * The machine's distribution as os-release(5) names it (PRETTY_NAME, else NAME and VERSION), or
+ * undefined when the file says nothing.
+ */
+export function distribution(osRelease: string): string | undefined {
+  const fields: Record<string, string> = {};
+  for (const line of osRelease.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!match) continue;
+    let value = match[2].trim();
+    const quoted = /^"(.*)"$/.exec(value) ?? /^'(.*)'$/.exec(value);
+    if (quoted) value = quoted[1].replace(/\\(["'`$\\])/g, '$1');
+    // eslint-disable-next-line no-control-regex -- a description is one printable line
+    fields[match[1]] = value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 200);
+  }
+  return fields.PRETTY_NAME || [fields.NAME, fields.VERSION].filter(Boolean).join(' ') || undefined;
+}
+
+let description: string | undefined;
+
+/**
+ * What the one stack is: the machine the apps run on, by its distribution ("The host machine:
+ * Debian GNU/Linux 12 (bookworm)"), read once from /etc/os-release (/usr/lib/os-release).
+ */
+export function stackDescription(): string {
+  if (description === undefined) {
+    let found: string | undefined;
+    for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
+      try {
+        found = distribution(fs.readFileSync(file, 'utf8'));
+      } catch {
+        // the next one
+      }
+      if (found) break;
+    }
+    description = `The host machine: ${found ?? 'Linux'}`;
+  }
+  return description;
+}
 
 /** A stable guid (UUID-shaped, version 5 style) for a fixed row. */
 export function fixedGuid(kind: string, name: string): string {
@@ -62,7 +102,7 @@ export const organizationQuotaRows = (at: string): OrganizationQuotaRow[] => [{ 
 /** Every organization's guid, oldest first: the organizations the default quota applies to. */
 export const allOrganizationGuids = async (db: Db): Promise<string[]> => (await db.selectFrom('organizations').select('guid').orderBy('created_at').orderBy('guid').execute()).map((r) => r.guid);
 
-export const stackRows = (at: string): StackRow[] => [{ guid: fixedGuid('stack', STACK_NAME), name: STACK_NAME, description: STACK_DESCRIPTION, created_at: at, updated_at: at }];
+export const stackRows = (at: string): StackRow[] => [{ guid: fixedGuid('stack', STACK_NAME), name: STACK_NAME, description: stackDescription(), created_at: at, updated_at: at }];
 
 /** The DEA's built-in buildpacks in the order detection tries them (position 1 first). */
 export const buildpackRows = (at: string): BuildpackRow[] =>

@@ -149,7 +149,7 @@ const PARENT_USERNS = [
  * reports on fd 3.)
  */
 const INSIDE = [
-  'for __kv in $CONTAINER_LOADER_ENV; do __v=$(printf %s "${__kv#*=}" | base64 -d; echo .); export "${__kv%%=*}=${__v%.}"; done',
+  'for __kv in $CONTAINER_LOADER_ENV; do __v=$(printf %s "${__kv#*=}" | /usr/bin/base64 -d; echo .); export "${__kv%%=*}=${__v%.}"; done',
   'unset CONTAINER_LOADER_ENV __kv __v',
   'cd -- "$1" || exit 1',
   'shift',

@@ -11,33 +11,24 @@ import { NO_APP_DETECTED, StagingFailure } from './errors.js';
 import { runStep, type StepOptions } from './run-step.js';
 
 /**
- * The built-in buildpacks, in detection order (Cloud Foundry's: java before nodejs and python, with
- * staticfile late, as devbox's detects any index.html where Cloud Foundry's wants a Staticfile).
+ * The built-in buildpacks, in detection order: Cloud Foundry's (java, ruby, nodejs, go, python,
+ * php), with staticfile late, as devbox's detects any index.html where Cloud Foundry's wants a
+ * Staticfile (a PHP or Ruby app with an index.html is theirs), and binary, which detects nothing.
  * The one list: the controller's /v3/buildpacks shows it (repositories/platform.ts).
  */
-export const BUILTIN_ORDER = ['java', 'nodejs', 'python', 'staticfile', 'binary'] as const;
+export const BUILTIN_ORDER = ['java', 'ruby', 'nodejs', 'go', 'python', 'php', 'staticfile', 'binary'] as const;
 
-/** Other names users write; Cloud Foundry's `<name>_buildpack` (`java_buildpack`, ...) works for every built-in. */
-const ALIASES: Record<string, string> = { node: 'nodejs', static: 'staticfile', staticfiles: 'staticfile' };
+/** Other names users write; Cloud Foundry's `<name>_buildpack` (`go_buildpack`, ...) works for every built-in. */
+const ALIASES: Record<string, string> = { node: 'nodejs', static: 'staticfile', staticfiles: 'staticfile', golang: 'go' };
 
-/**
- * Apps of languages devbox has no buildpack for, known by their files: no buildpack detects them,
- * and the staging error says what they look like and how to push them anyway (issue 21).
- */
-const UNBUILT: { language: string; files: string[]; hint: string }[] = [
-  { language: 'Go', files: ['go.mod', 'Godeps/Godeps.json', 'vendor/modules.txt'], hint: "build the binary (CGO_ENABLED=0 go build -o app .) and push it with -b binary_buildpack -c ./app" },
-  { language: 'Ruby', files: ['Gemfile'], hint: "with ruby on the machine and the gems in the app (bundle install --standalone), push it with -b binary_buildpack -c 'bundle exec rackup -p $PORT'" },
-  { language: 'PHP', files: ['composer.json', 'index.php'], hint: "with php on the machine, push it with -b binary_buildpack -c 'php -S 0.0.0.0:$PORT -t .'" },
-];
+/** A buildpack given as a URL (`https://github.com/...`, `git@github.com:...`), which devbox does not download. */
+const isUrl = (given: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(given) || /^[\w.-]+@[\w.-]+:/.test(given);
 
-/** NoAppDetectedError's message, with what the app looks like when it is a language devbox does not build. */
-function noAppDetected(appDir: string): string {
-  for (const { language, files, hint } of UNBUILT) {
-    const found = files.find((file) => fs.existsSync(path.join(appDir, file)));
-    if (found) return `${NO_APP_DETECTED}: it looks like a ${language} app (${found}), and devbox has no ${language} buildpack: ${hint}`;
-  }
-  return NO_APP_DETECTED;
-}
+const urlRefused = (url: string, available: string) =>
+  new StagingFailure(
+    'NoSuchBuildpack',
+    `Buildpack '${url}' is a URL, and devbox cannot download buildpacks: clone it (git clone ${url.split('#')[0]}) and push with -b and the clone's directory, or use a built-in one: ${available}.`,
+  );
 
 export interface Buildpack {
   /** The built-in's name, or the directory's path as the user gave it. */
@@ -80,20 +71,23 @@ export function resolveBuildpack(given: string, builtinRoot: string): Buildpack 
     } catch {
       // reported below
     }
-    if (!stat?.isDirectory()) throw new StagingFailure('NoSuchBuildpack', `Buildpack directory '${given}' does not exist on the DEA's machine. Built-in buildpacks: ${available}.`);
+    if (!stat?.isDirectory()) {
+      // `-b git@github.com:org/bp.git` made an absolute path of by a client that took it for a directory.
+      const scp = /[\w.-]+@[\w.-]+:.*$/.exec(given)?.[0];
+      if (scp) throw urlRefused(scp, available);
+      throw new StagingFailure('NoSuchBuildpack', `Buildpack directory '${given}' does not exist on the DEA's machine. Built-in buildpacks: ${available}.`);
+    }
     const bp: Buildpack = { name: given, dir: given, builtin: false, cacheKey: `custom-${createHash('sha1').update(given).digest('hex').slice(0, 12)}` };
     if (!hasStep(bp, 'compile') && !hasStep(bp, 'supply') && !hasStep(bp, 'finalize')) {
       throw new StagingFailure('NoSuchBuildpack', `'${given}' is not a buildpack: it has no executable bin/compile, bin/supply or bin/finalize.`);
     }
     return bp;
   }
+  if (isUrl(given)) throw urlRefused(given, available);
   const key = given.trim().toLowerCase().replace(/[-_]buildpack$/, '');
   const name = ALIASES[key] ?? key;
   const found = builtins.find((b) => b.name === name);
-  if (!found) {
-    const hint = /^[a-z]+:\/\//i.test(given) ? ' devbox cannot download buildpacks; clone it and give its directory\'s absolute path instead.' : '';
-    throw new StagingFailure('NoSuchBuildpack', `Buildpack '${given}' not found. Available buildpacks: ${available} (or the absolute path of a buildpack directory).${hint}`);
-  }
+  if (!found) throw new StagingFailure('NoSuchBuildpack', `Buildpack '${given}' not found. Available buildpacks: ${available} (or the absolute path of a buildpack directory).`);
   return found;
 }
 
@@ -131,7 +125,7 @@ export async function detect(candidates: Buildpack[], space: StagingSpace, optio
     if (result.aborted) throw new StagingFailure('StagingError', 'Staging was cancelled: the DEA is stopping');
     if (result.code === 0) return { buildpack: bp, detected: result.stdout.trim().split('\n')[0]?.trim() || bp.name };
   }
-  throw new StagingFailure('NoAppDetectedError', noAppDetected(space.build.host));
+  throw new StagingFailure('NoAppDetectedError', NO_APP_DETECTED);
 }
 
 const describeExit = (result: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; outOfMemory?: boolean }) =>

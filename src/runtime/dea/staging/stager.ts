@@ -62,13 +62,25 @@ export interface StagingPlacement {
 }
 
 /**
- * The environment buildpacks run with, built from scratch as Cloud Foundry gives a stager: PATH,
- * LANG, USER, the machine's time zone, proxies and CA settings (what instances get too), then the
- * app's own environment, then the platform's HOME, TMPDIR, CF_STACK and MEMORY_LIMIT. Nothing else
- * of the DEA's environment: not the HOME, secrets or settings of the shell that ran devbox.
+ * The machine's Go module settings, which a staging gets from the DEA's environment as it gets the
+ * proxies (the go buildpack downloads modules as the machine's settings allow; an app's own env wins).
  */
-export function stagingEnv(request: StagingRequest, placement: StagingPlacement): Record<string, string> {
+export const STAGING_PASSTHROUGH = ['GOPROXY', 'GONOPROXY', 'GOPRIVATE', 'GONOSUMDB', 'GOSUMDB', 'GOINSECURE'];
+
+/**
+ * The environment buildpacks run with, built from scratch as Cloud Foundry gives a stager: PATH,
+ * LANG, USER, the machine's time zone, proxies and CA settings (what instances get too), the
+ * machine's Go module settings, then the app's own environment (its PATH too: the PATH the
+ * buildpacks find the host's toolchains on), then the platform's HOME, TMPDIR, CF_STACK and
+ * MEMORY_LIMIT. Nothing else of the DEA's environment: not the HOME, secrets or settings of the
+ * shell that ran devbox.
+ */
+export function stagingEnv(request: StagingRequest, placement: StagingPlacement, host: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env = baseEnv(placement);
+  for (const key of STAGING_PASSTHROUGH) {
+    const value = host[key];
+    if (value) env[key] = value;
+  }
   for (const [key, value] of Object.entries(request.environment ?? {})) env[key] = String(value);
   Object.assign(env, {
     HOME: placement.home,
