@@ -15,6 +15,7 @@ import { showStartProgress, type EventSource } from '../cli/progress.js';
 import { bold } from '../cli/output.js';
 import { localEndpoints, Session } from '../cli/session.js';
 import { findMysqlServer, MYSQL_MISSING_HELP } from '../runtime/mysql-node/mysqld.js';
+import { findRedisServer, REDIS_MISSING_HELP } from '../runtime/redis-node/settings.js';
 
 /**
  * The components' progress, drawn once the supervisor has its plan. A box that cannot start before
@@ -186,6 +187,7 @@ Returns (-d) or says it is up once every component is healthy and the apps whose
     if (sshPort) this.log(`  ssh:     ${this.config.bin} ssh APP, cf ssh APP   (the ssh proxy on 127.0.0.1:${sshPort})`);
     // The rest of devbox runs without MySQL; say once how to get the service.
     if (!this.mysqlUrl && !findMysqlServer()) this.log(`  mysql:   ${MYSQL_MISSING_HELP}`);
+    if (!findRedisServer()) this.log(`  redis:   ${REDIS_MISSING_HELP}`);
     this.log('');
   }
 }

@@ -13,6 +13,8 @@ export const componentModules: Record<string, () => Promise<ComponentModule>> = 
   logs: async () => (await import('./logs/component.js')).default,
   'mysql-gateway': async () => (await import('./mysql-gateway/component.js')).default,
   'mysql-node': async () => (await import('./mysql-node/component.js')).default,
+  'redis-gateway': async () => (await import('./redis-gateway/component.js')).default,
+  'redis-node': async () => (await import('./redis-node/component.js')).default,
   'ssh-proxy': async () => (await import('./ssh-proxy/component.js')).default,
 };
 

@@ -31,9 +31,11 @@ FLAGS
   --memory MB         dea: memory it offers to instances (env DEVBOX_DEA_MEMORY_MB; default 80% of RAM)
   --dir DIR           dea: its staging and instance directory (env DEVBOX_DEA_DIR; default
                       $DEVBOX_HOME/dea/<id>)
-  --node-id ID        mysql-node: its id on the bus (env DEVBOX_MYSQL_NODE_ID; default mysql-node-<index>)
+  --node-id ID        mysql-node, redis-node: its id on the bus (env DEVBOX_MYSQL_NODE_ID or
+                      DEVBOX_REDIS_NODE_ID; default mysql-node-<index>, redis-node-<index>)
   --plan NAMES        mysql-node: the plans it offers, comma-separated (env DEVBOX_MYSQL_PLANS; default all)
-  --capacity N        mysql-node: databases it may hold (env DEVBOX_MYSQL_CAPACITY; default 50)
+  --capacity N        mysql-node, redis-node: instances it may hold (env DEVBOX_MYSQL_CAPACITY,
+                      default 50, or DEVBOX_REDIS_CAPACITY, default 20)
   --mysql-url URL     mysql-node: an existing server, mysql://USER:PASS@HOST:PORT (env DEVBOX_MYSQL_URL)
   --init              write config.json (the secrets every machine shares) into DEVBOX_HOME and exit;
                       with --domain DOMAIN (the system and apps domain) and --router-port PORT (the
@@ -124,9 +126,9 @@ export async function componentMain(argv: string[]): Promise<number | undefined>
       DEVBOX_DEA_ID: values['dea-id'],
       DEVBOX_DEA_MEMORY_MB: values.memory === undefined ? undefined : String(integer(values.memory, 'memory', 16 * 1024 * 1024)),
       DEVBOX_DEA_DIR: values.dir,
-      DEVBOX_MYSQL_NODE_ID: values['node-id'],
+      [name === 'redis-node' ? 'DEVBOX_REDIS_NODE_ID' : 'DEVBOX_MYSQL_NODE_ID']: values['node-id'],
       DEVBOX_MYSQL_PLANS: values.plan,
-      DEVBOX_MYSQL_CAPACITY: values.capacity === undefined ? undefined : String(integer(values.capacity, 'capacity', 1_000_000)),
+      [name === 'redis-node' ? 'DEVBOX_REDIS_CAPACITY' : 'DEVBOX_MYSQL_CAPACITY']: values.capacity === undefined ? undefined : String(integer(values.capacity, 'capacity', 1_000_000)),
     };
     for (const [key, value] of Object.entries(settings)) if (value) process.env[key] = value;
     await runComponent(await loadComponent(name), {

@@ -150,7 +150,7 @@ export function requestUrls<T extends Record<'api' | 'uaa' | 'logs', string>>(ho
  * log-cache, doppler, ssh…), so that an app can take none of them: neither as a route in the shared
  * domain (the controller refuses it) nor by registering it on the bus (the router refuses it).
  */
-export const RESERVED_HOSTNAMES = ['api', 'uaa', 'login', 'logs', 'log-cache', 'log-stream', 'doppler', 'ssh', 'loggregator', 'mysql-broker', 'credhub', 'routing-api'] as const;
+export const RESERVED_HOSTNAMES = ['api', 'uaa', 'login', 'logs', 'log-cache', 'log-stream', 'doppler', 'ssh', 'loggregator', 'mysql-broker', 'redis-broker', 'credhub', 'routing-api'] as const;
 
 /**
  * Whether an app may not have this route host (a route's host, lower-case, without port or path):

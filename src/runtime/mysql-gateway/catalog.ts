@@ -1,7 +1,6 @@
 // The broker's catalog (OSBAPI v2 `GET /v2/catalog`): one offering, `p-mysql`, as cf-mysql named it,
 // with two plans. The ids never change (the platform correlates offerings and plans by id only).
-export const SERVICE_ID = '3101b971-1044-4816-a7ac-9ded2e028079';
-export const SERVICE_NAME = 'p-mysql';
+import { catalogOf, planOf, type Offering } from '../service-base/catalog.js';
 
 export interface PlanInfo {
   id: string;
@@ -29,36 +28,23 @@ export const PLANS: readonly PlanInfo[] = [
   },
 ];
 
-export const planById = (id: string): PlanInfo | undefined => PLANS.find((p) => p.id === id);
+export const OFFERING: Offering = {
+  id: '3101b971-1044-4816-a7ac-9ded2e028079',
+  name: 'p-mysql',
+  description: 'MySQL databases on demand',
+  tags: ['mysql', 'relational'],
+  displayName: 'MySQL',
+  documentationUrl: 'https://mariadb.com/kb/en/documentation/',
+  // small ⇄ medium: the node moves the database to the other plan's size and connections.
+  planUpdateable: true,
+  plans: PLANS.map((p) => ({
+    ...p,
+    bullets: [`${p.max_storage_mb} MB storage`, `${p.max_user_connections} concurrent connections per binding`],
+    metadata: { max_storage_mb: p.max_storage_mb, max_user_connections: p.max_user_connections },
+  })),
+};
 
-export function catalog(): Record<string, unknown> {
-  return {
-    services: [
-      {
-        id: SERVICE_ID,
-        name: SERVICE_NAME,
-        description: 'MySQL databases on demand',
-        tags: ['mysql', 'relational'],
-        bindable: true,
-        instances_retrievable: true,
-        bindings_retrievable: true,
-        // small ⇄ medium: the node moves the database to the other plan's size and connections.
-        plan_updateable: true,
-        metadata: { displayName: 'MySQL', providerDisplayName: 'devbox', documentationUrl: 'https://mariadb.com/kb/en/documentation/' },
-        plans: PLANS.map((p) => ({
-          id: p.id,
-          name: p.name,
-          description: p.description,
-          free: true,
-          bindable: true,
-          metadata: {
-            displayName: p.name,
-            bullets: [`${p.max_storage_mb} MB storage`, `${p.max_user_connections} concurrent connections per binding`],
-            max_storage_mb: p.max_storage_mb,
-            max_user_connections: p.max_user_connections,
-          },
-        })),
-      },
-    ],
-  };
-}
+export const SERVICE_ID = OFFERING.id;
+export const SERVICE_NAME = OFFERING.name;
+export const planById = (id: string) => planOf(OFFERING, id);
+export const catalog = () => catalogOf(OFFERING);

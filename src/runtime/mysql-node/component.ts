@@ -5,6 +5,8 @@
 import path from 'node:path';
 import type { NatsConnection } from '../common/bus.js';
 import type { Component, ComponentContext, ComponentModule } from '../common/component.js';
+import { MYSQL_PROTOCOL } from '../service-base/protocol.js';
+import { boxPorts } from '../service-base/settings.js';
 import { findMysqlServer, MYSQL_MISSING_HELP } from './mysqld.js';
 import { nodeIdFromEnv, nodeSettings } from './names.js';
 import { MysqlNode, type ServerAddress } from './node.js';
@@ -59,15 +61,13 @@ export function createMysqlNode(ctx: ComponentContext, { findServer = findMysqlS
       return;
     } else {
       const rootPassword = ctx.config.mysql.root_password;
-      const ports = ctx.ports;
-      const reservedPorts = ports ? [ports.router_port, ...(ports.bus_port ? [ports.bus_port] : []), ...Object.values(ports.components).map((c) => c.status_port)] : [];
-      const server = new SupervisedMysqld({ dir, rootPassword, log: ctx.log, onRestart: () => void node?.announce(), reservedPorts });
+      const server = new SupervisedMysqld({ dir, rootPassword, log: ctx.log, onRestart: () => void node?.announce(), reservedPorts: boxPorts(ctx.ports) });
       supervised = server;
       const started = await server.start();
       ctx.log.info('private mysqld running', { pid: started.pid, port: started.port, dir, adopted: started.adopted });
       address = () => ({ host: '127.0.0.1', port: server.port ?? started.port, user: 'root', password: rootPassword });
     }
-    const serving = new MysqlNode({ id, nc: bus, log: ctx.log, settings, address });
+    const serving = new MysqlNode({ id, nc: bus, log: ctx.log, settings, address, protocol: MYSQL_PROTOCOL });
     await serving.start();
     node = serving;
     ctx.log.info('mysql-node serving', { id, capacity: settings.capacity });

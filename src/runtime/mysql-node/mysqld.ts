@@ -8,6 +8,7 @@ import path from 'node:path';
 import { findExecutable, SYSTEM_BIN_DIRS } from '../common/executables.js';
 import { isListening } from '../common/net.js';
 import { waitFor } from '../common/poll.js';
+import { lastLines } from '../service-base/files.js';
 
 export interface PrivateMysqldOptions {
   /** Holds data/, mysqld.sock, mysqld.pid and error.log. */
@@ -122,7 +123,7 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
   const { createConnection } = await import('mysql2/promise');
   try {
     await waitFor(`the MySQL server on port ${options.port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`it exited: ${tail(errorLog)}`);
+      if (child.exitCode !== null) throw new Error(`it exited: ${lastLines(errorLog)}`);
       if (!(await isListening(options.port))) return false;
       const connection = await createConnection({ host: '127.0.0.1', port: options.port, user: 'root', password: options.rootPassword });
       await connection.end();
@@ -150,12 +151,4 @@ export async function startPrivateMysqld(options: PrivateMysqldOptions): Promise
       clearTimeout(timer);
     },
   };
-}
-
-function tail(file: string, lines = 5): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no error log)';
-  }
 }

@@ -2,7 +2,7 @@
 // Database and user names come from the gateway over the bus: every one is checked against its
 // exact shape before it gets anywhere near SQL.
 import { createHash, createHmac } from 'node:crypto';
-import { isSubjectToken } from '../common/bus.js';
+import { envNumber, nodeIdFrom } from '../service-base/settings.js';
 
 /** cf-mysql's database name: `cf_` and the instance GUID with its dashes as underscores. */
 export const DATABASE_NAME = /^cf_[0-9a-f]{8}(?:_[0-9a-f]{4}){3}_[0-9a-f]{12}$/i;
@@ -43,13 +43,6 @@ export interface Plan {
 
 const MB = 1024 * 1024;
 
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  return Number.isFinite(value) && value >= 0 ? value : fallback;
-}
-
 /** small (10 MB, 10 connections), medium (100 MB, 40); quotas overridable for tests (DEVBOX_MYSQL_QUOTA_<PLAN>_BYTES). */
 export function plans(): Record<string, Plan> {
   return {
@@ -73,9 +66,7 @@ export function servedPlans(env: NodeJS.ProcessEnv = process.env): Record<string
 
 /** The node's id (`--node-id`, DEVBOX_MYSQL_NODE_ID; default mysql-node-<index>): part of bus subjects. */
 export function nodeIdFromEnv(index: number, env: NodeJS.ProcessEnv = process.env): string {
-  const id = env.DEVBOX_MYSQL_NODE_ID || nodeId(index);
-  if (!isSubjectToken(id)) throw new Error(`DEVBOX_MYSQL_NODE_ID='${id}': use letters, digits, - and _ only (it is part of NATS subjects)`);
-  return id;
+  return nodeIdFrom('DEVBOX_MYSQL_NODE_ID', nodeId(index), env);
 }
 
 export const SUPPORTED_VERSIONS = ['10.11'];

@@ -4,23 +4,11 @@
 // quota state, the password secret) lives in the server, in devbox_node, so it survives restarts.
 import { randomBytes } from 'node:crypto';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { publish, respond, subscribe, type Msg, type NatsConnection, type Subscription } from '../common/bus.js';
-import {
-  myaasAnnounce,
-  myaasCheckOrphan,
-  myaasDiscover,
-  myaasRequest,
-  type BindRequest,
-  type NodeReply,
-  type OrphanCheckReply,
-  type ProvisionRequest,
-  type PurgeOrphanRequest,
-  type RequestContract,
-  type UnbindRequest,
-  type UnprovisionRequest,
-  type UpdateRequest,
-} from '../common/bus-messages.js';
+import type { NatsConnection } from '../common/bus.js';
+import type { BindRequest, NodeReply, OrphanCheckReply, ProvisionRequest, PurgeOrphanRequest, UnbindRequest, UnprovisionRequest, UpdateRequest } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
+import { NodeBus, RequestError as NodeError } from '../service-base/node.js';
+import type { ServiceProtocol } from '../service-base/protocol.js';
 import {
   grantPattern,
   isDatabaseName,
@@ -40,15 +28,6 @@ export interface ServerAddress {
   port: number;
   user: string;
   password: string;
-}
-
-class NodeError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const USER_HOST = '%';
@@ -75,12 +54,10 @@ export class MysqlNode {
   private pool: Pool | undefined;
   private poolKey = '';
   private secret = '';
-  private subscriptions: Subscription[] = [];
-  private announceTimer: NodeJS.Timeout | undefined;
+  private readonly bus: NodeBus;
   private quotaTimer: NodeJS.Timeout | undefined;
   private quotaRunning: Promise<void> | undefined;
-  private readonly locks = new Map<string, Promise<unknown>>();
-  private stats = { databases: 0, users: 0, quota_revoked: [] as string[], requests: 0, failures: 0 };
+  private stats = { databases: 0, users: 0, quota_revoked: [] as string[] };
   private stopped = false;
   /** Provisions and unprovisions done: an announcement counted before one of them is stale. */
   private changes = 0;
@@ -91,10 +68,15 @@ export class MysqlNode {
       nc: NatsConnection;
       log: Logger;
       settings: NodeSettings;
+      /** MySQL's `MyaaS`. */
+      protocol: ServiceProtocol;
       /** Called for every use: a restarted private server may be on another port. */
       address: () => ServerAddress;
     },
-  ) {}
+  ) {
+    const { id, nc, log, protocol, settings } = options;
+    this.bus = new NodeBus({ id, nc, log, protocol, announceMs: settings.announceMs, announce: () => this.announce() });
+  }
 
   get id(): string {
     return this.options.id;
@@ -123,25 +105,16 @@ export class MysqlNode {
   async start(): Promise<void> {
     await this.ensureSchema();
     await this.refreshStats();
-    const { nc, log, id } = this.options;
-    const handle = <T, R>(contract: RequestContract<T, R | NodeReply>, op: (request: T) => Promise<R | NodeReply>) =>
-      this.subscriptions.push(
-        subscribe(nc, contract, (request, msg) => this.reply(contract, msg, () => op(request)), {
-          log,
-          // Answered at once: the gateway would otherwise wait out its timeout.
-          rejected: (reason, msg) => void this.reply(contract, msg, () => Promise.reject(new NodeError(400, `malformed request: ${reason}`))),
-        }),
-      );
-    handle(myaasRequest('provision', id), (r) => this.provision(r));
-    handle(myaasRequest('bind', id), (r) => this.bind(r));
-    handle(myaasRequest('unbind', id), (r) => this.unbind(r));
-    handle(myaasRequest('unprovision', id), (r) => this.unprovision(r));
-    handle(myaasRequest('update', id), (r) => this.update(r));
-    handle(myaasRequest('purge_orphan', id), (r) => this.purgeOrphan(r));
-    handle(myaasCheckOrphan, () => this.checkOrphan());
-    this.subscriptions.push(subscribe(nc, myaasDiscover, () => this.announce(), { log }));
-    await this.announce();
-    this.announceTimer = setInterval(() => void this.announce(), Math.max(50, this.options.settings.announceMs));
+    const { log } = this.options;
+    const { bus } = this;
+    bus.handle('provision', (r) => this.provision(r));
+    bus.handle('bind', (r) => this.bind(r));
+    bus.handle('unbind', (r) => this.unbind(r));
+    bus.handle('unprovision', (r) => this.unprovision(r));
+    bus.handle('update', (r) => this.update(r));
+    bus.handle('purge_orphan', (r) => this.purgeOrphan(r));
+    bus.handleCheckOrphan(() => this.checkOrphan());
+    await bus.start();
     this.quotaTimer = setInterval(() => {
       this.quotaRunning ??= this.enforceQuotas()
         .catch((error: unknown) => log.warn('quota check failed', { error: (error as Error).message }))
@@ -151,10 +124,8 @@ export class MysqlNode {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.announceTimer);
+    this.bus.stop();
     clearInterval(this.quotaTimer);
-    for (const subscription of this.subscriptions) subscription.unsubscribe();
-    this.subscriptions = [];
     await this.quotaRunning;
     await this.pool?.end().catch(() => undefined);
     this.pool = undefined;
@@ -170,36 +141,13 @@ export class MysqlNode {
       available_capacity: Math.max(0, this.options.settings.capacity - this.stats.databases),
       plans: Object.fromEntries(Object.values(all).map((p) => [p.name, { quota_bytes: p.quotaBytes, max_user_connections: p.maxUserConnections }])),
       quota_revoked: this.stats.quota_revoked,
-      requests: this.stats.requests,
-      failures: this.stats.failures,
+      ...this.bus.stats,
     };
   }
 
-  private async reply<R>(contract: RequestContract<unknown, R | NodeReply>, msg: Msg, op: () => Promise<R | NodeReply>): Promise<void> {
-    this.stats.requests++;
-    let answer: R | NodeReply;
-    try {
-      answer = await op();
-    } catch (error) {
-      this.stats.failures++;
-      const code = error instanceof NodeError ? error.code : 500;
-      const description = (error as Error).message;
-      this.options.log.warn('request failed', { subject: contract.subject, code, error: description });
-      answer = { success: false, error: { code, description } };
-    }
-    respond(this.options.nc, msg, contract, answer);
-  }
-
   /** Serialises operations on one database (or user): a retry racing the original waits for it. */
-  private async locked<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.locks.set(key, next);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(key) === next) this.locks.delete(key);
-    }
+  private locked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.bus.locked(key, work);
   }
 
   private async ensureSchema(): Promise<void> {
@@ -238,17 +186,7 @@ export class MysqlNode {
     if (generation !== this.changes) return;
     const { host, port } = this.options.address();
     const available = Math.max(0, this.options.settings.capacity - this.stats.databases);
-    for (const plan of Object.keys(this.options.settings.plans)) {
-      publish(this.options.nc, myaasAnnounce, {
-        id: this.id,
-        plan,
-        supported_versions: SUPPORTED_VERSIONS,
-        available_capacity: available,
-        capacity_unit: 1,
-        host,
-        port,
-      });
-    }
+    this.bus.announceTo(Object.keys(this.options.settings.plans), { supported_versions: SUPPORTED_VERSIONS, available_capacity: available, host, port });
   }
 
   private baseCredentials(name: string): Pick<MysqlCredentials, 'hostname' | 'port' | 'name'> {

@@ -7,32 +7,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
 import { freePort, isListening } from '../common/net.js';
-import { sleep, waitFor } from '../common/poll.js';
+import { KeptRunning, stopProcess, type RunningServer } from '../service-base/kept-running.js';
 import { startPrivateMysqld } from './mysqld.js';
 
-const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
-/** A server that stayed up this long resets the backoff. */
-const STABLE_MS = 30_000;
-
 /** The server the node runs its databases on: one it started, or one it adopted. */
-interface RunningMysqld {
-  pid: number;
-  port: number;
+interface RunningMysqld extends RunningServer {
   adopted: boolean;
-  running(): boolean;
-  /** Called once, when the server has gone (unless it was stopped by stop()). */
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
-  stop(): Promise<void>;
 }
 
 export class SupervisedMysqld {
-  private server: RunningMysqld | undefined;
-  private stopping = false;
-  private restarting: Promise<void> | undefined;
-  private failures = 0;
-  private startedAt = 0;
-  restarts = 0;
-  lastError: string | undefined;
+  private readonly keeper: KeptRunning<RunningMysqld>;
 
   constructor(
     private readonly options: {
@@ -43,18 +27,28 @@ export class SupervisedMysqld {
       /** Ports the box has promised to others (router, bus, status servers): never MySQL's. */
       reservedPorts?: number[];
     },
-  ) {}
+  ) {
+    this.keeper = new KeptRunning({ what: 'mysqld', launch: () => this.launch(), log: options.log, onRestart: () => options.onRestart?.() });
+  }
 
   get port(): number | undefined {
-    return this.server?.port;
+    return this.keeper.current?.port;
   }
 
   get pid(): number | undefined {
-    return this.server?.pid;
+    return this.keeper.current?.pid;
   }
 
   get running(): boolean {
-    return this.server?.running() ?? false;
+    return this.keeper.running;
+  }
+
+  get restarts(): number {
+    return this.keeper.restarts;
+  }
+
+  get lastError(): string | undefined {
+    return this.keeper.lastError;
   }
 
   /** Adopts the server a killed node left running when it answers, else starts one. */
@@ -63,11 +57,10 @@ export class SupervisedMysqld {
     if (left) {
       this.options.log.warn('adopted the mysqld an earlier node left running', { pid: left.pid, port: left.port });
       fs.writeFileSync(path.join(this.options.dir, 'port'), `${left.port}\n`, { mode: 0o600 });
-      this.watch(left);
-      return left;
+      return this.keeper.keep(left);
     }
     await killStaleServer(this.options.dir, this.options.log);
-    return this.launch();
+    return this.keeper.start();
   }
 
   private async pickPort(): Promise<number> {
@@ -91,46 +84,11 @@ export class SupervisedMysqld {
       onExit: (listener) => child.once('exit', listener),
       stop: () => started.stop(),
     };
-    this.watch(server);
     return server;
   }
 
-  /** Makes `server` the current one, restarted when it goes. */
-  private watch(server: RunningMysqld): void {
-    this.server = server;
-    this.startedAt = Date.now();
-    this.lastError = undefined;
-    server.onExit((code, signal) => {
-      if (this.stopping || this.server !== server) return;
-      this.options.log.error('mysqld exited; restarting it', { pid: server.pid, code, signal });
-      this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
-    });
-  }
-
-  private async restart(): Promise<void> {
-    if (Date.now() - this.startedAt > STABLE_MS) this.failures = 0;
-    while (!this.stopping) {
-      const delay = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)];
-      this.failures++;
-      await sleep(delay);
-      if (this.stopping) return;
-      try {
-        const server = await this.launch();
-        this.restarts++;
-        this.options.log.info('mysqld restarted', { pid: server.pid, port: server.port, restarts: this.restarts });
-        this.options.onRestart?.();
-        return;
-      } catch (error) {
-        this.lastError = (error as Error).message;
-        this.options.log.error('restarting mysqld failed', { error: this.lastError, retry_in_ms: BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] });
-      }
-    }
-  }
-
   async stop(): Promise<void> {
-    this.stopping = true;
-    await this.restarting?.catch(() => undefined);
-    await this.server?.stop();
+    await this.keeper.stop();
   }
 }
 
@@ -207,23 +165,8 @@ async function adoptLeftServer(dir: string, rootPassword: string): Promise<Runni
   };
 }
 
-/** SIGTERM (mysqld shuts down cleanly), SIGKILL after 20 s. */
-async function stopServer(pid: number, alive: () => boolean): Promise<void> {
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(pid, name);
-    } catch {
-      // gone meanwhile
-    }
-  };
-  if (!alive()) return;
-  signal('SIGTERM');
-  signal('SIGCONT'); // a stopped process acts on SIGTERM only once it runs again
-  // 20 s to shut down cleanly (InnoDB flushes its buffers), then it is killed.
-  await waitFor<boolean>(`mysqld (pid ${pid}) to exit`, () => !alive(), { timeoutMs: 20_000, intervalMs: 100, onTimeout: () => false });
-  if (alive()) signal('SIGKILL');
-  await sleep(100);
-}
+/** SIGTERM (mysqld shuts down cleanly: 20 s for InnoDB to flush its buffers), SIGKILL after. */
+const stopServer = (pid: number, alive: () => boolean): Promise<void> => stopProcess(pid, alive, { what: 'mysqld', graceMs: 20_000 });
 
 /**
  * A mysqld left behind by a node that was killed, which could not be adopted, still holds the data

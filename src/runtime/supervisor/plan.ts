@@ -24,6 +24,8 @@ export function boxPlan({ externalBus, deas = 1 }: PlanOptions): ComponentSpec[]
   plan.push({ name: 'health', index: 0 });
   plan.push({ name: 'mysql-gateway', index: 0 });
   plan.push({ name: 'mysql-node', index: 0 });
+  plan.push({ name: 'redis-gateway', index: 0 });
+  plan.push({ name: 'redis-node', index: 0 });
   plan.push({ name: 'ssh-proxy', index: 0 });
   return plan;
 }

@@ -21,6 +21,7 @@ describe('security: secrets at rest', function () {
       paths.portsFile,
       path.join(box.home, 'cli.json'), // the CLI's tokens
       path.join(box.home, 'mysql-gateway', 'records.json'), // binding credentials
+      path.join(box.home, 'redis-gateway', 'broker.json'), // the Redis broker's own credentials
       path.join(paths.db, 'controller.sqlite'), // binding credentials too
     ];
     for (const file of files) assert.equal(fs.statSync(file).mode & 0o777, 0o600, file);

@@ -59,17 +59,28 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway({ home, busPort, routerPort = 1, env = {} }: { home: string; busPort: number; routerPort?: number; env?: Record<string, string> }): Promise<RunningGateway> {
+export interface GatewayOptions {
+  home: string;
+  busPort: number;
+  routerPort?: number;
+  /** Its environment while it is created (it reads its settings then): added to the MySQL gateway's test defaults. */
+  env?: Record<string, string>;
+  /** Another gateway of the same kind (the redis-gateway), and its name. */
+  create?: (ctx: ComponentContext) => GatewayComponent;
+  name?: string;
+}
+
+export async function startGateway({ home, busPort, routerPort = 1, env = {}, create = createGateway, name = 'mysql-gateway' }: GatewayOptions): Promise<RunningGateway> {
   const lines: string[] = [];
   const ctx: ComponentContext = {
-    name: 'mysql-gateway',
+    name,
     index: 0,
     uuid: randomUUID(),
     home,
     paths: statePaths(home),
     config: testConfig(routerPort),
     ports: { nats_url: 'nats://unused', external_bus: false, router_port: routerPort, components: {} },
-    log: createLogger('mysql-gateway', { write: (line) => void lines.push(line), level: 'debug' }),
+    log: createLogger(name, { write: (line) => void lines.push(line), level: 'debug' }),
   };
   const all = { DEVBOX_MYSQL_REGISTER_BROKER: '0', DEVBOX_MYSQL_REQUEST_TIMEOUT_MS: '400', DEVBOX_MYSQL_ORPHAN_GATHER_MS: '150', ...env };
   const saved: Record<string, string | undefined> = {};
@@ -79,7 +90,7 @@ export async function startGateway({ home, busPort, routerPort = 1, env = {} }: 
   }
   let gw: GatewayComponent;
   try {
-    gw = createGateway(ctx);
+    gw = create(ctx);
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

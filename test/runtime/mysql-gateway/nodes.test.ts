@@ -88,6 +88,24 @@ describe('mysql-gateway: nodes, the record and orphans', function () {
     assert.equal(g.varz().nodes.find((n) => n.id === 'node-failing')?.available_capacity, 50);
   });
 
+  it("sends the platform's orphan-mitigation DELETE of a provision that timed out on to its node (it may have made it late), then 410", async () => {
+    const slow = await node({ id: 'node-slow', capacity: 5, silent: ['provision'] });
+    const g = await gateway(tempHome(), { DEVBOX_MYSQL_REQUEST_TIMEOUT_MS: '300' });
+    await seesNodes(g, 'node-slow');
+    const target = `/v2/service_instances/${guid(21)}`;
+    assert.equal((await osb(g.url, 'PUT', target, { body: provisionBody() })).status, 504);
+    assert.equal((await osb(g.url, 'GET', target)).status, 404, 'not recorded');
+    slow.databases.add(dbName(guid(21))); // the node made it after the gateway gave up
+    const res = await osb(g.url, 'DELETE', `${target}${Q}`);
+    assert.deepEqual([res.status, res.json], [200, {}]);
+    assert.deepEqual(slow.requests.map((r) => [r.op, r.body.name]), [['provision', dbName(guid(21))], ['unprovision', dbName(guid(21))]]);
+    assert.equal(slow.databases.size, 0, 'nothing left on the node');
+    assert.equal((await osb(g.url, 'DELETE', `${target}${Q}`)).status, 410);
+    // An instance nobody provisioned is a 410 at once: the node is not asked.
+    assert.equal((await osb(g.url, 'DELETE', `/v2/service_instances/${guid(22)}${Q}`)).status, 410);
+    assert.equal(slow.requests.length, 2);
+  });
+
   it('keeps its record in records.json (0600) so a restart loses nothing', async () => {
     const n = await node({ id: 'node-r', capacity: 5 });
     const home = tempHome();
@@ -222,9 +240,12 @@ describe('mysql-gateway: nodes, the record and orphans', function () {
     await waitFor('a periodic orphan check', () => g.varz().orphan_databases === 1, { timeoutMs: 3_000 });
   });
 
-  it('registers itself with the controller in the background, retrying until the controller has broker endpoints', async () => {
+  it("registers itself with the controller in the background, retrying until the controller has broker endpoints and its catalog job completes; an existing registration is PATCHed (the catalog fetched again)", async () => {
     let brokerCalls = 0;
     const posted: unknown[] = [];
+    const patched: unknown[] = [];
+    // The registration's job: the first fails (the catalog could not be fetched), the next completes.
+    const jobs: string[] = [];
     const seen: string[] = [];
     const router = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -244,11 +265,18 @@ describe('mysql-gateway: nodes, the record and orphans', function () {
           brokerCalls++;
           // The first attempts find a controller without broker endpoints.
           if (brokerCalls <= 2) return send(404, { errors: [{ detail: 'Unknown request' }] });
-          if (req.method === 'GET') return send(200, { resources: [] });
-          if (req.method === 'POST') {
-            posted.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            return send(202, {});
-          }
+          if (req.method === 'GET') return send(200, { resources: posted.length < 2 ? [] : [{ guid: 'b1', name: 'p-mysql', url: 'http://elsewhere' }] });
+          const job = `/v3/jobs/j${jobs.length}`;
+          jobs.push(jobs.length === 0 ? 'FAILED' : 'COMPLETE');
+          if (req.method === 'POST') posted.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          if (req.method === 'PATCH' && req.url === '/v3/service_brokers/b1') patched.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          res.writeHead(202, { location: `http://api.localhost:${routerPort}${job}` });
+          return res.end();
+        }
+        const job = /^\/v3\/jobs\/j(\d+)$/.exec(req.url ?? '');
+        if (host === 'api.localhost' && job) {
+          const state = jobs[Number(job[1])];
+          return send(200, { state, errors: state === 'FAILED' ? [{ detail: 'The service broker rejected the request' }] : [] });
         }
         send(404, {});
       });
@@ -259,14 +287,22 @@ describe('mysql-gateway: nodes, the record and orphans', function () {
       const g = await gateway(tempHome(), { DEVBOX_MYSQL_REGISTER_BROKER: '1' }, routerPort);
       // Healthy at once, whatever the controller says.
       assert.equal(g.gw.healthy(), true);
-      await waitFor('the broker to be registered', () => posted.length === 1, { timeoutMs: 8_000 });
-      assert.deepEqual(posted[0], {
+      await waitFor('the broker to be registered', () => posted.length === 2, { timeoutMs: 8_000 });
+      await waitFor('the registration state', () => (g.varz().broker_registration as { state: string }).state === 'registered', { timeoutMs: 4_000 });
+      assert.ok(g.lines.some((l) => l.includes('could not fetch the catalog: The service broker rejected the request')), 'the failed job was retried, saying why');
+      assert.deepEqual(posted[1], {
         name: 'p-mysql',
         url: `http://mysql-broker.localhost:${routerPort}`,
         authentication: { type: 'basic', credentials: { username: BROKER.username, password: BROKER.password } },
       });
       assert.ok(seen.some((s) => s.startsWith('api.localhost GET /v3/service_brokers?names=p-mysql')));
-      await waitFor('the registration state', () => (g.varz().broker_registration as { state: string }).state === 'registered', { timeoutMs: 2_000 });
+      assert.ok(seen.some((s) => s === 'api.localhost GET /v3/jobs/j1'), 'the completed job was followed');
+      await g.stop();
+
+      // A later start finds it registered (at another URL here) and PATCHes it: the catalog is fetched again.
+      const again = await gateway(tempHome(), { DEVBOX_MYSQL_REGISTER_BROKER: '1' }, routerPort);
+      await waitFor('the registration to be updated', () => patched.length === 1 && (again.varz().broker_registration as { state: string }).state === 'registered', { timeoutMs: 8_000 });
+      assert.deepEqual(patched[0], { url: `http://mysql-broker.localhost:${routerPort}`, authentication: { type: 'basic', credentials: { username: BROKER.username, password: BROKER.password } } });
     } finally {
       router.closeAllConnections();
       await new Promise<void>((resolve) => router.close(() => resolve()));

@@ -16,6 +16,7 @@ import { freePort, waitFor } from '../../../src/runtime/common/net.js';
 import mysqlNode, { createMysqlNode } from '../../../src/runtime/mysql-node/component.js';
 import { MYSQL_MISSING_HELP, startPrivateMysqld, type PrivateMysqld } from '../../../src/runtime/mysql-node/mysqld.js';
 import type { MysqlCredentials as Credentials } from '../../../src/runtime/mysql-node/node.js';
+import { setEnv } from '../service-base/env.js';
 
 const json = JSONCodec();
 const ENV = {
@@ -91,7 +92,7 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
   let announcements: Announcement[] = [];
   let announceSub: Subscription;
   const lines: string[] = [];
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv = () => {};
   const opened: Connection[] = [];
 
   const request = async (op: string, body: unknown, node = 'mysql-node-0'): Promise<Reply> => {
@@ -143,11 +144,7 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
   };
 
   before(async () => {
-    for (const [k, v] of Object.entries(ENV)) {
-      saved[k] = process.env[k];
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv = setEnv(ENV);
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-'));
     bus = new BusServer({ host: '127.0.0.1', port: 0 });
     await bus.listen();
@@ -165,10 +162,7 @@ describe('mysql-node: the component on a real bus with a private MariaDB', funct
     await nc?.close();
     await bus?.close();
     fs.rmSync(home, { recursive: true, force: true });
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
   });
 
   it('announces every plan at start and again on MyaaS.discover', async () => {
@@ -453,7 +447,7 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
   let server: PrivateMysqld | undefined;
   let url = '';
   let home: string;
-  const saved = { DEVBOX_MYSQL_URL: process.env.DEVBOX_MYSQL_URL, DEVBOX_MYSQL_PLANS: process.env.DEVBOX_MYSQL_PLANS };
+  let restoreEnv = () => {};
 
   const admin = () => {
     const u = new URL(url);
@@ -465,9 +459,8 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-existing-'));
     server = await startPrivateMysqld({ dir, port: await freePort(), rootPassword: 'existing-pw' });
     url = server.url;
-    process.env.DEVBOX_MYSQL_URL = url;
     // This node offers small only (--plan small).
-    process.env.DEVBOX_MYSQL_PLANS = 'small';
+    restoreEnv = setEnv({ DEVBOX_MYSQL_URL: url, DEVBOX_MYSQL_PLANS: 'small' });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'devbox-mysql-node-url-'));
     bus = new BusServer({ host: '127.0.0.1', port: 0 });
     await bus.listen();
@@ -485,10 +478,7 @@ describe('mysql-node: DEVBOX_MYSQL_URL, an existing server', function () {
     await server?.stop();
     if (server) fs.rmSync(path.dirname(server.socket), { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
   });
 
   it('provisions, binds and unprovisions on that server, and runs no server of its own', async () => {

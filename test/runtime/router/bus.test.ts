@@ -293,7 +293,7 @@ describe('router access-log envelope', () => {
 
 describe('reserved platform host names', () => {
   it('names the platform hosts under the domain and the cf address, for app registrations only', () => {
-    for (const host of ['api.localhost', 'UAA.localhost', 'login.localhost', 'logs.localhost', 'log-cache.localhost', 'doppler.localhost', 'ssh.localhost', 'mysql-broker.localhost', 'localhost', '127.0.0.1']) {
+    for (const host of ['api.localhost', 'UAA.localhost', 'login.localhost', 'logs.localhost', 'log-cache.localhost', 'doppler.localhost', 'ssh.localhost', 'mysql-broker.localhost', 'redis-broker.localhost', 'localhost', '127.0.0.1']) {
       assert.equal(isReservedRouteHost(host, 'localhost'), true, host);
     }
     for (const host of ['myapp.localhost', 'api.myapp.localhost', 'apix.localhost', 'api.example.com', '127.0.0.2', '*.localhost']) {

@@ -1,11 +1,14 @@
 // Orphans, as Cloud Foundry's service gateways found them: ask every node for its handles
-// (`MyaaS.check_orphan`, replies gathered for a short window), and compare them with the record.
-// Databases and users no instance or binding owns are counted (/varz), logged, and purged on request.
+// (`<Service>.check_orphan`, replies gathered for a short window), and compare them with the record.
+// Handles no instance or binding owns are counted (/varz), logged, and purged on request. The
+// contract calls them `databases` (instances: MySQL's databases, Redis's servers) and `users`
+// (bindings that leave something on the node: MySQL's users).
 import { requestMany, type NatsConnection } from '../common/bus.js';
-import { myaasCheckOrphan, type OrphanCheckReply } from '../common/bus-messages.js';
+import type { OrphanCheckReply } from '../common/bus-messages.js';
 import type { Logger } from '../common/log.js';
 import { nodeRequest } from './nodes.js';
-import type { RecordStore } from './records.js';
+import type { ServiceProtocol } from './protocol.js';
+import type { BindingRecord, RecordStore } from './records.js';
 
 export interface NodeOrphans {
   databases: string[];
@@ -19,20 +22,30 @@ export interface OrphanReport {
   users: number;
 }
 
-export class OrphanChecker {
+export interface OrphanCheckerOptions<B extends BindingRecord> {
+  gatherMs: number;
+  requestTimeoutMs: number;
+  /** What operations in progress are making: not orphans. */
+  pending: () => { databases: Set<string>; users: Set<string> };
+  /** What a binding leaves on its node (MySQL: its user); none when bindings leave nothing. */
+  bindingHandle?: (binding: B) => string | undefined;
+}
+
+export class OrphanChecker<B extends BindingRecord = BindingRecord> {
   last?: OrphanReport;
 
   constructor(
     private readonly bus: NatsConnection,
-    private readonly records: RecordStore,
+    private readonly protocol: ServiceProtocol,
+    private readonly records: RecordStore<B>,
     private readonly log: Logger,
-    private readonly opts: { gatherMs: number; requestTimeoutMs: number; pending: () => { databases: Set<string>; users: Set<string> } },
+    private readonly opts: OrphanCheckerOptions<B>,
   ) {}
 
   /** Asks every node, waits `gatherMs` for replies, compares them with the record. */
   async check(): Promise<OrphanReport> {
     const replies: OrphanCheckReply[] = [];
-    for await (const reply of requestMany(this.bus, myaasCheckOrphan, {}, { log: this.log, maxWait: this.opts.gatherMs })) {
+    for await (const reply of requestMany(this.bus, this.protocol.checkOrphan, {}, { log: this.log, maxWait: this.opts.gatherMs })) {
       // A node that failed to list its handles answered with a failed NodeReply: not in this report.
       if ('node_id' in reply) replies.push(reply);
     }
@@ -41,7 +54,10 @@ export class OrphanChecker {
     const ownedUsers = new Map<string, Set<string>>();
     const add = (map: Map<string, Set<string>>, node: string, value: string) => map.set(node, (map.get(node) ?? new Set()).add(value));
     for (const i of this.records.instances.values()) add(ownedDatabases, i.node_id, i.name);
-    for (const b of this.records.bindings.values()) add(ownedUsers, b.node_id, b.username);
+    for (const b of this.records.bindings.values()) {
+      const handle = this.opts.bindingHandle?.(b);
+      if (handle) add(ownedUsers, b.node_id, handle);
+    }
     const pending = this.opts.pending();
 
     const report: OrphanReport = { checked_at: new Date().toISOString(), nodes: {}, databases: 0, users: 0 };
@@ -66,7 +82,7 @@ export class OrphanChecker {
     for (const [node, orphans] of Object.entries(report.nodes)) {
       if (orphans.databases.length + orphans.users.length === 0) continue;
       try {
-        await nodeRequest(this.bus, 'purge_orphan', node, orphans, this.opts.requestTimeoutMs);
+        await nodeRequest(this.bus, this.protocol, 'purge_orphan', node, orphans, this.opts.requestTimeoutMs);
         purged[node] = orphans;
         this.log.info('orphans purged', { node_id: node, databases: orphans.databases, users: orphans.users });
       } catch (error) {

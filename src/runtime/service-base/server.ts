@@ -1,20 +1,24 @@
-// The broker's HTTP side: OSBAPI v2 routes. Every /v2 request is checked in this order, before its
-// body is read: `X-Broker-API-Version` (412), then basic auth (401). `POST /orphans/purge` (basic
-// auth) is devbox's own.
+// A built-in broker's HTTP side: OSBAPI v2 routes. Every /v2 request is checked in this order,
+// before its body is read: `X-Broker-API-Version` (412), then basic auth (401). `POST
+// /orphans/purge` (basic auth) is devbox's own.
 import http from 'node:http';
 import { basicAuthMatches } from '../common/status.js';
 import type { Logger } from '../common/log.js';
 import type { Broker, BrokerResult } from './broker.js';
-import { catalog } from './catalog.js';
 import type { OrphanChecker } from './orphans.js';
+import type { BindingRecord } from './records.js';
 
 export const MIN_API_MINOR = 13;
 export const MAX_API_MINOR = 17;
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export interface BrokerServerOptions {
-  broker: Broker;
-  orphans: OrphanChecker;
+export interface BrokerServerOptions<B extends BindingRecord> {
+  broker: Broker<B>;
+  orphans: OrphanChecker<B>;
+  /** `GET /v2/catalog`'s body. */
+  catalog: () => Record<string, unknown>;
+  /** The basic-auth realm of a 401 (`mysql-broker`). */
+  realm: string;
   username: string;
   password: string;
   log: Logger;
@@ -53,7 +57,7 @@ export function supportedVersion(header: string | string[] | undefined): boolean
   return !!m && Number(m[1]) >= MIN_API_MINOR && Number(m[1]) <= MAX_API_MINOR;
 }
 
-export function createBrokerServer(o: BrokerServerOptions): http.Server {
+export function createBrokerServer<B extends BindingRecord>(o: BrokerServerOptions<B>): http.Server {
   const send = (res: http.ServerResponse, result: BrokerResult, extra: Record<string, string> = {}) => {
     o.stats.responses[result.status] = (o.stats.responses[result.status] ?? 0) + 1;
     const text = JSON.stringify(result.body);
@@ -68,7 +72,7 @@ export function createBrokerServer(o: BrokerServerOptions): http.Server {
     const parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
     const requestId = req.headers['x-broker-api-request-identity'];
     const extra: Record<string, string> = typeof requestId === 'string' ? { 'x-broker-api-request-identity': requestId } : {};
-    const unauthorized = () => send(res, { status: 401, body: { description: 'the broker credentials are missing or wrong' } }, { ...extra, 'www-authenticate': 'Basic realm="mysql-broker"' });
+    const unauthorized = () => send(res, { status: 401, body: { description: 'the broker credentials are missing or wrong' } }, { ...extra, 'www-authenticate': `Basic realm="${o.realm}"` });
 
     if (parts[0] === 'orphans' && parts[1] === 'purge' && parts.length === 2) {
       if (!basicAuthMatches(req.headers.authorization, o.username, o.password)) return unauthorized();
@@ -88,7 +92,7 @@ export function createBrokerServer(o: BrokerServerOptions): http.Server {
     const b = o.broker;
     let result: BrokerResult | undefined;
     const [, kind, instanceId, sub, bindingId, last] = parts;
-    if (kind === 'catalog' && parts.length === 2 && method === 'GET') result = { status: 200, body: catalog() };
+    if (kind === 'catalog' && parts.length === 2 && method === 'GET') result = { status: 200, body: o.catalog() };
     else if (kind === 'service_instances' && instanceId) {
       if (parts.length === 3) {
         if (method === 'PUT') result = await b.provision(instanceId, await readBody(req));
