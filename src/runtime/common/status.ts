@@ -1,7 +1,7 @@
 // Every component's status server, as Cloud Foundry components had: /healthz and /varz behind
 // basic auth, on a loopback port of its own.
-import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { createHttpServer } from './http.js';
 
 export interface StatusServerOptions {
   host?: string;
@@ -25,7 +25,8 @@ export function basicAuthMatches(header: string | undefined, user: string, passw
 }
 
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
-  const server = http.createServer((req, res) => {
+  // The box's guards (common/http.ts): a request that trickles in does not hold a connection open.
+  const server = createHttpServer((req, res) => {
     if (!basicAuthMatches(req.headers.authorization, options.user, options.password)) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="devbox"', 'Content-Type': 'text/plain' });
       res.end('401 Unauthorized\n');

@@ -1,7 +1,8 @@
 // A built-in broker's HTTP side: OSBAPI v2 routes. Every /v2 request is checked in this order,
 // before its body is read: `X-Broker-API-Version` (412), then basic auth (401). `POST
 // /orphans/purge` (basic auth) is devbox's own.
-import http from 'node:http';
+import type http from 'node:http';
+import { createHttpServer, requestCutOff } from '../common/http.js';
 import { basicAuthMatches } from '../common/status.js';
 import type { Logger } from '../common/log.js';
 import type { Broker, BrokerResult } from './broker.js';
@@ -111,13 +112,23 @@ export function createBrokerServer<B extends BindingRecord>(o: BrokerServerOptio
     send(res, result ?? { status: 404, body: { description: `no such endpoint: ${method} ${url.pathname}` } }, extra);
   };
 
-  return http.createServer((req, res) => {
+  // Two Host headers (400) and bodies that do not come in time (408) as every server of the box
+  // (common/http.ts), answered in the OSBAPI's error shape.
+  const errorBody = (_status: number, message: string) => ({ contentType: 'application/json', body: JSON.stringify({ description: message }) });
+  const onRefused = (reason: string, req: http.IncomingMessage) => {
+    const status = reason === 'duplicate_host' ? 400 : 408;
+    o.stats.responses[status] = (o.stats.responses[status] ?? 0) + 1;
+    o.log.info('request refused', { reason, method: req.method, path: (req.url ?? '').split('?')[0] });
+  };
+  return createHttpServer((req, res) => {
     route(req, res).catch((error: unknown) => {
+      // The body did not come in time: answered (or cut off) and counted already.
+      if (requestCutOff(req)) return;
       if (res.headersSent) return void res.destroy();
       if (error instanceof BodyError) return send(res, { status: 400, body: { description: error.message } });
       if (error instanceof URIError) return send(res, { status: 400, body: { description: `the path ${(req.url ?? '').slice(0, 200)} has a malformed percent-encoding: write a literal % as %25` } });
       o.log.error('broker request failed', { method: req.method, url: req.url, error: (error as Error).message });
       send(res, { status: 500, body: { description: `internal error: ${(error as Error).message}` } });
     });
-  });
+  }, { errorBody, onRefused });
 }

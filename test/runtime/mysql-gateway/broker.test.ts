@@ -2,6 +2,7 @@
 // on a real bus with fake mysql-nodes: every status code, the order of the checks, node choice by
 // capacity, node timeouts, the record across a restart, and orphans.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { PLANS, SERVICE_ID } from '../../../src/runtime/mysql-gateway/catalog.js';
 import { BROKER, dbName, gatewaySuite, guid, osb, type FakeNode, type RunningGateway } from './helpers.js';
 
@@ -30,6 +31,22 @@ describe('mysql-gateway: an OSBAPI v2 broker on a real bus', function () {
         assert.match(String(res.json.description), /2\.13 to 2\.17/);
       }
       for (const version of ['2.13', '2.14', '2.15', '2.16', '2.17']) assert.equal((await osb(g.url, 'GET', '/v2/catalog', { version })).status, 200, version);
+    });
+
+    it('answers 400 to two Host headers, as every server of the box (common/http.ts), in its error shape', async () => {
+      const { port } = new URL(g.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(text));
+        socket.setTimeout(5_000, () => socket.destroy());
+        socket.end('GET /v2/catalog HTTP/1.1\r\nHost: mysql-broker.localhost\r\nHost: api.localhost\r\nX-Broker-API-Version: 2.17\r\n\r\n');
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      assert.match(answer, /\{"description":"More than one Host header: send exactly one"\}$/);
+      assert.equal(g.varz().responses && (g.varz().responses as Record<string, number>)['400'], 1);
     });
 
     it('answers 401 without or with wrong credentials, before reading the body', async () => {
