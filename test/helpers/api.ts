@@ -31,16 +31,17 @@ export interface ApiJob {
 
 /**
  * The end of the job a `202 Accepted` names in its Location (a service instance's or binding's
- * create or delete: docs/services.md), bounded; throws when the answer was not a 202.
+ * create or delete: docs/services.md), bounded, asked every `intervalMs`; throws when the answer was
+ * not a 202.
  */
-export async function jobOutcome(api: Pick<BoxApi, 'call'>, res: HttpResponse, timeoutMs = 60_000): Promise<ApiJob> {
+export async function jobOutcome(api: Pick<BoxApi, 'call'>, res: HttpResponse, timeoutMs = 60_000, intervalMs = 100): Promise<ApiJob> {
   const location = res.headers.location;
   if (res.status !== 202 || typeof location !== 'string') throw new Error(`expected 202 with a job's Location, got ${res.status}: ${res.text}`);
   const jobPath = new URL(location, 'http://api').pathname;
   return waitFor(`job ${jobPath} to end`, async () => {
     const job = (await api.call('GET', jobPath)).json() as ApiJob;
     return job.state === 'COMPLETE' || job.state === 'FAILED' ? job : undefined;
-  }, { timeoutMs, intervalMs: 100 });
+  }, { timeoutMs, intervalMs });
 }
 
 export async function boxApi(home: string, routerPort: number): Promise<BoxApi> {
