@@ -292,6 +292,8 @@ class ClientConn {
   /** Close after the current response. */
   closing = false;
   closed = false;
+  /** Requests begun on this connection: one that has had none yet is not idle (its first is on the way). */
+  requests = 0;
   private processing = false;
   lastActivity: number;
   /** When the head now being read began to arrive (0: none is): it must be whole within requestHeadTimeoutMs. */
@@ -392,6 +394,7 @@ class ClientConn {
         const restStart = end + 4;
         this.buf = null;
         const rest = restStart < buf.length ? buf.subarray(restStart) : null;
+        this.requests++;
         this.exchange = new Exchange(this.proxy, this, head);
         this.exchange.begin(rest);
       }
@@ -1300,7 +1303,11 @@ export class Proxy {
     const servers = [this.server, ...(this.tlsServer?.listening ? [this.tlsServer] : [])];
     const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const socket of this.handshaking.keys()) socket.destroy();
-    for (const conn of this.connections) if (conn.exchange === null) conn.socket.destroy();
+    // Idle kept-alive connections are closed now (a client retries a request on a kept connection
+    // that closes before answering). One accepted just now has not sent its first request yet, or
+    // not all of it: it is served within the grace, as a request already read is (issue 24: a
+    // router whose primary was killed drains; docs/router.md, "Restarts").
+    for (const conn of this.connections) if (conn.exchange === null && conn.requests > 0) conn.socket.destroy();
     this.backends.closeAll();
     // Out of grace: what is still open is cut.
     await waitFor<boolean>('requests in flight to finish', () => this.connections.size === 0, { timeoutMs: graceMs, intervalMs: 20, onTimeout: () => false });

@@ -106,6 +106,12 @@ function main(): void {
         break;
     }
   });
+  // The primary gone (killed, even with -9): node:cluster would exit this worker at once, cutting
+  // the requests it has read and not answered yet (the one reset of issue 24). Instead the worker
+  // stops accepting and finishes them (at most 3 s, stop()), then exits; meanwhile the next router's
+  // workers accept on the listening sockets the supervisor keeps ("Restarts" in docs/router.md).
+  cluster.worker!.exitedAfterDisconnect = true;
+  process.on('disconnect', () => void stop());
   // Ctrl-C at a foreground `devbox up` reaches the whole process group: the primary coordinates
   // the stop. A worker sent SIGTERM on its own stops gracefully (and the primary replaces it).
   process.on('SIGINT', () => undefined);
