@@ -211,8 +211,8 @@ describe('the cf CLI: a developer\'s day against devbox', function () {
     const stack = await row(['stacks'], 'name', 'host');
     assert.match(stack.description, /host machine/);
     const buildpacks = await rows(['buildpacks'], 'position');
-    assert.deepEqual(buildpacks.map((b) => b.name), ['java', 'nodejs', 'python', 'staticfile', 'binary']);
-    assert.deepEqual(buildpacks[1], { position: '2', name: 'nodejs', stack: 'host', enabled: 'true', locked: 'false', filename: 'nodejs_buildpack' });
+    assert.deepEqual(buildpacks.map((b) => b.name), ['java', 'ruby', 'nodejs', 'go', 'python', 'php', 'staticfile', 'binary']);
+    assert.deepEqual(buildpacks[2], { position: '3', name: 'nodejs', stack: 'host', enabled: 'true', locked: 'false', filename: 'nodejs_buildpack' });
     const flags = await rows(['feature-flags'], 'name');
     assert.equal(flags.find((f) => f.name === 'service_instance_sharing')?.state, 'disabled');
     assert.equal(flags.find((f) => f.name === 'route_creation')?.state, 'enabled');

@@ -73,7 +73,7 @@ for (const database of controllerTestDatabases()) {
 
     it('buildpacks: the built-in ones by position, READY, enabled, not locked, on stack host', async () => {
       const list = await get('/v3/buildpacks?order_by=position');
-      assert.deepEqual(list.resources.map((b: { name: string; position: number }) => [b.position, b.name]), [[1, 'java'], [2, 'nodejs'], [3, 'python'], [4, 'staticfile'], [5, 'binary']]);
+      assert.deepEqual(list.resources.map((b: { name: string; position: number }) => [b.position, b.name]), [[1, 'java'], [2, 'ruby'], [3, 'nodejs'], [4, 'go'], [5, 'python'], [6, 'php'], [7, 'staticfile'], [8, 'binary']]);
       for (const b of list.resources) {
         assert.equal(b.state, 'READY');
         assert.equal(b.stack, 'host');
@@ -81,12 +81,12 @@ for (const database of controllerTestDatabases()) {
         assert.equal(b.locked, false);
         assert.equal(b.lifecycle, 'buildpack');
       }
-      assert.deepEqual((await get('/v3/buildpacks')).resources.map((b: { name: string }) => b.name), ['java', 'nodejs', 'python', 'staticfile', 'binary'], 'unordered: detection order');
+      assert.deepEqual((await get('/v3/buildpacks')).resources.map((b: { name: string }) => b.name), ['java', 'ruby', 'nodejs', 'go', 'python', 'php', 'staticfile', 'binary'], 'unordered: detection order');
       const descending = await get('/v3/buildpacks?order_by=-position&per_page=1');
       assert.equal(descending.resources[0].name, 'binary');
-      assert.equal(descending.pagination.total_pages, 5);
+      assert.equal(descending.pagination.total_pages, 8);
       assert.equal((await get(`/v3/buildpacks/${list.resources[0].guid}`)).name, 'java');
-      assert.equal((await get('/v3/buildpacks?names=python')).resources[0].position, 3);
+      assert.equal((await get('/v3/buildpacks?names=python')).resources[0].position, 5);
       await errorOf('/v3/buildpacks?order_by=nonsense', 400, 'CF-BadQueryParameter');
     });
 
