@@ -83,7 +83,7 @@ describe('devbox push, restage, start, app instances', function () {
     assert.match(out, /^buildpacks: {8}nodejs$/m);
     assert.match(out, /^instances: {7}1\/1$/m);
     assert.match(out, /^start command: {3}npm start$/m);
-    assert.match(out, /^ {5}state {5}since {18}cpu {4}memory +disk +details$/m);
+    assert.match(out, /^ {5}state {5}since +cpu +memory +disk +details$/m);
     assert.match(out, /^#0 {3}running {3}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {3}\d+\.\d% +[\d.]+[BKMG]? of 256M +[\d.]+[BKMG]? of 1G$/m);
 
     const res = await visit('hello');
