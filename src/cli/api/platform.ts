@@ -3,7 +3,8 @@
 import type { ApiClient } from './client.js';
 import type { Resource } from './resources.js';
 
-export interface Buildpack extends Resource {
+/** A buildpack as `/v3/buildpacks` shows it (the DEA's `Buildpack` is the directory it stages with). */
+export interface BuildpackResource extends Resource {
   name: string;
   position: number;
   stack: string | null;
@@ -23,8 +24,8 @@ export class Platform {
   constructor(private readonly client: ApiClient) {}
 
   /** The buildpacks by position (the order detection tries them). */
-  buildpacks(): Promise<Buildpack[]> {
-    return this.client.list<Buildpack>('/v3/buildpacks', { order_by: 'position' });
+  buildpacks(): Promise<BuildpackResource[]> {
+    return this.client.list<BuildpackResource>('/v3/buildpacks', { order_by: 'position' });
   }
 
   stacks(): Promise<Stack[]> {

@@ -2,6 +2,7 @@
 // poll interval (`GET /internal/v3/desired_processes` with a components token from uaa). A failed or
 // malformed fetch never replaces the last good snapshot: the health manager must not act on a
 // controller it cannot read (see analyzer.ts for how stale and empty snapshots are treated).
+import { ComponentsToken, describeBody } from '../common/components-token.js';
 import { request, type HttpResponse } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DesiredProcess } from './messages.js';
@@ -77,7 +78,7 @@ export function indexByProcess(processes: DesiredProcess[]): Map<string, Desired
 
 export class DesiredState {
   private last: DesiredSnapshot | undefined;
-  private token: { value: string; renewAt: number } | undefined;
+  private readonly tokens: ComponentsToken;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   /** Set by stop(): a request still in flight then changes nothing. */
@@ -96,6 +97,7 @@ export class DesiredState {
 
   constructor(private readonly options: DesiredStateOptions) {
     this.now = options.now ?? Date.now;
+    this.tokens = new ComponentsToken({ ...options, now: this.now });
   }
 
   /** The last good snapshot (undefined until the first successful fetch). */
@@ -144,7 +146,7 @@ export class DesiredState {
       let res = await this.getDesired();
       if (res.status === 401) {
         // The token expired or uaa restarted with another key: one new token, one more try.
-        this.token = undefined;
+        this.tokens.forget();
         res = await this.getDesired();
       }
       if (res.status !== 200) throw new Error(`GET ${DESIRED_PATH} answered ${res.status}${describeBody(res)}`);
@@ -177,7 +179,7 @@ export class DesiredState {
   }
 
   private async getDesired(): Promise<HttpResponse> {
-    const token = await this.accessToken();
+    const token = await this.tokens.get();
     return request({
       url: `${this.options.apiUrl}${DESIRED_PATH}`,
       headers: { authorization: `bearer ${token}`, accept: 'application/json' },
@@ -185,34 +187,5 @@ export class DesiredState {
     });
   }
 
-  /** A components token (client_credentials), reused until shortly before it expires. */
-  private async accessToken(): Promise<string> {
-    const now = this.now();
-    if (this.token && now < this.token.renewAt) return this.token.value;
-    const basic = Buffer.from(`${this.options.clientId}:${this.options.clientSecret}`).toString('base64');
-    const res = await request({
-      url: `${this.options.uaaUrl}/oauth/token`,
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: 'grant_type=client_credentials',
-      timeoutMs: this.options.timeoutMs,
-    });
-    if (res.status !== 200) throw new Error(`uaa refused a components token (${res.status}${describeBody(res)})`);
-    let body: { access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(res.text) as typeof body;
-    } catch {
-      throw new Error('uaa answered a token request with something that is not JSON');
-    }
-    if (typeof body.access_token !== 'string' || body.access_token === '') throw new Error('uaa answered without an access_token');
-    const lifetimeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000;
-    // Renewed with a margin: a minute before expiry, or half-way for short-lived tokens.
-    this.token = { value: body.access_token, renewAt: now + Math.max(lifetimeMs / 2, lifetimeMs - 60_000) };
-    return this.token.value;
-  }
 }
 
-function describeBody(res: HttpResponse): string {
-  const text = res.text.trim().replace(/\s+/g, ' ');
-  return text ? `: ${text.slice(0, 200)}` : '';
-}

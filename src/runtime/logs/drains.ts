@@ -15,6 +15,7 @@
 // used, a connection that fails (or that the guard refuses), messages lost from a full queue, an
 // HTTP drain that keeps refusing messages.
 import type { LogEnvelope } from '../common/bus-messages.js';
+import { ComponentsToken, describeBody } from '../common/components-token.js';
 import { request, type HttpResponse } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay } from '../common/poll.js';
@@ -115,7 +116,7 @@ export class DrainManager {
   private readonly apps = new Map<string, AppEntry>();
   /** `<app> <url>` of URLs that cannot be used, said once while they stay bound. */
   private readonly unusable = new Map<string, string>();
-  private token: { value: string; renewAt: number } | undefined;
+  private readonly tokens: ComponentsToken;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private inFlight: Promise<boolean> | undefined;
@@ -128,7 +129,9 @@ export class DrainManager {
   private forwarded = 0;
   private startedAt = 0;
 
-  constructor(private readonly options: DrainManagerOptions) {}
+  constructor(private readonly options: DrainManagerOptions) {
+    this.tokens = new ComponentsToken(options);
+  }
 
   /**
    * Reads the drains now, then every poll interval (measured from the end of each read). Until the
@@ -277,41 +280,17 @@ export class DrainManager {
   private async getPage(nextId: number, batchSize: number): Promise<HttpResponse> {
     const url = `${this.options.apiUrl}${SYSLOG_DRAIN_URLS_PATH}?batch_size=${batchSize}&next_id=${nextId}`;
     const get = async () =>
-      request({ url, headers: { authorization: `bearer ${await this.accessToken()}`, accept: 'application/json' }, timeoutMs: this.options.timeoutMs });
+      request({ url, headers: { authorization: `bearer ${await this.tokens.get()}`, accept: 'application/json' }, timeoutMs: this.options.timeoutMs });
     let res = await get();
     if (res.status === 401) {
       // The token expired, or uaa restarted with another key: one new token, one more try.
-      this.token = undefined;
+      this.tokens.forget();
       res = await get();
     }
     if (res.status !== 200) throw new Error(`GET ${SYSLOG_DRAIN_URLS_PATH} answered ${res.status}${describeBody(res)}`);
     return res;
   }
 
-  /** A components token (client_credentials), reused until shortly before it expires. */
-  private async accessToken(): Promise<string> {
-    const now = Date.now();
-    if (this.token && now < this.token.renewAt) return this.token.value;
-    const basic = Buffer.from(`${this.options.clientId}:${this.options.clientSecret}`).toString('base64');
-    const res = await request({
-      url: `${this.options.uaaUrl}/oauth/token`,
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: 'grant_type=client_credentials',
-      timeoutMs: this.options.timeoutMs,
-    });
-    if (res.status !== 200) throw new Error(`uaa refused a components token (${res.status}${describeBody(res)})`);
-    let body: { access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(res.text) as typeof body;
-    } catch {
-      throw new Error('uaa answered a token request with something that is not JSON');
-    }
-    if (typeof body.access_token !== 'string' || body.access_token === '') throw new Error('uaa answered without an access_token');
-    const lifetimeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000;
-    this.token = { value: body.access_token, renewAt: now + Math.max(lifetimeMs / 2, lifetimeMs - 60_000) };
-    return this.token.value;
-  }
 
   /** Makes the drains what the controller says: new ones opened, gone ones closed, hostnames updated. */
   private reconcile(all: Map<string, AppDrainUrls>): void {
@@ -451,7 +430,3 @@ export class DrainManager {
   }
 }
 
-function describeBody(res: HttpResponse): string {
-  const text = res.text.trim().replace(/\s+/g, ' ');
-  return text ? `: ${text.slice(0, 200)}` : '';
-}

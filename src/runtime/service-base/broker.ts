@@ -6,7 +6,7 @@
 // ServiceDriver: MySQL's databases and users, Redis's servers); the rest is here, once.
 import type { Logger } from '../common/log.js';
 import { NodeError, type NodePool, type ReservedNode } from './nodes.js';
-import type { BindingRecord, InstanceRecord, RecordStore } from './records.js';
+import type { BindingRecord, ServiceInstanceRecord, RecordStore } from './records.js';
 
 export interface BrokerResult {
   status: number;
@@ -36,12 +36,12 @@ export interface ServiceDriver<B extends BindingRecord> {
   /** Makes the instance on the node; resolves to the name to record (the node's, else `name`). */
   provision(node: ReservedNode, plan: PlanRef, name: string): Promise<string>;
   /** Moves an instance to another plan; absent when the offering's plans cannot change. A NodeError whose reply has code 422: not possible, nothing changed. */
-  changePlan?(instance: InstanceRecord, plan: PlanRef): Promise<void>;
+  changePlan?(instance: ServiceInstanceRecord, plan: PlanRef): Promise<void>;
   /** Removes the instance from its node, with what the record says of its bindings. */
-  deprovision(instance: InstanceRecord, bindings: B[]): Promise<void>;
+  deprovision(instance: ServiceInstanceRecord, bindings: B[]): Promise<void>;
   /** The binding's credentials (as the platform gets them) and what its record keeps besides. */
-  bind(instance: InstanceRecord, bindingId: string): Promise<{ credentials: Record<string, unknown>; extra: BindingExtra<B> }>;
-  unbind(binding: B, instance: InstanceRecord | undefined): Promise<void>;
+  bind(instance: ServiceInstanceRecord, bindingId: string): Promise<{ credentials: Record<string, unknown>; extra: BindingExtra<B> }>;
+  unbind(binding: B, instance: ServiceInstanceRecord | undefined): Promise<void>;
   /** What of a node's or an older record's credentials goes to the platform (and so to the apps). */
   appCredentials(credentials: Record<string, unknown>): Record<string, unknown>;
 }
@@ -93,7 +93,7 @@ export class Broker<B extends BindingRecord = BindingRecord> {
    * platform's orphan mitigation (a DELETE of the id) is sent on to that node rather than answered
    * 410, so nothing is left running there.
    */
-  private readonly inDoubt = new Map<string, InstanceRecord>();
+  private readonly inDoubt = new Map<string, ServiceInstanceRecord>();
 
   constructor(private readonly deps: BrokerDeps<B>) {}
 
@@ -152,7 +152,7 @@ export class Broker<B extends BindingRecord = BindingRecord> {
     const node = this.deps.pool.reserve(plan.name);
     if (!node) return fail(503, `no ${this.deps.nodeLabel} is available for plan '${plan.name}' (none announced, or all are full); is the ${this.deps.nodeLabel} running?`);
     const name = driver.instanceName(id);
-    const record: InstanceRecord = { id, service_id, plan_id, plan: plan.name, organization_guid, space_guid, parameters, node_id: node.id, name, created_at: new Date().toISOString() };
+    const record: ServiceInstanceRecord = { id, service_id, plan_id, plan: plan.name, organization_guid, space_guid, parameters, node_id: node.id, name, created_at: new Date().toISOString() };
     this.busy.set(id, { op: 'provision', attributes });
     this.pendingNames.add(name);
     this.inDoubt.delete(id);
@@ -199,7 +199,7 @@ export class Broker<B extends BindingRecord = BindingRecord> {
     this.busy.set(id, { op: 'update' });
     try {
       if (plan) await driver.changePlan?.(instance, plan);
-      const record: InstanceRecord = { ...instance, ...(plan ? { plan_id: plan.id, plan: plan.name } : {}), ...(newParameters !== undefined ? { parameters: newParameters } : {}) };
+      const record: ServiceInstanceRecord = { ...instance, ...(plan ? { plan_id: plan.id, plan: plan.name } : {}), ...(newParameters !== undefined ? { parameters: newParameters } : {}) };
       // Its bindings are now of the new plan too: the platform names it when it unbinds them.
       for (const binding of this.records.bindingsOf(id)) if (binding.plan_id !== record.plan_id) this.records.putBinding({ ...binding, plan_id: record.plan_id });
       this.records.putInstance(record);

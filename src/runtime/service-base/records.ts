@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readJson, writeSecretJson } from '../common/config.js';
 
-export interface InstanceRecord {
+export interface ServiceInstanceRecord {
   id: string;
   service_id: string;
   plan_id: string;
@@ -34,12 +34,12 @@ export interface BindingRecord {
 
 interface RecordsFile<B extends BindingRecord> {
   version: 1;
-  instances: Record<string, InstanceRecord>;
+  instances: Record<string, ServiceInstanceRecord>;
   bindings: Record<string, B>;
 }
 
 export class RecordStore<B extends BindingRecord = BindingRecord> {
-  readonly instances = new Map<string, InstanceRecord>();
+  readonly instances = new Map<string, ServiceInstanceRecord>();
   readonly bindings = new Map<string, B>();
 
   constructor(readonly file: string) {
@@ -55,7 +55,7 @@ export class RecordStore<B extends BindingRecord = BindingRecord> {
     return [...this.bindings.values()].filter((b) => b.instance_id === instanceId);
   }
 
-  putInstance(record: InstanceRecord): void {
+  putInstance(record: ServiceInstanceRecord): void {
     this.instances.set(record.id, record);
     this.save();
   }
